@@ -1,0 +1,16 @@
+module github.com/pttagent/pttagent
+
+go 1.26.8
+
+require (
+	github.com/adrianmo/go-nmea v1.11.0 // indirect
+	github.com/creack/pty v1.1.24 // indirect
+	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
+	go.bug.st/serial v1.8.0 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	golang.org/x/net v0.44.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)

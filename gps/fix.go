@@ -1,0 +1,75 @@
+// Package gps turns the byte stream of a GNSS receiver's serial port into fixes:
+// it splits NMEA 0183 sentences out of noise, decodes the ones that carry a
+// position (RMC, GGA, GSA, VTG, GNS, GLL from any talker), merges each
+// reporting cycle into one Fix, and keeps the serial device open across
+// unplugging and re-enumeration.
+package gps
+
+import "time"
+
+// Mode is the receiver's fix dimension, numbered as NMEA GSA and gpsd TPV do.
+type Mode uint8
+
+const (
+	ModeUnknown Mode = 0 // no sentence in the cycle said
+	ModeNoFix   Mode = 1
+	Mode2D      Mode = 2
+	Mode3D      Mode = 3
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeNoFix:
+		return "no fix"
+	case Mode2D:
+		return "2D"
+	case Mode3D:
+		return "3D"
+	}
+	return "unknown"
+}
+
+// Fields records which values of a Fix a cycle's sentences actually provided,
+// so that a zero can be told apart from "not reported" without pointers
+// (a Fix is passed by value on the hot path and must not allocate).
+type Fields uint16
+
+const (
+	HasTime     Fields = 1 << iota // UTC time of day; with a date from RMC the full time
+	HasDate                        // Time carries a calendar date (from RMC)
+	HasPosition                    // Lat and Lon
+	HasAltitude                    // Alt (metres above mean sea level)
+	HasSpeed                       // Speed over ground
+	HasCourse                      // Course over ground, degrees true
+	HasMode                        // Mode
+	HasQuality                     // Quality (GGA fix quality)
+	HasSats                        // Sats (satellites used in the solution)
+	HasHDOP
+	HasPDOP
+	HasVDOP
+)
+
+// Fix is one merged reporting cycle of the receiver.
+type Fix struct {
+	Time    time.Time // UTC
+	Lat     float64   // degrees, north positive
+	Lon     float64   // degrees, east positive
+	Alt     float64   // metres above mean sea level
+	Speed   float64   // metres per second over ground
+	Course  float64   // degrees true, [0, 360)
+	HDOP    float64
+	PDOP    float64
+	VDOP    float64
+	Sats    int   // satellites used in the solution
+	Quality uint8 // GGA fix quality: 0 invalid, 1 GPS, 2 DGPS, 4 RTK fixed, 5 RTK float, 6 estimated
+	Mode    Mode
+	Has     Fields
+	// Valid is true only when every sentence of the cycle that carries a
+	// validity flag says the fix is good: RMC/GLL status A, GGA quality 1..5,
+	// GSA mode 2 or 3, GNS/RMC/VTG mode indicator not N. A cycle without any
+	// such sentence is not valid.
+	Valid bool
+}
+
+// Is reports whether all of the given fields are present.
+func (f *Fix) Is(fields Fields) bool { return f.Has&fields == fields }
