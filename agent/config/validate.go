@@ -1,0 +1,216 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var accountRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+var standardBauds = []int{4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}
+
+// validate checks the whole config at once so that a technician sees every
+// mistake in one run; problems carry keys, Parse adds file and line.
+func (c *Config) validate() []Problem {
+	var v validation
+
+	if c.Device.Account == "" {
+		v.err("device.account", "required: the device account on the platform (letters, digits, '.', '_', '-')")
+	} else if !accountRE.MatchString(c.Device.Account) {
+		v.err("device.account", "%q may only hold letters, digits, '.', '_' and '-' (at most 64): it is used as the MQTT client id and in topic names", c.Device.Account)
+	}
+	v.dir("state_dir", c.StateDir)
+	v.dir("runtime_dir", c.RuntimeDir)
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.err("log.level", "%q is not a level; use debug, info, warn or error", c.Log.Level)
+	}
+
+	// GPS
+	if c.GPS.Device == "" {
+		v.err("gps.device", "required: the receiver's serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…")
+	} else if _, err := os.Stat(c.GPS.Device); err != nil {
+		// The receiver may be unplugged at boot; the agent waits for it.
+		v.warn("gps.device", "%s is not there now (%v); the agent will keep trying to open it", c.GPS.Device, unwrapPath(err))
+	}
+	if !contains(standardBauds, c.GPS.Baud) {
+		v.err("gps.baud", "%d is not a standard rate; use one of %s (most receivers: 9600)", c.GPS.Baud, joinInts(standardBauds))
+	}
+	v.between("gps.silence_timeout", c.GPS.SilenceTimeout, time.Second, time.Hour)
+
+	// MQTT
+	m := &c.MQTT
+	if len(m.Brokers) == 0 {
+		v.err("mqtt.brokers", "required: at least one broker URL, e.g. mqtts://broker.example.com:8883")
+	}
+	usesTLS := false
+	for i, b := range m.Brokers {
+		key := fmt.Sprintf("mqtt.brokers[%d]", i)
+		u, err := url.Parse(b)
+		if err != nil || u.Host == "" {
+			v.err(key, "%q is not a broker URL; write it like mqtts://broker.example.com:8883", b)
+			continue
+		}
+		switch u.Scheme {
+		case "mqtts", "ssl", "tls", "wss":
+			usesTLS = true
+		case "tcp", "mqtt", "ws":
+			if !isLoopback(u.Hostname()) && !m.AllowPlaintext {
+				v.err(key, "%s is plaintext to a host that is not this machine; use mqtts:// (TLS), or set mqtt.allow_plaintext: true if the network is trusted", b)
+			}
+		default:
+			v.err(key, "scheme %q is not supported; use mqtts, ssl, tls, wss, tcp, mqtt or ws", u.Scheme)
+		}
+		if u.Port() == "" {
+			v.err(key, "%q has no port; add it (mqtts usually :8883, tcp :1883)", b)
+		}
+	}
+	if m.Username != "" && !accountRE.MatchString(m.Username) && strings.ContainsAny(m.Username, " \t\n") {
+		v.err("mqtt.username", "must not contain white space")
+	}
+	if m.TopicPrefix == "" || strings.ContainsAny(m.TopicPrefix, "+#") || strings.HasPrefix(m.TopicPrefix, "/") || strings.HasSuffix(m.TopicPrefix, "/") {
+		v.err("mqtt.topic_prefix", "%q must be non-empty, without + or #, and not start or end with /", m.TopicPrefix)
+	}
+	v.between("mqtt.keepalive", m.KeepAlive, 5*time.Second, 20*time.Minute)
+	v.between("mqtt.connect_timeout", m.ConnectTimeout, time.Second, 5*time.Minute)
+	v.between("mqtt.reconnect_min", m.ReconnectMin, 100*time.Millisecond, time.Hour)
+	v.between("mqtt.reconnect_max", m.ReconnectMax, m.ReconnectMin.D(), 24*time.Hour)
+	v.between("mqtt.ack_timeout", m.AckTimeout, time.Second, time.Hour)
+	if m.TLS.CAFile != "" {
+		if pem, err := os.ReadFile(m.TLS.CAFile); err != nil {
+			v.err("mqtt.tls.ca_file", "cannot read it: %v", unwrapPath(err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			v.err("mqtt.tls.ca_file", "%s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")", m.TLS.CAFile)
+		}
+	}
+	switch {
+	case (m.TLS.CertFile == "") != (m.TLS.KeyFile == ""):
+		v.err("mqtt.tls", "cert_file and key_file go together: set both for a client certificate, or neither")
+	case m.TLS.CertFile != "":
+		if fi, err := os.Stat(m.TLS.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			v.err("mqtt.tls.key_file", "%s has mode %04o: group or others can read the private key; run: chmod 600 %s", m.TLS.KeyFile, fi.Mode().Perm(), m.TLS.KeyFile)
+		} else if _, err := tls.LoadX509KeyPair(m.TLS.CertFile, m.TLS.KeyFile); err != nil {
+			v.err("mqtt.tls.cert_file", "cannot load the client certificate and key: %v", unwrapPath(err))
+		}
+	}
+	if m.TLS.InsecureSkipVerify {
+		v.warn("mqtt.tls.insecure_skip_verify", "the broker's certificate is not checked: anyone on the path can read and change the traffic")
+	}
+	if !usesTLS && (m.TLS.CAFile != "" || m.TLS.CertFile != "") {
+		v.warn("mqtt.tls", "TLS files are set but no broker URL uses TLS (mqtts://)")
+	}
+
+	// Tracks
+	t := &c.Tracks
+	switch {
+	case t.Track < 0:
+		v.err("tracks.track", "%d is negative; use 0 (off), 1 (high), 2 (medium), 3 (low) or a period in seconds ≥ 5", t.Track)
+	case t.Track == 4:
+		v.err("tracks.track", "4 is reserved by the platform; use 0 (off), 1 (high), 2 (medium), 3 (low) or a period in seconds ≥ 5")
+	case t.Track > 4 && t.Track > 86400:
+		v.err("tracks.track", "%d s is more than a day; use a period in seconds up to 86400", t.Track)
+	}
+	// Sub-second periods are allowed for bench tests, not sent by platforms.
+	v.between("tracks.periods.high", t.Periods.High, 100*time.Millisecond, 24*time.Hour)
+	v.between("tracks.periods.medium", t.Periods.Medium, 100*time.Millisecond, 24*time.Hour)
+	v.between("tracks.periods.low", t.Periods.Low, 100*time.Millisecond, 24*time.Hour)
+	v.between("tracks.max_fix_age", t.MaxFixAge, time.Second, time.Hour)
+	if t.MinDistance < 0 || t.MinDistance > 100_000 {
+		v.err("tracks.min_distance", "%g m is out of range; use 0 (off) to 100000", t.MinDistance)
+	}
+	if t.Heartbeat != 0 {
+		v.between("tracks.heartbeat", t.Heartbeat, 10*time.Second, 24*time.Hour)
+	}
+	if t.Corner.Enabled {
+		if t.Corner.MinSpeed < 0 || t.Corner.MinSpeed > 500 {
+			v.err("tracks.corner_pegging.min_speed", "%g km/h is out of range; use 0 to 500", t.Corner.MinSpeed)
+		}
+		if t.Corner.MinTurn <= 0 || t.Corner.MinTurn >= 180 {
+			v.err("tracks.corner_pegging.min_turn", "%g° is out of range; use more than 0 and less than 180", t.Corner.MinTurn)
+		}
+		if t.Corner.TurnSlope < 0 || t.Corner.TurnSlope > 10_000 {
+			v.err("tracks.corner_pegging.turn_slope", "%g is out of range; use 0 to 10000 (deg·km/h)", t.Corner.TurnSlope)
+		}
+		v.between("tracks.corner_pegging.min_interval", t.Corner.MinInterval, time.Second, time.Hour)
+	}
+	q := &t.Queue
+	v.intBetween("tracks.queue.max_points", q.MaxPoints, 1000, 10_000_000)
+	v.intBetween("tracks.queue.batch_points", q.BatchPoints, 1, 1000)
+	v.intBetween("tracks.queue.batch_bytes", q.BatchBytes, 256, 256<<10)
+	v.intBetween("tracks.queue.max_inflight", q.MaxInflight, 1, 64)
+	return v.problems
+}
+
+type validation struct{ problems []Problem }
+
+func (v *validation) err(key, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validation) warn(key, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...), Warning: true})
+}
+
+func (v *validation) between(key string, d Duration, lo, hi time.Duration) {
+	if d.D() < lo || d.D() > hi {
+		v.err(key, "%s is out of range; use %s to %s", d, lo, hi)
+	}
+}
+
+func (v *validation) intBetween(key string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.err(key, "%d is out of range; use %d to %d", n, lo, hi)
+	}
+}
+
+func (v *validation) dir(key, path string) {
+	if path == "" {
+		v.err(key, "must not be empty")
+		return
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		v.err(key, "%s exists and is not a directory", path)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func contains(list []int, n int) bool {
+	for _, x := range list {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+func joinInts(list []int) string {
+	s := make([]string, len(list))
+	for i, n := range list {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// unwrapPath drops the operation prefix of a *PathError: the message already
+// says which key and file it is about.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}

@@ -1,0 +1,369 @@
+// Package mqtt keeps the handset's one connection to the broker: connect
+// with capped exponential backoff and jitter, retained presence with an
+// offline last will, subscriptions restored on every connect, and QoS 1
+// publishes whose acknowledgement the caller can wait for.
+//
+// paho's own auto-reconnect is off: with a clean session paho completes
+// every pending publish token with an error when the link drops, and the
+// agent's on-disk queue — not paho's in-memory store — decides what is sent
+// again. Our loop also adds the jitter paho lacks, so a cell full of
+// handsets does not reconnect in lock-step after an outage.
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// Options configure a Client.
+type Options struct {
+	Brokers        []string
+	ClientID       string
+	Username       string
+	Password       string
+	TLS            *tls.Config // nil: system defaults for TLS brokers
+	KeepAlive      time.Duration
+	ConnectTimeout time.Duration
+	ReconnectMin   time.Duration
+	ReconnectMax   time.Duration
+	// StatusTopic gets a retained Online() payload on every connect and
+	// OfflineWill as the broker-published last will.
+	StatusTopic string
+	Online      func() []byte
+	OfflineWill []byte
+	// Offline is published (retained) on a clean stop.
+	Offline func() []byte
+	Logger  *slog.Logger
+}
+
+// Handler receives a message on a subscribed topic. It runs on paho's
+// delivery goroutine: return quickly, do not retain payload.
+type Handler func(topic string, payload []byte)
+
+// Client is safe for concurrent use.
+type Client struct {
+	o    Options
+	log  *slog.Logger
+	clis []paho.Client // one per broker
+	lost chan error
+
+	cliMu sync.Mutex
+	cli   paho.Client // the one in use
+
+	mu      sync.Mutex
+	up      bool
+	changed chan struct{}
+	subs    map[string]sub
+	stats   Stats
+}
+
+type sub struct {
+	qos byte
+	h   Handler
+}
+
+// Stats describe the connection for status and health.
+type Stats struct {
+	Connected  bool
+	Broker     string    // the broker of the current or last connection
+	Since      time.Time // when the current state began
+	Connects   int       // successful connections
+	Failures   int       // failed attempts since the last success
+	LastError  string
+	Reconnects int // connections after the first
+}
+
+// ErrNotConnected is the error of a publish attempted while offline.
+var ErrNotConnected = errors.New("mqtt: not connected")
+
+// New prepares a client; Run connects it.
+func New(o Options) *Client {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c := &Client{o: o, log: o.Logger, lost: make(chan error, 1), changed: make(chan struct{}), subs: map[string]sub{}}
+	// One paho client per broker, tried in order, so that status can say
+	// which broker the handset is on (paho's own list hides it).
+	for _, b := range o.Brokers {
+		po := paho.NewClientOptions()
+		po.AddBroker(b)
+		po.SetClientID(o.ClientID)
+		po.SetUsername(o.Username)
+		po.SetPassword(o.Password)
+		po.SetCleanSession(true)
+		po.SetAutoReconnect(false)
+		po.SetConnectRetry(false)
+		po.SetKeepAlive(o.KeepAlive)
+		po.SetPingTimeout(min(o.KeepAlive, 10*time.Second))
+		po.SetConnectTimeout(o.ConnectTimeout)
+		po.SetWriteTimeout(o.ConnectTimeout)
+		po.SetOrderMatters(false) // handlers must not block paho's reader
+		if o.TLS != nil {
+			po.SetTLSConfig(o.TLS)
+		}
+		if o.StatusTopic != "" && o.OfflineWill != nil {
+			po.SetBinaryWill(o.StatusTopic, o.OfflineWill, 1, true)
+		}
+		po.SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case c.lost <- err:
+			default:
+			}
+		})
+		c.clis = append(c.clis, paho.NewClient(po))
+	}
+	c.cli = c.clis[0]
+	return c
+}
+
+// Run connects and stays connected until ctx is cancelled, then publishes
+// the offline status and disconnects.
+func (c *Client) Run(ctx context.Context) error {
+	attempt := 0
+	for {
+		err := c.connect(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			attempt = 0
+			err = c.serve(ctx)
+			if ctx.Err() != nil {
+				c.shutdown()
+				return ctx.Err()
+			}
+			c.setUp(false, err)
+			c.log.Warn("mqtt connection lost", "err", err)
+		} else {
+			c.mu.Lock()
+			c.stats.Failures++
+			c.stats.LastError = err.Error()
+			first := c.stats.Failures == 1
+			c.mu.Unlock()
+			if first {
+				c.log.Warn("mqtt broker unreachable; retrying with backoff", "brokers", c.o.Brokers, "err", err)
+			} else {
+				c.log.Debug("mqtt connect failed", "attempt", attempt+1, "err", err)
+			}
+		}
+		wait := Backoff(attempt, c.o.ReconnectMin, c.o.ReconnectMax)
+		attempt++
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Backoff is the wait before attempt n (0-based): exponential from lo,
+// capped at hi, with "equal jitter" (half fixed, half random) so that
+// handsets spread out while none retries sooner than half the schedule.
+func Backoff(n int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 0; i < n && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// connect tries each broker once, in order.
+func (c *Client) connect(ctx context.Context) error {
+	var errs []error
+	for i, cli := range c.clis {
+		tok := cli.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := tok.Error(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.o.Brokers[i], explain(err)))
+			continue
+		}
+		c.connected(cli, c.o.Brokers[i])
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Client) connected(cli paho.Client, broker string) {
+	// Drain a stale loss signal from the previous connection.
+	select {
+	case <-c.lost:
+	default:
+	}
+	c.cliMu.Lock()
+	c.cli = cli
+	c.cliMu.Unlock()
+	c.mu.Lock()
+	if c.stats.Connects > 0 {
+		c.stats.Reconnects++
+	}
+	c.stats.Connects++
+	c.stats.Broker = broker
+	failures := c.stats.Failures
+	c.stats.Failures = 0
+	c.stats.LastError = ""
+	subs := make(map[string]sub, len(c.subs))
+	for k, v := range c.subs {
+		subs[k] = v
+	}
+	c.mu.Unlock()
+	if c.o.StatusTopic != "" && c.o.Online != nil {
+		cli.Publish(c.o.StatusTopic, 1, true, c.o.Online())
+	}
+	for filter, s := range subs {
+		c.subscribe(cli, filter, s)
+	}
+	c.log.Info("mqtt connected", "broker", broker, "failed_attempts", failures)
+	c.setUp(true, nil)
+}
+
+func (c *Client) current() paho.Client {
+	c.cliMu.Lock()
+	defer c.cliMu.Unlock()
+	return c.cli
+}
+
+func (c *Client) serve(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-c.lost:
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		return err
+	}
+}
+
+// shutdown says goodbye: a retained offline status (so the platform knows
+// this was a clean stop, not a lost link), then DISCONNECT, which tells the
+// broker not to publish the will.
+func (c *Client) shutdown() {
+	cli := c.current()
+	if c.o.StatusTopic != "" && c.o.Offline != nil && cli.IsConnectionOpen() {
+		tok := cli.Publish(c.o.StatusTopic, 1, true, c.o.Offline())
+		tok.WaitTimeout(2 * time.Second)
+	}
+	cli.Disconnect(250)
+	c.setUp(false, nil)
+}
+
+func (c *Client) setUp(up bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.stats.LastError = err.Error()
+	}
+	if c.up == up {
+		return
+	}
+	c.up = up
+	c.stats.Connected = up
+	c.stats.Since = time.Now()
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// State reports whether the client is connected now, and a channel that is
+// closed at the next change.
+func (c *Client) State() (bool, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up, c.changed
+}
+
+// Stats returns a snapshot.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Publish sends a message. At QoS 1 the token completes when the broker
+// acknowledged it, or with an error when the link dropped first.
+func (c *Client) Publish(topic string, qos byte, retained bool, payload []byte) paho.Token {
+	return c.current().Publish(topic, qos, retained, payload)
+}
+
+// Subscribe registers h for filter now (if connected) and on every
+// reconnect.
+func (c *Client) Subscribe(filter string, qos byte, h Handler) {
+	s := sub{qos: qos, h: h}
+	c.mu.Lock()
+	c.subs[filter] = s
+	up := c.up
+	c.mu.Unlock()
+	if up {
+		c.subscribe(c.current(), filter, s)
+	}
+}
+
+func (c *Client) subscribe(cli paho.Client, filter string, s sub) {
+	tok := cli.Subscribe(filter, s.qos, func(_ paho.Client, m paho.Message) {
+		s.h(m.Topic(), m.Payload())
+	})
+	go func() {
+		if tok.WaitTimeout(c.o.ConnectTimeout) && tok.Error() != nil {
+			c.log.Warn("mqtt subscribe failed", "filter", filter, "err", tok.Error())
+		}
+	}()
+}
+
+// explain turns paho's connect errors into ones that say what to check.
+func explain(err error) error {
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	switch {
+	case errors.As(err, &uerr):
+		return fmt.Errorf("%w (the broker's certificate is not signed by a CA in mqtt.tls.ca_file)", err)
+	case errors.As(err, &herr):
+		return fmt.Errorf("%w (the broker's certificate does not name this host; check the broker URL or mqtt.tls.server_name)", err)
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return fmt.Errorf("%w (check mqtt.username and mqtt_password in the secrets file)", err)
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return fmt.Errorf("%w (the broker refused the client id device.account)", err)
+	}
+	return err
+}
+
+// LoadTLS builds the TLS configuration: certificates verified against
+// caFile (or the system's CAs), an optional client certificate, TLS 1.2 or
+// newer. Verification is skipped only when insecure says so.
+func LoadTLS(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: insecure}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca_file %s: no PEM certificate", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}

@@ -1,0 +1,244 @@
+package uplink_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/pttagent/pttagent/uplink"
+	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
+	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/uplink/queue"
+)
+
+// collector is the platform's side: it records every sequence number it
+// receives on the track topic, duplicates included.
+type collector struct {
+	mu   sync.Mutex
+	seqs []uint64
+	bad  int
+}
+
+func (c *collector) handle(_ paho.Client, m paho.Message) {
+	pts, err := proto.DecodeTrackBatch(m.Payload())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.bad++
+		return
+	}
+	for _, p := range pts {
+		c.seqs = append(c.seqs, p.Seq)
+	}
+}
+
+// unique returns the first occurrences in arrival order.
+func (c *collector) unique() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[uint64]bool{}
+	var out []uint64
+	for _, s := range c.seqs {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func subscribe(t *testing.T, url, topic string, c *collector) {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker(url).SetClientID("platform-" + t.Name()).SetCleanSession(false).SetAutoReconnect(true)
+	cli := paho.NewClient(o)
+	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	if tok := cli.Subscribe(topic, 1, c.handle); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	t.Cleanup(func() { cli.Disconnect(100) })
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestEveryPointArrivesThroughDeadZones(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	proxy := mqtttest.NewProxy(t, broker.Addr())
+	topics := proto.Topics{Prefix: "ptt", Account: "dev-1"}
+	var got collector
+	subscribe(t, broker.URL(), topics.Track(), &got)
+
+	q, err := queue.Open(filepath.Join(t.TempDir(), "q.db"), 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	client := mqtt.New(mqtt.Options{
+		Brokers: []string{proxy.URL()}, ClientID: "dev-1", KeepAlive: 5 * time.Second,
+		ConnectTimeout: 2 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+		Logger: quietLogger(),
+	})
+	sender := &uplink.TrackSender{Queue: q, MQTT: client, Topic: topics.Track(), BatchPoints: 7, BatchBytes: 4096,
+		MaxInflight: 3, AckTimeout: 5 * time.Second, Logger: quietLogger()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go client.Run(ctx)
+	go sender.Run(ctx)
+
+	const n = 400
+	for i := 1; i <= n; i++ {
+		if _, err := q.Append(&proto.Point{Created: int64(i), Latitude: 1, Longitude: 2}); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 100, 200, 300: // the link drops mid-stream, points keep coming
+			proxy.Cut()
+		case 150, 250, 350:
+			proxy.Restore()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	waitFor(t, 20*time.Second, func() bool { return q.Len() == 0 && len(got.unique()) == n })
+	u := got.unique()
+	for i, s := range u {
+		if s != uint64(i+1) {
+			t.Fatalf("after de-duplication position %d holds seq %d: order broken or a point lost", i, s)
+		}
+	}
+	if got.bad != 0 {
+		t.Errorf("%d undecodable batches", got.bad)
+	}
+	if st := client.Stats(); st.Reconnects < 3 {
+		t.Errorf("only %d reconnects: the dead zones did not happen", st.Reconnects)
+	}
+	t.Logf("%d points, %d deliveries (%d duplicates), sender %+v", n, len(got.seqs), len(got.seqs)-n, sender.Stats())
+}
+
+func TestPresenceOnlineRetainedAndLastWill(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	proxy := mqtttest.NewProxy(t, broker.Addr())
+	topics := proto.Topics{Prefix: "ptt", Account: "dev-2"}
+	client := mqtt.New(mqtt.Options{
+		Brokers: []string{proxy.URL()}, ClientID: "dev-2", KeepAlive: 5 * time.Second,
+		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Hour, ReconnectMax: time.Hour,
+		StatusTopic: topics.Status(),
+		Online:      func() []byte { return proto.Presence{State: "online", Time: 1}.Encode() },
+		OfflineWill: proto.Presence{State: "offline"}.Encode(),
+		Offline:     func() []byte { return proto.Presence{State: "offline", Reason: "shutdown"}.Encode() },
+		Logger:      quietLogger(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go client.Run(ctx)
+	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+
+	// A late subscriber still learns the device is online: retained.
+	if got := retained(t, broker.URL(), topics.Status()); got != `{"state":"online","ts":1}` {
+		t.Errorf("retained status = %s", got)
+	}
+	// The radio link dies: the broker publishes the will.
+	proxy.Cut()
+	waitFor(t, 20*time.Second, func() bool { return retained(t, broker.URL(), topics.Status()) == `{"state":"offline"}` })
+}
+
+func TestCleanStopPublishesOffline(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	topics := proto.Topics{Prefix: "ptt", Account: "dev-3"}
+	client := mqtt.New(mqtt.Options{
+		Brokers: []string{broker.URL()}, ClientID: "dev-3", KeepAlive: 5 * time.Second,
+		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second,
+		StatusTopic: topics.Status(),
+		Online:      func() []byte { return proto.Presence{State: "online"}.Encode() },
+		OfflineWill: proto.Presence{State: "offline"}.Encode(),
+		Offline:     func() []byte { return proto.Presence{State: "offline", Reason: "shutdown"}.Encode() },
+		Logger:      quietLogger(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- client.Run(ctx) }()
+	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	cancel()
+	<-done
+	if got := retained(t, broker.URL(), topics.Status()); got != `{"state":"offline","reason":"shutdown"}` {
+		t.Errorf("retained status after stop = %s", got)
+	}
+}
+
+func TestUnreachableBrokerThenBack(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	broker.Stop()
+	client := mqtt.New(mqtt.Options{
+		Brokers: []string{"tcp://127.0.0.1:1", broker.URL()}, ClientID: "dev-4", KeepAlive: 5 * time.Second,
+		ConnectTimeout: time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+		Logger: quietLogger(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go client.Run(ctx)
+	waitFor(t, 5*time.Second, func() bool { return client.Stats().Failures >= 3 })
+	broker.Start()
+	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	if st := client.Stats(); st.Broker != broker.URL() {
+		t.Errorf("connected to %q, want the second broker %q", st.Broker, broker.URL())
+	}
+}
+
+func TestBackoffIsCappedAndJittered(t *testing.T) {
+	lo, hi := 100*time.Millisecond, 2*time.Second
+	distinct := map[time.Duration]bool{}
+	for n := 0; n < 50; n++ {
+		d := mqtt.Backoff(n, lo, hi)
+		want := min(lo<<min(n, 30), hi)
+		if d < want/2 || d > want {
+			t.Fatalf("Backoff(%d) = %v, want in [%v, %v]", n, d, want/2, want)
+		}
+		if n > 10 {
+			distinct[d] = true
+		}
+	}
+	if len(distinct) < 10 {
+		t.Errorf("no jitter: %d distinct waits at the cap", len(distinct))
+	}
+}
+
+func retained(t *testing.T, url, topic string) string {
+	t.Helper()
+	ch := make(chan string, 1)
+	o := paho.NewClientOptions().AddBroker(url).SetClientID("")
+	cli := paho.NewClient(o)
+	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer cli.Disconnect(50)
+	cli.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
+		select {
+		case ch <- string(m.Payload()):
+		default:
+		}
+	}).WaitTimeout(5 * time.Second)
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(500 * time.Millisecond):
+		return ""
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
