@@ -8,6 +8,8 @@ package gps
 import "time"
 
 // Mode is the receiver's fix dimension, numbered as NMEA GSA and gpsd TPV do.
+// A Fix has Mode2D or Mode3D exactly when it is Valid; the dimension comes
+// from GSA when the cycle has one, else from GGA/GNS (an altitude makes 3D).
 type Mode uint8
 
 const (
@@ -66,8 +68,10 @@ type Fix struct {
 	Has     Fields
 	// Valid is true only when every sentence of the cycle that carries a
 	// validity flag says the fix is good: RMC/GLL status A, GGA quality 1..5,
-	// GSA mode 2 or 3, GNS/RMC/VTG mode indicator not N. A cycle without any
-	// such sentence is not valid.
+	// GSA mode 2 or 3, GNS/RMC/VTG/GLL mode indicator not N (for GNS, whose
+	// indicator has one letter per constellation: not all N). A cycle without
+	// any such sentence, or without a position, is not valid. Mode is 2D or
+	// 3D exactly when Valid is true.
 	Valid bool
 }
 
