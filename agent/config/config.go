@@ -115,9 +115,6 @@ type Tracks struct {
 	Track int `yaml:"track"`
 	// Periods are the reporting periods of track 1, 2 and 3.
 	Periods Periods `yaml:"periods"`
-	// MaxFixAge: a fix older than this is no longer "current"; periodic
-	// points are only taken from current valid fixes.
-	MaxFixAge Duration `yaml:"max_fix_age"`
 	// MinDistance (metres, 0 = off): a periodic point is skipped when the
 	// handset moved less than this since the last point sent.
 	MinDistance float64 `yaml:"min_distance"`
@@ -194,7 +191,6 @@ func Default() Config {
 				Medium: Duration(180 * time.Second),
 				Low:    Duration(600 * time.Second),
 			},
-			MaxFixAge: Duration(10 * time.Second),
 			Corner: CornerPeg{
 				MinSpeed: 5,
 				MinTurn:  28,

@@ -122,7 +122,6 @@ func (c *Config) validate() []Problem {
 	v.between("tracks.periods.high", t.Periods.High, 100*time.Millisecond, 24*time.Hour)
 	v.between("tracks.periods.medium", t.Periods.Medium, 100*time.Millisecond, 24*time.Hour)
 	v.between("tracks.periods.low", t.Periods.Low, 100*time.Millisecond, 24*time.Hour)
-	v.between("tracks.max_fix_age", t.MaxFixAge, time.Second, time.Hour)
 	if t.MinDistance < 0 || t.MinDistance > 100_000 {
 		v.err("tracks.min_distance", "%g m is out of range; use 0 (off) to 100000", t.MinDistance)
 	}

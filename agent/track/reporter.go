@@ -1,0 +1,325 @@
+// Package track decides when a GNSS fix becomes a track point: at the
+// member's period while location sharing is on, optionally at corners
+// (SmartBeaconing corner pegging), never while stationary closer than a
+// minimum distance, and as a heartbeat when nothing was sent for a while.
+// The decision is a pure function of the inputs and the time (decider), so
+// it is table-tested; Reporter.Run only feeds it.
+package track
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/gps"
+	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/uplink/queue"
+)
+
+// Settings are the member's settings that govern tracks. Until platform
+// sync exists they come from the config file; the platform changes them at
+// runtime through Reporter.Apply.
+type Settings struct {
+	LocShare bool
+	Track    int // the platform's code: 0 off, 1 high, 2 medium, 3 low, 4 reserved, else seconds
+}
+
+// ErrReserved is returned for the track value the platform reserves.
+var ErrReserved = errors.New("track value 4 is reserved")
+
+// Period maps the platform's track value to a reporting period; 0 is off.
+func Period(track int, p config.Periods) (time.Duration, error) {
+	switch {
+	case track == 0:
+		return 0, nil
+	case track == 1:
+		return p.High.D(), nil
+	case track == 2:
+		return p.Medium.D(), nil
+	case track == 3:
+		return p.Low.D(), nil
+	case track == 4:
+		return 0, ErrReserved
+	case track < 0:
+		return 0, fmt.Errorf("track value %d is negative", track)
+	}
+	return time.Duration(track) * time.Second, nil
+}
+
+// Appender stores a point durably and numbers it (queue.Queue).
+type Appender interface {
+	Append(*proto.Point) (uint64, error)
+}
+
+// Reporter turns fixes into queued points.
+type Reporter struct {
+	Queue   Appender
+	Options config.Tracks
+	Logger  *slog.Logger
+
+	apply chan Settings
+	once  sync.Once
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Stats for status.
+type Stats struct {
+	LocShare   bool
+	Track      int
+	Period     time.Duration
+	Points     uint64 // points queued
+	Suppressed uint64 // periodic points skipped by min_distance
+	Failed     uint64 // points that could not be stored
+	LastPoint  time.Time
+	LastSeq    uint64
+	LastError  string
+}
+
+func (r *Reporter) init() {
+	r.once.Do(func() {
+		r.apply = make(chan Settings, 8)
+		if r.Logger == nil {
+			r.Logger = slog.Default()
+		}
+	})
+}
+
+// Apply changes the settings; they take effect at once (the next fix).
+func (r *Reporter) Apply(s Settings) {
+	r.init()
+	r.apply <- s
+}
+
+// Stats returns a snapshot.
+func (r *Reporter) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Run consumes fixes until ctx is cancelled.
+func (r *Reporter) Run(ctx context.Context, initial Settings, fixes <-chan gps.Fix) error {
+	r.init()
+	d := newDecider(r.Options)
+	r.set(d, initial, time.Now())
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	diskFull := false
+	for {
+		var (
+			p  proto.Point
+			ok bool
+		)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case s := <-r.apply:
+			r.set(d, s, time.Now())
+			continue
+		case f := <-fixes:
+			p, ok = d.onFix(time.Now(), f)
+		case now := <-tick.C:
+			p, ok = d.onTick(now)
+		}
+		if !ok {
+			r.mu.Lock()
+			r.stats.Suppressed = d.suppressed
+			r.mu.Unlock()
+			continue
+		}
+		seq, err := r.Queue.Append(&p)
+		r.mu.Lock()
+		r.stats.Suppressed = d.suppressed
+		if err != nil {
+			r.stats.Failed++
+			r.stats.LastError = err.Error()
+		} else {
+			r.stats.Points++
+			r.stats.LastError = ""
+			r.stats.LastPoint = time.Now()
+			r.stats.LastSeq = seq
+		}
+		r.mu.Unlock()
+		switch {
+		case err != nil && !diskFull:
+			diskFull = errors.Is(err, queue.ErrDiskFull)
+			r.Logger.Error("track point lost: cannot store it", "err", err, "hint", "free space in state_dir")
+		case err == nil && diskFull:
+			diskFull = false
+			r.Logger.Info("track points are stored again")
+		}
+	}
+}
+
+func (r *Reporter) set(d *decider, s Settings, now time.Time) {
+	period, err := Period(s.Track, r.Options.Periods)
+	if err != nil {
+		// Keep reporting as before rather than go silent on a value we do
+		// not understand; say so.
+		r.Logger.Warn("ignoring track setting", "track", s.Track, "err", err, "period", d.period)
+		period = d.period
+		s.Track = r.Stats().Track
+	}
+	if d.locShare != s.LocShare || d.period != period {
+		r.Logger.Info("track settings", "loc_share", s.LocShare, "track", s.Track, "period", period)
+	}
+	d.setSettings(now, s.LocShare, period)
+	r.mu.Lock()
+	r.stats.LocShare, r.stats.Track, r.stats.Period = s.LocShare, s.Track, period
+	r.mu.Unlock()
+}
+
+// decider holds the trigger state. All methods take the current time.
+type decider struct {
+	opts     config.Tracks
+	locShare bool
+	period   time.Duration // 0: off
+
+	nextDue time.Time // the periodic point is due at or after this
+
+	// the last point queued
+	sent       bool
+	sentAt     time.Time
+	sentLat    float64
+	sentLon    float64
+	sentCourse float64
+	hasCourse  bool
+
+	// the last valid fix
+	fix   gps.Fix
+	fixAt time.Time
+	hasFx bool
+
+	suppressed uint64
+}
+
+func newDecider(o config.Tracks) *decider { return &decider{opts: o} }
+
+func (d *decider) active() bool { return d.locShare && d.period > 0 }
+
+func (d *decider) setSettings(now time.Time, locShare bool, period time.Duration) {
+	wasActive := d.active()
+	d.locShare, d.period = locShare, period
+	switch {
+	case !d.active():
+	case !wasActive:
+		d.nextDue = now // sharing just started: report at the next fix
+	case now.Add(period).Before(d.nextDue):
+		d.nextDue = now.Add(period) // a shorter period takes effect at once
+	}
+}
+
+func (d *decider) onFix(now time.Time, f gps.Fix) (proto.Point, bool) {
+	if !f.Valid || !f.Is(gps.HasPosition) {
+		return proto.Point{}, false
+	}
+	d.fix, d.fixAt, d.hasFx = f, now, true
+	if !d.active() {
+		return proto.Point{}, false
+	}
+	if d.corner(now, &f) {
+		return d.emit(now, &f, proto.TriggerCorner, 0), true
+	}
+	if now.Before(d.nextDue) {
+		return proto.Point{}, false
+	}
+	if d.opts.MinDistance > 0 && d.sent && Distance(d.sentLat, d.sentLon, f.Lat, f.Lon) < d.opts.MinDistance {
+		d.suppressed++
+		d.nextDue = now.Add(d.period) // look again one period later
+		return proto.Point{}, false
+	}
+	return d.emit(now, &f, proto.TriggerPeriod, 0), true
+}
+
+// corner reports whether the heading has turned enough since the last point:
+// SmartBeaconing's threshold min_turn + turn_slope/speed grows at low speed,
+// where headings are noisy.
+func (d *decider) corner(now time.Time, f *gps.Fix) bool {
+	c := d.opts.Corner
+	if !c.Enabled || !d.sent || !d.hasCourse || !f.Is(gps.HasCourse|gps.HasSpeed) {
+		return false
+	}
+	kmh := f.Speed * 3.6
+	if kmh < c.MinSpeed || kmh <= 0 || now.Sub(d.sentAt) < c.MinInterval.D() {
+		return false
+	}
+	turn := math.Abs(math.Mod(f.Course-d.sentCourse+540, 360) - 180)
+	return turn > c.MinTurn+c.TurnSlope/kmh
+}
+
+func (d *decider) onTick(now time.Time) (proto.Point, bool) {
+	hb := d.opts.Heartbeat.D()
+	if hb <= 0 || !d.active() || !d.hasFx || (d.sent && now.Sub(d.sentAt) < hb) {
+		return proto.Point{}, false
+	}
+	if !d.sent && now.Sub(d.fixAt) < hb {
+		return proto.Point{}, false
+	}
+	f := d.fix
+	return d.emit(now, &f, proto.TriggerHeartbeat, int64(now.Sub(d.fixAt)/time.Second)), true
+}
+
+func (d *decider) emit(now time.Time, f *gps.Fix, trig proto.Trigger, fixAge int64) proto.Point {
+	d.sent, d.sentAt, d.sentLat, d.sentLon = true, now, f.Lat, f.Lon
+	if f.Is(gps.HasCourse) {
+		d.sentCourse, d.hasCourse = f.Course, true
+	}
+	if trig != proto.TriggerHeartbeat {
+		// Keep the schedule (no drift by a fix interval each period) unless
+		// we fell more than a period behind.
+		d.nextDue = d.nextDue.Add(d.period)
+		if d.nextDue.Before(now) {
+			d.nextDue = now.Add(d.period)
+		}
+	}
+	return PointOf(f, now, trig, fixAge)
+}
+
+// PointOf converts a fix. The position's own time is the point's time when
+// the receiver gave a date; the handset clock otherwise.
+func PointOf(f *gps.Fix, now time.Time, trig proto.Trigger, fixAge int64) proto.Point {
+	nan := math.NaN()
+	p := proto.Point{Latitude: f.Lat, Longitude: f.Lon, Speed: nan, Altitude: nan, Bearing: nan, HDOP: nan,
+		Mode: int(f.Mode), PositionType: proto.PositionGPS, Trigger: trig, FixAge: fixAge}
+	if f.Is(gps.HasTime | gps.HasDate) {
+		p.Created = f.Time.Unix()
+	} else {
+		p.Created = now.Add(-time.Duration(fixAge) * time.Second).Unix()
+	}
+	if f.Is(gps.HasSpeed) {
+		p.Speed = f.Speed * 3.6
+	}
+	if f.Is(gps.HasAltitude) {
+		p.Altitude = f.Alt
+	}
+	if f.Is(gps.HasCourse) {
+		p.Bearing = f.Course
+	}
+	if f.Is(gps.HasHDOP) {
+		p.HDOP = f.HDOP
+	}
+	if f.Is(gps.HasSats) {
+		p.Sats = f.Sats
+	}
+	if p.Mode < int(gps.Mode2D) {
+		p.Mode = int(gps.Mode2D) // valid but the cycle did not say: at least 2D
+	}
+	return p
+}
+
+// Distance is the great-circle distance in metres (haversine; plenty for
+// the tens of metres min_distance deals in).
+func Distance(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371008.8
+	rad := math.Pi / 180
+	dlat, dlon := (lat2-lat1)*rad, (lon2-lon1)*rad
+	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * r * math.Asin(math.Sqrt(min(1, a)))
+}
