@@ -56,7 +56,7 @@ func (c *collector) unique() []uint64 {
 
 func subscribe(t *testing.T, url, topic string, c *collector) {
 	t.Helper()
-	o := paho.NewClientOptions().AddBroker(url).SetClientID("platform-" + t.Name()).SetCleanSession(false).SetAutoReconnect(true)
+	o := paho.NewClientOptions().AddBroker(url).SetClientID("platform-" + t.Name() + "-" + topic).SetCleanSession(false).SetAutoReconnect(true)
 	cli := paho.NewClient(o)
 	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscriber connect: %v", tok.Error())
@@ -240,5 +240,28 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", d)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The ACL docs/protocol.md recommends really confines a device to its own
+// topics in mosquitto.
+func TestDocumentedACLConfinesDevices(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{ACL: "pattern write ptt/dev/%c/#\npattern read ptt/#\n"})
+	var own, foreign collector
+	subscribe(t, broker.URL(), "ptt/dev/dev-a/track", &own)
+	subscribe(t, broker.URL(), "ptt/dev/dev-b/track", &foreign)
+	client := mqtt.New(mqtt.Options{Brokers: []string{broker.URL()}, ClientID: "dev-a", KeepAlive: 5 * time.Second,
+		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second, Logger: quietLogger()})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go client.Run(ctx)
+	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	batch := proto.AppendTrackBatch(nil, []proto.Point{{Seq: 1, Latitude: 1, Longitude: 1}})
+	client.Publish("ptt/dev/dev-b/track", 1, false, batch).WaitTimeout(2 * time.Second)
+	client.Publish("ptt/dev/dev-a/track", 1, false, batch).WaitTimeout(2 * time.Second)
+	waitFor(t, 5*time.Second, func() bool { return len(own.unique()) == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if n := len(foreign.unique()); n != 0 {
+		t.Fatalf("dev-a published on dev-b's topic (%d points arrived)", n)
 	}
 }
