@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make demo   the agent against a simulated GNSS and a local broker, no hardware
+#   make test   everything CI runs (vet, tests with the race detector)
+# Both install the Debian packages they need first (.ci/deps).
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: all deps build test demo bench fuzz clean
+
+all: build
+
+deps:
+	.ci/deps
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/pttagent ./cmd/pttagent
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -timeout 12m ./...
+
+demo: deps build
+	.ci/demo
+
+# Benchmarks quoted in BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./gps/ ./uplink/... ./agent/...
+
+# A short run of every fuzz target (go test runs one target per invocation).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin dist .demo
