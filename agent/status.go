@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pttagent/pttagent/agent/health"
+	"github.com/pttagent/pttagent/gps"
+)
+
+// Status is a snapshot of the running agent for `pttagent status`, systemd's
+// STATUS= line and the logs. It marshals to the JSON that `status --json`
+// prints; field names are part of that interface.
+type Status struct {
+	Version  string           `json:"version"`
+	Device   string           `json:"device"`
+	Name     string           `json:"name,omitempty"`
+	Started  time.Time        `json:"started"`
+	GPS      GPSStatus        `json:"gps"`
+	Uplink   UplinkStatus     `json:"uplink"`
+	Tracks   TrackStatus      `json:"tracks"`
+	Warnings []health.Warning `json:"warnings"`
+}
+
+type GPSStatus struct {
+	Device      string            `json:"device"`
+	Connected   bool              `json:"connected"`
+	Since       time.Time         `json:"since"`
+	LastError   string            `json:"last_error,omitempty"`
+	Mode        string            `json:"mode"`             // "no fix", "2D", "3D", "unknown"
+	Valid       bool              `json:"valid"`            // the last fix is valid
+	Sats        int               `json:"sats"`             // satellites used
+	Lat         float64           `json:"lat,omitempty"`    // of the last valid fix
+	Lon         float64           `json:"lon,omitempty"`    //
+	LastFixAge  float64           `json:"last_fix_age_s"`   // seconds since the last fix; -1 never
+	Sentences   uint64            `json:"sentences"`        // decoded
+	Ignored     uint64            `json:"ignored"`          // well-formed, not used (GSV, …)
+	Drops       map[string]uint64 `json:"drops,omitempty"`  // by reason
+	Fixes       uint64            `json:"fixes"`
+	Opens       uint64            `json:"opens"`
+	Disconnects uint64            `json:"disconnects"`
+}
+
+type UplinkStatus struct {
+	Connected  bool      `json:"connected"`
+	Broker     string    `json:"broker,omitempty"`
+	Since      time.Time `json:"since"`
+	Reconnects int       `json:"reconnects"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+type TrackStatus struct {
+	LocShare    bool      `json:"loc_share"`
+	Track       int       `json:"track"`
+	PeriodS     float64   `json:"period_s"`
+	Queued      int       `json:"queued"`         // points on disk, not yet acknowledged
+	LastSeq     uint64    `json:"last_seq"`       // last sequence number assigned
+	LastAcked   uint64    `json:"last_acked_seq"` // highest acknowledged this run
+	Dropped     uint64    `json:"dropped"`        // oldest points dropped because the queue was full
+	Failed      uint64    `json:"failed"`         // points that could not be stored
+	Points      uint64    `json:"points"`         // points queued this run
+	Suppressed  uint64    `json:"suppressed"`     // periodic points skipped by min_distance
+	LastPoint   time.Time `json:"last_point,omitzero"`
+	LastAckTime time.Time `json:"last_ack,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Status takes a snapshot. Safe to call at any time, also before Run.
+func (a *Agent) Status() Status {
+	now := time.Now()
+	a.mu.Lock()
+	q, sender, start := a.queue, a.sender, a.start
+	a.mu.Unlock()
+
+	s := Status{Version: a.version, Device: a.cfg.Device.Account, Name: a.cfg.Device.Name, Started: start}
+
+	g := a.gps.Stats()
+	s.GPS = GPSStatus{Device: g.Device, Connected: g.Connected, Since: g.Since, Mode: g.LastFix.Mode.String(),
+		Valid: g.LastFix.Valid, Sats: g.LastFix.Sats, LastFixAge: -1, Sentences: g.Sentences, Ignored: g.Ignored,
+		Fixes: g.Fixes, Opens: g.Opens, Disconnects: g.Disconnects}
+	if g.LastErr != nil {
+		s.GPS.LastError = g.LastErr.Error()
+	}
+	if !g.LastFixAt.IsZero() {
+		s.GPS.LastFixAge = now.Sub(g.LastFixAt).Seconds()
+	}
+	if g.LastFix.Valid {
+		s.GPS.Lat, s.GPS.Lon = g.LastFix.Lat, g.LastFix.Lon
+	}
+	for i, n := range g.Drops {
+		if n > 0 {
+			if s.GPS.Drops == nil {
+				s.GPS.Drops = map[string]uint64{}
+			}
+			s.GPS.Drops[gps.Reason(i).String()] = n
+		}
+	}
+
+	m := a.mqtt.Stats()
+	s.Uplink = UplinkStatus{Connected: m.Connected, Broker: m.Broker, Since: m.Since, Reconnects: m.Reconnects, LastError: m.LastError}
+
+	r := a.reporter.Stats()
+	s.Tracks = TrackStatus{LocShare: r.LocShare, Track: r.Track, PeriodS: r.Period.Seconds(), Points: r.Points,
+		Suppressed: r.Suppressed, LastPoint: r.LastPoint, LastError: r.LastError}
+	if q != nil {
+		qs := q.Stats()
+		s.Tracks.Queued, s.Tracks.LastSeq, s.Tracks.LastAcked, s.Tracks.Dropped = qs.Len, qs.LastSeq, qs.LastAcked, qs.Dropped
+		s.Tracks.Failed = qs.Failed
+	}
+	if sender != nil {
+		s.Tracks.LastAckTime = sender.Stats().LastAck
+	}
+	s.Warnings = a.health.Warnings()
+	if s.Warnings == nil {
+		s.Warnings = []health.Warning{}
+	}
+	return s
+}
+
+// Summary is the one-line state for systemd's STATUS= and for logs, e.g.
+// "uplink connected, GPS 3D fix (9 sats), 0 points queued".
+func (s Status) Summary() string {
+	var b strings.Builder
+	if s.Uplink.Connected {
+		b.WriteString("uplink connected")
+	} else {
+		b.WriteString("uplink down")
+	}
+	switch {
+	case !s.GPS.Connected:
+		b.WriteString(", GPS device absent")
+	case s.GPS.Valid && s.GPS.LastFixAge >= 0 && s.GPS.LastFixAge < 10:
+		fmt.Fprintf(&b, ", GPS %s fix (%d sats)", s.GPS.Mode, s.GPS.Sats)
+	default:
+		b.WriteString(", GPS no fix")
+	}
+	fmt.Fprintf(&b, ", %d points queued", s.Tracks.Queued)
+	if !s.Tracks.LocShare || s.Tracks.PeriodS == 0 {
+		b.WriteString(" (tracking off)")
+	}
+	for _, w := range s.Warnings {
+		b.WriteString("; ")
+		b.WriteString(w.Name)
+	}
+	return b.String()
+}
