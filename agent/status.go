@@ -28,15 +28,15 @@ type GPSStatus struct {
 	Connected   bool              `json:"connected"`
 	Since       time.Time         `json:"since"`
 	LastError   string            `json:"last_error,omitempty"`
-	Mode        string            `json:"mode"`             // "no fix", "2D", "3D", "unknown"
-	Valid       bool              `json:"valid"`            // the last fix is valid
-	Sats        int               `json:"sats"`             // satellites used
-	Lat         float64           `json:"lat,omitempty"`    // of the last valid fix
-	Lon         float64           `json:"lon,omitempty"`    //
-	LastFixAge  float64           `json:"last_fix_age_s"`   // seconds since the last fix; -1 never
-	Sentences   uint64            `json:"sentences"`        // decoded
-	Ignored     uint64            `json:"ignored"`          // well-formed, not used (GSV, …)
-	Drops       map[string]uint64 `json:"drops,omitempty"`  // by reason
+	Mode        string            `json:"mode"`            // "no fix", "2D", "3D", "unknown"
+	Valid       bool              `json:"valid"`           // the last fix is valid
+	Sats        int               `json:"sats"`            // satellites used
+	Lat         float64           `json:"lat,omitempty"`   // of the last valid fix
+	Lon         float64           `json:"lon,omitempty"`   //
+	LastFixAge  float64           `json:"last_fix_age_s"`  // seconds since the last fix; -1 never
+	Sentences   uint64            `json:"sentences"`       // decoded
+	Ignored     uint64            `json:"ignored"`         // well-formed, not used (GSV, …)
+	Drops       map[string]uint64 `json:"drops,omitempty"` // by reason
 	Fixes       uint64            `json:"fixes"`
 	Opens       uint64            `json:"opens"`
 	Disconnects uint64            `json:"disconnects"`
