@@ -1,7 +1,6 @@
 package mqtttest
 
 import (
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -17,6 +16,7 @@ type Proxy struct {
 	l      net.Listener
 	mu     sync.Mutex
 	cut    bool
+	drop   bool // discard what the target sends back
 	conns  map[net.Conn]struct{}
 }
 
@@ -56,13 +56,29 @@ func (p *Proxy) serve() {
 		}
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, true)
+		go p.pipe(up, c, false)
 	}
 }
 
-func (p *Proxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
+func (p *Proxy) pipe(dst, src net.Conn, reply bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			drop := reply && p.drop
+			p.mu.Unlock()
+			if !drop {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -84,6 +100,16 @@ func (p *Proxy) Cut() {
 		}
 		c.Close()
 	}
+}
+
+// DropReplies makes the proxy discard everything the target sends back
+// (PUBACKs, PINGRESPs) while still delivering what the client sends: the
+// broker has the message, the client never learns it. That is the moment
+// a crash turns into a duplicate rather than a loss.
+func (p *Proxy) DropReplies(on bool) {
+	p.mu.Lock()
+	p.drop = on
+	p.mu.Unlock()
 }
 
 // Restore accepts connections again.
