@@ -76,9 +76,9 @@ type Counters struct {
 	// emitted (the learned end-of-cycle sentence turned out not to be the
 	// last); they are discarded rather than emitted as a second fix with the
 	// same time, and the learned end is forgotten.
-	Late   uint64
-	Cycles uint64 // fixes emitted (Merger)
-	Drops  Drops
+	Late  uint64
+	Fixes uint64 // cycles completed into a Fix (Merger)
+	Drops Drops
 }
 
 // Add adds o's counts to c.
@@ -87,7 +87,7 @@ func (c *Counters) Add(o *Counters) {
 	c.Ignored += o.Ignored
 	c.Comments += o.Comments
 	c.Late += o.Late
-	c.Cycles += o.Cycles
+	c.Fixes += o.Fixes
 	for i := range c.Drops {
 		c.Drops[i] += o.Drops[i]
 	}

@@ -265,7 +265,7 @@ func (m *Merger) emit() Fix {
 	if f.Mode != ModeUnknown {
 		f.Has |= HasMode
 	}
-	m.c.Cycles++
+	m.c.Fixes++
 	m.cur = cycle{}
 	m.closed = false
 	return f
@@ -292,4 +292,11 @@ func (m *Merger) dateFor(c *cycle) (civil, bool) {
 	}
 	m.dateTOD = c.tod
 	return m.date, true
+}
+
+// discard forgets the cycle in progress, as when the device went away in
+// the middle of it. What was learned about the receiver is kept.
+func (m *Merger) discard() {
+	m.cur = cycle{}
+	m.closed = false
 }

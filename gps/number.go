@@ -15,9 +15,12 @@ import (
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseUint parses a non-empty string of decimal digits of at most 9 digits
-// (field values in NMEA are small: counts, PRNs, dates).
+// parseUint parses a non-empty string of decimal digits with at most 9
+// significant ones (field values in NMEA are small: counts, PRNs, dates).
 func parseUint(b []byte) (int, bool) {
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
 	if len(b) == 0 || len(b) > 9 {
 		return 0, false
 	}

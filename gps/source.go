@@ -1,0 +1,410 @@
+package gps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.bug.st/serial"
+)
+
+// Defaults of Source.
+const (
+	DefaultBaud           = 9600
+	DefaultSilenceTimeout = 5 * time.Second
+)
+
+// Reopen backoff: fast enough that a replugged module is back within a
+// couple of seconds, slow enough not to spin on a port that is gone (gpsd
+// retries every 2 s).
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+// ErrSilent is reported (wrapped in a *DeviceError) when the port stays
+// open but delivers nothing for the SilenceTimeout: a USB module that
+// re-enumerated can leave the old descriptor open and dead.
+var ErrSilent = errors.New("no data from the receiver")
+
+// DeviceError is a failure of the serial device, with what we were doing
+// (Op: "open", "read") and on which device. It unwraps to the underlying
+// error and, where one applies, to fs.ErrNotExist or fs.ErrPermission, so
+// callers can decide with errors.Is without knowing the serial library.
+type DeviceError struct {
+	Op     string
+	Device string
+	Err    error
+}
+
+func (e *DeviceError) Error() string {
+	msg := "gps: " + e.Op + " " + e.Device + ": " + e.Err.Error()
+	if h := e.hint(); h != "" {
+		msg += " (" + h + ")"
+	}
+	return msg
+}
+
+func (e *DeviceError) Unwrap() []error {
+	errs := []error{e.Err}
+	if k := e.kind(); k != nil {
+		errs = append(errs, k)
+	}
+	return errs
+}
+
+// kind translates the serial library's error codes, which do not unwrap to
+// the errno, into the standard sentinels.
+func (e *DeviceError) kind() error {
+	var pe *serial.PortError
+	if errors.As(e.Err, &pe) {
+		switch pe.Code() {
+		case serial.PermissionDenied:
+			return fs.ErrPermission
+		case serial.PortNotFound:
+			return fs.ErrNotExist
+		}
+	}
+	return nil
+}
+
+// hint says what a technician can do about the error.
+func (e *DeviceError) hint() string {
+	var pe *serial.PortError
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.kind(), fs.ErrNotExist):
+		return "is the receiver plugged in? check gps.device"
+	case errors.Is(e.Err, fs.ErrPermission) || errors.Is(e.kind(), fs.ErrPermission):
+		return "add the service user to group dialout"
+	case errors.As(e.Err, &pe) && pe.Code() == serial.PortBusy:
+		return "another program has the port open: stop gpsd or ModemManager, or give it another device"
+	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSerialPort:
+		return "gps.device is not a serial port"
+	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSpeed:
+		return "check gps.baud"
+	case errors.Is(e.Err, ErrSilent):
+		return "check gps.baud and the receiver's power; reopening"
+	}
+	return ""
+}
+
+// Source reads fixes from a GNSS receiver on a serial port and keeps the
+// port open across unplugging, re-enumeration and silence.
+type Source struct {
+	Device         string        // e.g. /dev/ttyACM0 or a /dev/serial/by-id/ link
+	Baud           int           // DefaultBaud when 0
+	Logger         *slog.Logger  // slog.Default() when nil
+	SilenceTimeout time.Duration // DefaultSilenceTimeout when 0
+	// OnSentence, when set, is called synchronously with every good
+	// sentence before it is decoded (diagnostics: `gps watch` shows the
+	// satellites in view from GSV this way). It must not retain the slice
+	// and must return quickly.
+	OnSentence func(sentence []byte)
+
+	mu    sync.Mutex
+	stats Stats
+	// Counted outside mu: bytes as they arrive, dropped fixes by the
+	// delivering goroutine.
+	bytes   atomic.Uint64
+	dropped *atomic.Uint64
+}
+
+// Stats is a snapshot of a Source.
+type Stats struct {
+	Device    string
+	Connected bool
+	Since     time.Time // when Connected last changed, or Run started
+	// LastErr is the last open or read error, kept while disconnected and
+	// cleared when the device is open again.
+	LastErr     error
+	Opens       uint64 // successful opens
+	Disconnects uint64 // losses of an open device (read error, silence)
+	Bytes       uint64 // bytes read
+	Counters           // sentences, drops by reason, fixes
+	// FixesDropped counts fixes the consumer had not taken when a newer one
+	// replaced them.
+	FixesDropped uint64
+	LastFix      Fix
+	LastFixAt    time.Time // when LastFix was completed; has a monotonic reading
+}
+
+// Stats returns a snapshot; it is safe to call concurrently with Run.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	if st.Device == "" {
+		st.Device = s.Device
+	}
+	st.Bytes = s.bytes.Load()
+	if s.dropped != nil {
+		st.FixesDropped = s.dropped.Load()
+	}
+	return st
+}
+
+func (s *Source) update(f func(st *Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+// Run reads the device until ctx is done and sends each completed cycle on
+// fixes. It never blocks on a slow consumer: a fix not yet taken is
+// replaced by the newer one (counted in Stats.FixesDropped), so the
+// consumer always gets the newest. A device that cannot be opened, fails or
+// falls silent is reopened with backoff (100 ms doubling to 2 s), forever;
+// the log says so once per change of state, not per attempt. Run returns
+// ctx's error, or at once an error if Device is empty.
+func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
+	if s.Device == "" {
+		return &DeviceError{Op: "open", Device: `""`, Err: errors.New("no device configured (gps.device)")}
+	}
+	baud := s.Baud
+	if baud == 0 {
+		baud = DefaultBaud
+	}
+	silence := s.SilenceTimeout
+	if silence <= 0 {
+		silence = DefaultSilenceTimeout
+	}
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("device", s.Device)
+	s.update(func(st *Stats) { *st = Stats{Device: s.Device, Since: time.Now()} })
+
+	d := newDeliverer()
+	s.mu.Lock()
+	s.dropped = &d.dropped
+	s.mu.Unlock()
+	s.bytes.Store(0)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.run(ctx, fixes)
+	}()
+	defer wg.Wait()
+
+	var (
+		sc        = NewScanner(nil)
+		m         Merger
+		backoff   = minBackoff
+		everOpen  bool
+		lostAt    time.Time
+		lastFault string // the open error last logged, to log each kind once
+	)
+	for {
+		port, err := serial.Open(s.Device, &serial.Mode{BaudRate: baud})
+		if err == nil {
+			if err = port.SetReadTimeout(silence); err != nil {
+				port.Close()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			derr := &DeviceError{Op: "open", Device: s.Device, Err: err}
+			if msg := derr.Error(); msg != lastFault {
+				log.Warn("gps: cannot open receiver", "err", derr)
+				lastFault = msg
+			}
+			s.update(func(st *Stats) { st.LastErr = derr })
+			if !sleep(ctx, backoff) {
+				return ctx.Err()
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		lastFault = ""
+		now := time.Now()
+		if everOpen {
+			log.Info("gps: receiver back", "baud", baud, "down", now.Sub(lostAt).Round(time.Millisecond))
+		} else {
+			log.Info("gps: receiver opened", "baud", baud)
+		}
+		everOpen = true
+		s.update(func(st *Stats) {
+			st.Connected, st.Since, st.LastErr = true, now, nil
+			st.Opens++
+		})
+
+		got, err := s.read(ctx, port, silence, sc, &m, d)
+		port.Close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// What was in flight is incomplete: the rest of the cycle is lost
+		// with the device, and the next cycle may be long after.
+		m.discard()
+		lostAt = time.Now()
+		derr := &DeviceError{Op: "read", Device: s.Device, Err: err}
+		log.Warn("gps: receiver lost", "err", derr)
+		lastFault = ""
+		s.update(func(st *Stats) {
+			st.Connected, st.Since, st.LastErr = false, lostAt, derr
+			st.Disconnects++
+		})
+		if got {
+			backoff = minBackoff
+		}
+		// Even a device that worked waits a little: a disappearing USB
+		// device often still opens for a moment and fails again.
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// read feeds the port through the scanner and merger until an error;
+// got says whether any byte arrived.
+func (s *Source) read(ctx context.Context, port serial.Port, silence time.Duration, sc *Scanner, m *Merger, d *deliverer) (got bool, err error) {
+	// Closing the port is what interrupts a blocked Read.
+	stop := context.AfterFunc(ctx, func() { port.Close() })
+	defer stop()
+	r := &portReader{port: port, silence: silence, before: func() { s.publish(sc, m) }, bytes: &s.bytes}
+	sc.Reset(r)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if s.OnSentence != nil {
+			s.OnSentence(line)
+		}
+		if f, ok := m.Feed(line); ok {
+			now := time.Now()
+			s.mu.Lock()
+			s.stats.LastFix, s.stats.LastFixAt = f, now
+			s.mu.Unlock()
+			s.publish(sc, m)
+			d.put(f)
+		}
+	}
+	s.publish(sc, m)
+	err = sc.Err()
+	if err == nil {
+		// The scanner only ends cleanly at EOF, which a serial port does
+		// not report; treat it as the device going away.
+		err = io.ErrUnexpectedEOF
+	}
+	return r.got, err
+}
+
+// publish makes the counters visible to Stats. It runs before every read
+// of the port, when the scanner has consumed everything read so far, so
+// that a stream of garbage that never yields a sentence is still seen.
+func (s *Source) publish(sc *Scanner, m *Merger) {
+	c, mc := sc.Counters(), m.Counters()
+	c.Add(&mc)
+	s.mu.Lock()
+	s.stats.Counters = c
+	s.mu.Unlock()
+}
+
+// portReader counts bytes and turns the port's read timeout into ErrSilent.
+type portReader struct {
+	port    serial.Port
+	silence time.Duration
+	before  func()
+	bytes   *atomic.Uint64
+	got     bool
+}
+
+func (r *portReader) Read(p []byte) (int, error) {
+	r.before()
+	n, err := r.port.Read(p)
+	if n > 0 {
+		r.got = true
+		r.bytes.Add(uint64(n))
+		return n, err
+	}
+	if err == nil {
+		// With SetReadTimeout, (0, nil) is a timeout: a whole silence.
+		return 0, fmt.Errorf("%w for %v", ErrSilent, r.silence)
+	}
+	return 0, err
+}
+
+// sleep waits d or until ctx is done; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// deliverer hands fixes to a consumer without ever blocking the reader:
+// it holds at most one fix, and a newer one replaces it.
+type deliverer struct {
+	slot    chan Fix // capacity 1: the newest fix not yet taken
+	dropped atomic.Uint64
+}
+
+func newDeliverer() *deliverer { return &deliverer{slot: make(chan Fix, 1)} }
+
+// put offers f; an older fix still waiting is dropped.
+func (d *deliverer) put(f Fix) {
+	for {
+		select {
+		case d.slot <- f:
+			return
+		default:
+		}
+		select {
+		case <-d.slot:
+			d.dropped.Add(1)
+		default:
+		}
+	}
+}
+
+// run sends fixes on out until ctx is done, swapping in a newer fix if one
+// arrives while the consumer is busy.
+func (d *deliverer) run(ctx context.Context, out chan<- Fix) {
+	for {
+		var f Fix
+		select {
+		case f = <-d.slot:
+		case <-ctx.Done():
+			return
+		}
+		for sent := false; !sent; {
+			// If the consumer is ready (or its channel has room), f goes.
+			select {
+			case out <- f:
+				sent = true
+				continue
+			default:
+			}
+			// Otherwise a newer fix already waiting replaces f.
+			select {
+			case newer := <-d.slot:
+				f = newer
+				d.dropped.Add(1)
+				continue
+			default:
+			}
+			select {
+			case out <- f:
+				sent = true
+			case newer := <-d.slot:
+				f = newer
+				d.dropped.Add(1)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
