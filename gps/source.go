@@ -127,8 +127,8 @@ type Stats struct {
 	Disconnects uint64 // losses of an open device (read error, silence)
 	Bytes       uint64 // bytes read
 	Counters           // sentences, drops by reason, fixes
-	// FixesDropped counts fixes the consumer had not taken when a newer one
-	// replaced them.
+	// FixesDropped counts fixes dropped because the consumer had not taken
+	// them before four newer ones arrived.
 	FixesDropped uint64
 	LastFix      Fix
 	LastFixAt    time.Time // when LastFix was completed; has a monotonic reading
@@ -156,9 +156,8 @@ func (s *Source) update(f func(st *Stats)) {
 }
 
 // Run reads the device until ctx is done and sends each completed cycle on
-// fixes. It never blocks on a slow consumer: a fix not yet taken is
-// replaced by the newer one (counted in Stats.FixesDropped), so the
-// consumer always gets the newest. A device that cannot be opened, fails or
+// fixes, in order. It never blocks on a slow consumer: it keeps the newest
+// four fixes not yet taken and drops older ones (Stats.FixesDropped). A device that cannot be opened, fails or
 // falls silent is reopened with backoff (100 ms doubling to 2 s), forever;
 // the log says so once per change of state, not per attempt. Run returns
 // ctx's error, or at once an error if Device is empty.
@@ -207,6 +206,11 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 		if err == nil {
 			if err = port.SetReadTimeout(silence); err != nil {
 				port.Close()
+			} else {
+				// Bytes queued before we opened are from the past (a
+				// simulator's pty buffers them); a fix from them would be
+				// stale. Best effort: not every port can.
+				_ = port.ResetInputBuffer()
 			}
 		}
 		if err != nil {
@@ -345,66 +349,80 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// deliverer hands fixes to a consumer without ever blocking the reader:
-// it holds at most one fix, and a newer one replaces it.
+// deliverQueue is how many fixes wait for a slow consumer. A read from the
+// port can complete several cycles at once (a backlog, a burst after a
+// stall), so a queue of one would drop fixes a prompt consumer still wants;
+// a long one would hand a consumer that fell behind fixes from long ago.
+const deliverQueue = 4
+
+// deliverer hands fixes to a consumer in order without ever blocking the
+// reader: it holds the newest deliverQueue fixes, and drops the oldest when
+// a new one arrives and the queue is full.
 type deliverer struct {
-	slot    chan Fix // capacity 1: the newest fix not yet taken
+	mu      sync.Mutex
+	q       [deliverQueue]Fix
+	head, n int
+	first   uint64 // sequence number of q[head]
+	wake    chan struct{}
 	dropped atomic.Uint64
 }
 
-func newDeliverer() *deliverer { return &deliverer{slot: make(chan Fix, 1)} }
+func newDeliverer() *deliverer { return &deliverer{wake: make(chan struct{}, 1)} }
 
-// put offers f; an older fix still waiting is dropped.
+// put queues f, dropping the oldest fix if the queue is full.
 func (d *deliverer) put(f Fix) {
-	for {
-		select {
-		case d.slot <- f:
-			return
-		default:
-		}
-		select {
-		case <-d.slot:
-			d.dropped.Add(1)
-		default:
-		}
+	d.mu.Lock()
+	if d.n == len(d.q) {
+		d.pop()
+		d.dropped.Add(1)
+	}
+	d.q[(d.head+d.n)%len(d.q)] = f
+	d.n++
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
 	}
 }
 
-// run sends fixes on out until ctx is done, swapping in a newer fix if one
-// arrives while the consumer is busy.
+func (d *deliverer) pop() {
+	d.head = (d.head + 1) % len(d.q)
+	d.n--
+	d.first++
+}
+
+// run sends queued fixes on out until ctx is done. The fix being offered
+// stays in the queue until taken, so that put can still drop it if the
+// consumer is too slow.
 func (d *deliverer) run(ctx context.Context, out chan<- Fix) {
 	for {
-		var f Fix
-		select {
-		case f = <-d.slot:
-		case <-ctx.Done():
-			return
-		}
-		for sent := false; !sent; {
-			// If the consumer is ready (or its channel has room), f goes.
+		d.mu.Lock()
+		if d.n == 0 {
+			d.mu.Unlock()
 			select {
-			case out <- f:
-				sent = true
+			case <-d.wake:
 				continue
-			default:
-			}
-			// Otherwise a newer fix already waiting replaces f.
-			select {
-			case newer := <-d.slot:
-				f = newer
-				d.dropped.Add(1)
-				continue
-			default:
-			}
-			select {
-			case out <- f:
-				sent = true
-			case newer := <-d.slot:
-				f = newer
-				d.dropped.Add(1)
 			case <-ctx.Done():
 				return
 			}
+		}
+		f, seq := d.q[d.head], d.first
+		d.mu.Unlock()
+		select {
+		case out <- f:
+			d.mu.Lock()
+			if d.first == seq {
+				d.pop()
+			} else {
+				// put dropped it while we offered it, but it was taken
+				// after all.
+				d.dropped.Add(^uint64(0))
+			}
+			d.mu.Unlock()
+		case <-d.wake:
+			// The queue changed: offer its head again.
+		case <-ctx.Done():
+			return
 		}
 	}
 }

@@ -243,17 +243,22 @@ func TestSourceSlowConsumer(t *testing.T) {
 	h.write(b.String())
 	// The reader is not held up by the consumer...
 	h.waitFor("all 20 cycles", func(s gps.Stats) bool { return s.Fixes == 20 })
-	// ...which then gets the newest fix, after at most one older one that
-	// was on its way, and every fix is either delivered or counted.
+	// ...which then gets the four newest fixes in order, and every fix is
+	// either delivered or counted.
 	want := t0.Add(19 * time.Second)
 	received := 0
+	var last time.Time
 	for f := h.next(); ; f = h.next() {
 		received++
+		if !f.Time.After(last) {
+			t.Errorf("fix %v after %v: out of order", f.Time, last)
+		}
+		last = f.Time
 		if f.Time.Equal(want) {
 			break
 		}
-		if received == 2 {
-			t.Fatalf("second fix received is %v, want the newest %v", f.Time, want)
+		if received == 5 {
+			t.Fatalf("fifth fix received is %v, want the newest %v", f.Time, want)
 		}
 	}
 	if st := h.src.Stats(); st.FixesDropped != uint64(20-received) {

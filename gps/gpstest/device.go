@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -27,9 +29,15 @@ type Device struct {
 	// Path is the symlink the reader opens.
 	Path string
 
-	mu     sync.Mutex
-	master *os.File
-	slave  *os.File // held open so the tty keeps its settings between opens
+	// Lossy makes Write drop what the reader cannot take instead of
+	// blocking, the way a receiver's UART talks whether or not anyone
+	// listens. Set it before the first Write.
+	Lossy bool
+
+	mu      sync.Mutex
+	master  *os.File
+	slave   *os.File // held open so the tty keeps its settings between opens
+	dropped atomic.Uint64
 }
 
 // NewDevice creates a pty and links its slave at path (replacing a stale
@@ -45,6 +53,10 @@ func NewDevice(path string) (*Device, error) {
 func (d *Device) plug() error {
 	master, slave, err := pty.Open()
 	if err != nil {
+		return fmt.Errorf("gpstest: open pty: %w", err)
+	}
+	if master, err = pollable(master); err != nil {
+		slave.Close()
 		return fmt.Errorf("gpstest: open pty: %w", err)
 	}
 	// Raw mode from the start: bytes written before the reader opens the
@@ -69,6 +81,22 @@ func (d *Device) plug() error {
 	d.master, d.slave = master, slave
 	d.mu.Unlock()
 	return nil
+}
+
+// pollable returns f as a File in Go's poller. pty.Open leaves the master
+// in blocking mode, where a Write blocked on a full buffer can neither time
+// out nor be interrupted by Close, so Unplug would not hang up the tty.
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 func makeRaw(f *os.File) error {
@@ -105,12 +133,26 @@ func (d *Device) Write(p []byte) (int, error) {
 	if m == nil {
 		return 0, ErrUnplugged
 	}
+	if d.Lossy {
+		m.SetWriteDeadline(time.Now().Add(lossyWait))
+	}
 	n, err := m.Write(p)
-	if errors.Is(err, os.ErrClosed) {
+	switch {
+	case errors.Is(err, os.ErrClosed):
 		err = ErrUnplugged
+	case d.Lossy && errors.Is(err, os.ErrDeadlineExceeded):
+		d.dropped.Add(uint64(len(p) - n))
+		n, err = len(p), nil
 	}
 	return n, err
 }
+
+// lossyWait is how long a Lossy write waits for room: a reader that is
+// there catches up in far less.
+const lossyWait = 50 * time.Millisecond
+
+// Dropped returns how many bytes a Lossy device has thrown away.
+func (d *Device) Dropped() uint64 { return d.dropped.Load() }
 
 // WriteString is Write for a string.
 func (d *Device) WriteString(s string) (int, error) { return d.Write([]byte(s)) }
