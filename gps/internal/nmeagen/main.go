@@ -696,22 +696,27 @@ func hostile(clean []byte, seed uint64) []byte {
 			b.WriteString("# AIS sentence (ignored)\r\n")
 			return "!AIVDM,1,1,,A,13aEOK?P00PD2wVMdLDRhgvL289?,0*26\r\n" + l
 		},
-		func(l string) string {
-			b.WriteString("# latitude minutes 61 with a correct checksum\r\n")
-			if i := strings.Index(l, "A,"); strings.HasPrefix(l, "$GNRMC") && i > 0 {
-				body := l[1 : len(l)-3]
-				j := strings.Index(body, "A,") + 4
-				body = body[:j] + "61" + body[j+2:]
-				return reframe(body)
-			}
-			return l
-		},
 		func(l string) string { b.WriteString("# blank lines and spaces\r\n"); return "\r\n   \r\n" + l },
+	}
+	// Well framed, correct checksum, impossible content: a receiver bug or
+	// a corrupted buffer upstream of the checksum.
+	decodeDamage := func(l string) string {
+		fields := strings.Split(l[1:len(l)-3], ",")
+		idx := map[string]int{"GNRMC": 3, "GNGGA": 2, "GNGLL": 1}[fields[0]]
+		if idx == 0 || len(fields[idx]) < 4 {
+			return l
+		}
+		b.WriteString("# latitude minutes 61 with a correct checksum\r\n")
+		fields[idx] = fields[idx][:2] + "61" + fields[idx][4:]
+		return reframe(strings.Join(fields, ","))
 	}
 	for i, l := range keep {
 		if i > 3 && rng.IntN(6) == 0 && strings.HasPrefix(l, "$") {
-			d := damages[rng.IntN(len(damages))]
-			l = d(l)
+			if rng.IntN(len(damages)+1) == 0 {
+				l = decodeDamage(l)
+			} else {
+				l = damages[rng.IntN(len(damages))](l)
+			}
 		}
 		if strings.HasSuffix(l, "\r") || strings.HasSuffix(l, "\n") {
 			b.WriteString(l)
