@@ -1,6 +1,8 @@
 package gps
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 )
@@ -185,11 +187,7 @@ func (s *Scanner) step() bool {
 		// Copy the run of ordinary printable bytes at once; stop at anything
 		// that needs a decision.
 		i := s.rpos
-		for i < s.rend {
-			b := s.buf[i]
-			if b < 0x20 || b > 0x7e || b == '$' || b == '!' {
-				break
-			}
+		for i < s.rend && !stops[s.buf[i]] {
 			i++
 		}
 		if room := MaxSentence - s.n; i-s.rpos > room {
@@ -221,6 +219,16 @@ func (s *Scanner) step() bool {
 	}
 	return false
 }
+
+// stops marks the bytes that end a run of sentence text: line ends, the
+// start characters, control and non-ASCII bytes. A table is the fastest
+// test for a loop that sees every byte of the stream.
+var stops = func() (t [256]bool) {
+	for b := range t {
+		t[b] = b < 0x20 || b > 0x7e || b == '$' || b == '!'
+	}
+	return t
+}()
 
 func (s *Scanner) start(b byte) {
 	s.state = stSentence
@@ -259,16 +267,8 @@ func (s *Scanner) finish() bool {
 // checkFrame checks the checksum of a sentence "$...*hh" (or "!...*hh") and
 // returns the drop reason, or NumReasons if it is good.
 func checkFrame(line []byte) Reason {
-	star := -1
-	var sum byte
-	for i := 1; i < len(line); i++ {
-		if line[i] == '*' {
-			star = i
-			break
-		}
-		sum ^= line[i]
-	}
-	if star < 0 {
+	star := bytes.IndexByte(line[1:], '*') + 1
+	if star <= 0 {
 		return DropNoChecksum
 	}
 	if len(line)-star != 3 {
@@ -276,10 +276,27 @@ func checkFrame(line []byte) Reason {
 	}
 	hi, ok1 := unhex(line[star+1])
 	lo, ok2 := unhex(line[star+2])
-	if !ok1 || !ok2 || hi<<4|lo != sum {
+	if !ok1 || !ok2 || hi<<4|lo != xorBytes(line[1:star]) {
 		return DropChecksum
 	}
 	return NumReasons
+}
+
+// xorBytes is the NMEA checksum of b, eight bytes at a time.
+func xorBytes(b []byte) byte {
+	var w uint64
+	for len(b) >= 8 {
+		w ^= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	w ^= w >> 32
+	w ^= w >> 16
+	w ^= w >> 8
+	s := byte(w)
+	for _, c := range b {
+		s ^= c
+	}
+	return s
 }
 
 func unhex(b byte) (byte, bool) {
