@@ -1,0 +1,166 @@
+// Command pttagent is the push-to-talk handset daemon and its technician
+// tools. Run `pttagent help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/pttagent/pttagent/agent"
+	"github.com/pttagent/pttagent/agent/config"
+)
+
+// Set at build time: -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+const usage = `pttagent — push-to-talk handset agent
+
+Usage:
+  pttagent [run] [--config FILE]        run the agent (default config ` + config.DefaultPath + `)
+  pttagent check-config [FILE]          check a config file; exit status 0 when it can be used
+  pttagent gps replay FILE [--json]     print the fixes in an NMEA log
+  pttagent gps watch --device DEV [--baud N]
+                                        live view of a GNSS receiver
+  pttagent gps simulate --log FILE --link PATH
+                                        play an NMEA log into a pseudo-terminal at PATH
+  pttagent version                      print the version
+`
+
+// errUsage means the command line was wrong; usage has been printed.
+var errUsage = errors.New("usage")
+
+// errProblems means check-config found errors and printed them.
+var errProblems = errors.New("config has errors")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.Is(err, errProblems):
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "pttagent:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && (args[0] == "" || args[0][0] != '-') {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runAgent(ctx, args, stderr)
+	case "check-config":
+		return checkConfig(args, stdout, stderr)
+	case "gps":
+		return gpsCommand(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "pttagent: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+func versionString() string {
+	v, c := version, commit
+	if c == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	return fmt.Sprintf("pttagent %s (commit %s)", v, c)
+}
+
+func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "config file")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg, warns, err := config.Load(*path)
+	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintln(stderr, ps.Error())
+			return fmt.Errorf("not starting: %s has errors (run `pttagent check-config %s` after fixing them)", *path, *path)
+		}
+		return err
+	}
+	log := newLogger(stderr, cfg.Log.Level)
+	for _, w := range warns {
+		log.Warn("config", "problem", w.Error())
+	}
+	a, err := agent.New(cfg, log, version)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func checkConfig(args []string, stdout, stderr io.Writer) error {
+	path := config.DefaultPath
+	switch len(args) {
+	case 0:
+	case 1:
+		path = args[0]
+	default:
+		fmt.Fprint(stderr, "usage: pttagent check-config [FILE]\n")
+		return errUsage
+	}
+	_, warns, err := config.Load(path)
+	var ps config.Problems
+	switch {
+	case errors.As(err, &ps):
+		fmt.Fprintln(stderr, ps.Error())
+		n := 0
+		for _, p := range ps {
+			if !p.Warning {
+				n++
+			}
+		}
+		fmt.Fprintf(stderr, "%s: %d error(s); the agent will not start with this file\n", path, n)
+		return errProblems
+	case err != nil:
+		return err
+	}
+	for _, w := range warns {
+		fmt.Fprintln(stderr, w.Error())
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", path)
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
