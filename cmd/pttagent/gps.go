@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -331,8 +332,10 @@ func (s *sky) observe(line []byte) {
 		}
 	case nmea.GSA:
 		for _, sv := range m.SV {
-			var prn int64
-			fmt.Sscan(sv, &prn)
+			prn, err := strconv.ParseInt(sv, 10, 64) // not Sscan: "09" would be octal
+			if err != nil {
+				continue
+			}
 			name := systemOfID[m.SystemID]
 			if name == "" {
 				name = systemOfTalker[m.Talker]
