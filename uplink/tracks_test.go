@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,4 +265,49 @@ func TestDocumentedACLConfinesDevices(t *testing.T) {
 	if n := len(foreign.unique()); n != 0 {
 		t.Fatalf("dev-a published on dev-b's topic (%d points arrived)", n)
 	}
+}
+
+// Two handsets provisioned with the same account take the connection from
+// each other. They must back off (not reconnect in a tight loop) and say why.
+func TestDuplicateClientIDBacksOffAndSaysWhy(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	var logs [2]syncBuf
+	var clients [2]*mqtt.Client
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range clients {
+		clients[i] = mqtt.New(mqtt.Options{Brokers: []string{broker.URL()}, ClientID: "dev-twin", KeepAlive: 5 * time.Second,
+			ConnectTimeout: 2 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
+			Logger: slog.New(slog.NewTextHandler(&logs[i], nil))})
+		go clients[i].Run(ctx)
+	}
+	time.Sleep(4 * time.Second)
+	total := clients[0].Stats().Connects + clients[1].Stats().Connects
+	// Without backoff across short-lived connections this is ~40 per second.
+	if total > 20 {
+		t.Errorf("%d connections in 4 s: the twins reconnect in a tight loop", total)
+	}
+	if total < 4 {
+		t.Errorf("only %d connections: the takeover did not happen", total)
+	}
+	if !strings.Contains(logs[0].String()+logs[1].String(), "another device using the same account") {
+		t.Errorf("no hint in the logs:\n%s\n%s", logs[0].String(), logs[1].String())
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

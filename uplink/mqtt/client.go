@@ -127,24 +127,41 @@ func New(o Options) *Client {
 	return c
 }
 
+// stableAfter is how long a connection must last before the backoff starts
+// from the beginning again. A broker that accepts and then drops at once (a
+// second device logged in with the same client id, an ACL or quota kick)
+// otherwise makes a fleet reconnect in a tight loop.
+const stableAfter = 30 * time.Second
+
 // Run connects and stays connected until ctx is cancelled, then publishes
 // the offline status and disconnects.
 func (c *Client) Run(ctx context.Context) error {
-	attempt := 0
+	attempt, flaps := 0, 0
 	for {
 		err := c.connect(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err == nil {
-			attempt = 0
+			began := time.Now()
 			err = c.serve(ctx)
 			if ctx.Err() != nil {
 				c.shutdown()
 				return ctx.Err()
 			}
 			c.setUp(false, err)
-			c.log.Warn("mqtt connection lost", "err", err)
+			if time.Since(began) >= stableAfter {
+				attempt, flaps = 0, 0
+				c.log.Warn("mqtt connection lost", "err", err)
+			} else {
+				flaps++
+				if flaps == 3 {
+					c.log.Warn("mqtt broker keeps closing the connection right after connecting; is another device using the same account (client id)? Backing off.",
+						"client_id", c.o.ClientID, "err", err)
+				} else {
+					c.log.Debug("mqtt connection lost soon after connecting", "err", err, "times", flaps)
+				}
+			}
 		} else {
 			c.mu.Lock()
 			c.stats.Failures++
