@@ -1,0 +1,289 @@
+// Package audiotest gives tests a real sound card without hardware — ALSA's
+// file plugin behind PortAudio — speech from espeak-ng, signal measures,
+// and fakes of audio.Capturer and audio.Player.
+package audiotest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pttagent/pttagent/audio"
+)
+
+// Card is a sound card made of files: PortAudio's "filein" device (and the
+// default capture device) reads In as raw 16-bit mono samples; "fileout"
+// (and the default playback device) writes Out as a WAV file. ALSA reads
+// its configuration from ALSA_CONFIG_PATH, which UseCard sets for the whole
+// test process: call it before any PortAudio stream is opened.
+type Card struct {
+	Dir    string
+	Config string
+	In     string // raw s16 native-endian mono; capture past its end repeats stale data
+	Out    string // WAV, truncated each time a playback stream opens
+}
+
+// NewCard writes the ALSA configuration for a file card in dir.
+func NewCard(dir string) (*Card, error) {
+	c := &Card{Dir: dir, Config: filepath.Join(dir, "asound.conf"), In: filepath.Join(dir, "in.raw"), Out: filepath.Join(dir, "out.wav")}
+	conf := fmt.Sprintf(`pcm.null { type null }
+pcm.filein { type file slave.pcm "null" file "/dev/null" infile %q format "raw" }
+pcm.fileout { type file slave.pcm "null" file %q format "wav" perm 0644 }
+pcm.!default { type asym capture.pcm "filein" playback.pcm "fileout" }
+`, c.In, c.Out)
+	if err := os.WriteFile(c.Config, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(c.In, make([]byte, 2*audio.SampleRate), 0o644); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// UseCard makes a card in a fresh temp dir the process's sound card; for
+// TestMain (no *testing.T there), so the caller removes dir when done.
+func UseCard() (*Card, error) {
+	dir, err := os.MkdirTemp("", "pttagent-card-")
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCard(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c, os.Setenv("ALSA_CONFIG_PATH", c.Config)
+}
+
+// SetInput makes samples what the microphone will capture, followed by
+// pad of silence (capture past the end of the file repeats old data).
+func (c *Card) SetInput(samples []int16, pad time.Duration) error {
+	b := make([]byte, 0, 2*len(samples)+int(pad.Seconds()*audio.SampleRate)*2)
+	for _, s := range samples {
+		b = binary.NativeEndian.AppendUint16(b, uint16(s))
+	}
+	b = append(b, make([]byte, int(pad.Seconds()*audio.SampleRate)*2)...)
+	return os.WriteFile(c.In, b, 0o644)
+}
+
+// Output returns what was played since the playback stream was opened.
+func (c *Card) Output() ([]int16, error) {
+	rate, s, err := ReadWAV(c.Out)
+	if err != nil {
+		return nil, err
+	}
+	if rate != audio.SampleRate {
+		return nil, fmt.Errorf("%s: %d Hz, want %d", c.Out, rate, audio.SampleRate)
+	}
+	return s, nil
+}
+
+// ReadWAV reads a 16-bit PCM WAV (mono, or the first channel). Sizes in the
+// header are not trusted: espeak-ng and ALSA's file plugin may leave
+// placeholders; the data runs to the end of the file.
+func ReadWAV(path string) (rate int, samples []int16, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return 0, nil, fmt.Errorf("%s: not a WAV file", path)
+	}
+	channels := 0
+	for p := b[12:]; len(p) >= 8; {
+		id, size := string(p[:4]), int(binary.LittleEndian.Uint32(p[4:8]))
+		p = p[8:]
+		switch id {
+		case "fmt ":
+			if len(p) < 16 {
+				return 0, nil, fmt.Errorf("%s: short fmt chunk", path)
+			}
+			channels = int(binary.LittleEndian.Uint16(p[2:]))
+			rate = int(binary.LittleEndian.Uint32(p[4:]))
+			if bits := binary.LittleEndian.Uint16(p[14:]); bits != 16 {
+				return 0, nil, fmt.Errorf("%s: %d-bit samples, want 16", path, bits)
+			}
+		case "data":
+			if channels == 0 {
+				return 0, nil, fmt.Errorf("%s: data before fmt", path)
+			}
+			for i := 0; i+2*channels <= len(p); i += 2 * channels {
+				samples = append(samples, int16(binary.LittleEndian.Uint16(p[i:])))
+			}
+			return rate, samples, nil
+		}
+		if size > len(p) || size < 0 {
+			break
+		}
+		p = p[size+size%2:]
+	}
+	return 0, nil, fmt.Errorf("%s: no data chunk", path)
+}
+
+// Speak renders text with espeak-ng (voice "" = its default) at 16 kHz.
+func Speak(text, voice string) ([]int16, error) {
+	dir, err := os.MkdirTemp("", "speak-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	wav := filepath.Join(dir, "s.wav")
+	args := []string{"-w", wav}
+	if voice != "" {
+		args = append(args, "-v", voice)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command("espeak-ng", append(args, text)...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("espeak-ng: %w: %s", err, stderr.String())
+	}
+	rate, s, err := ReadWAV(wav)
+	if err != nil {
+		return nil, err
+	}
+	return audio.Resample(s, rate, audio.SampleRate), nil
+}
+
+// NeedTools fails the test when a command the test needs is missing:
+// .ci/deps installs them, so a missing one is a broken machine, not a
+// reason to skip.
+func NeedTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed (run .ci/deps): %v", tool, err)
+		}
+	}
+}
+
+// Align finds the lag (0…maxLag samples) at which got best matches ref
+// and returns it with the normalised cross-correlation there, computed
+// over ref's length (what is missing from got counts as silence).
+func Align(ref, got []int16, maxLag int) (lag int, ncc float64) {
+	var eref float64
+	for _, v := range ref {
+		eref += float64(v) * float64(v)
+	}
+	best := math.Inf(-1)
+	for l := 0; l <= maxLag; l++ {
+		var dot, eg float64
+		for i, v := range ref {
+			if i+l >= len(got) {
+				break
+			}
+			g := float64(got[i+l])
+			dot += float64(v) * g
+			eg += g * g
+		}
+		if eg == 0 || eref == 0 {
+			continue
+		}
+		if c := dot / math.Sqrt(eref*eg); c > best {
+			best, lag = c, l
+		}
+	}
+	return lag, best
+}
+
+// LongestSilence is the longest run of exactly-zero samples in s: a gap in
+// playback, as concealment never produces digital silence mid-burst.
+func LongestSilence(s []int16) int {
+	run, longest := 0, 0
+	for _, v := range s {
+		if v == 0 {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
+}
+
+// Capture is a fake microphone playing Signal then silence; each ReadFrame
+// sleeps Pace (0: not paced), so a synctest bubble makes it real time.
+type Capture struct {
+	Signal []int16
+	Pace   time.Duration
+	mu     sync.Mutex
+	pos    int
+	on     bool
+}
+
+var _ audio.Capturer = (*Capture)(nil)
+
+func (c *Capture) Start() error { c.mu.Lock(); c.on = true; c.mu.Unlock(); return nil }
+func (c *Capture) Stop() error  { c.mu.Lock(); c.on = false; c.mu.Unlock(); return nil }
+func (c *Capture) Close() error { return nil }
+func (c *Capture) ReadFrame(pcm []int16) error {
+	if c.Pace > 0 {
+		time.Sleep(c.Pace)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.on {
+		return errors.New("fake capture: read while stopped")
+	}
+	for i := range pcm {
+		pcm[i] = 0
+		if c.pos < len(c.Signal) {
+			pcm[i] = c.Signal[c.pos]
+		}
+		c.pos++
+	}
+	return nil
+}
+
+// Player is a fake speaker that keeps what it played; each WriteFrame
+// sleeps Pace, like a device draining its buffer.
+type Player struct {
+	Pace   time.Duration
+	mu     sync.Mutex
+	played []int16
+	starts int
+	on     bool
+}
+
+var _ audio.Player = (*Player)(nil)
+
+func (p *Player) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.on {
+		return errors.New("fake player: started twice")
+	}
+	p.on = true
+	p.starts++
+	return nil
+}
+func (p *Player) Stop() error  { p.mu.Lock(); p.on = false; p.mu.Unlock(); return nil }
+func (p *Player) Close() error { return nil }
+func (p *Player) WriteFrame(pcm []int16) error {
+	p.mu.Lock()
+	if !p.on {
+		p.mu.Unlock()
+		return errors.New("fake player: write while stopped")
+	}
+	p.played = append(p.played, pcm...)
+	p.mu.Unlock()
+	if p.Pace > 0 {
+		time.Sleep(p.Pace)
+	}
+	return nil
+}
+
+// Played returns a copy of everything played so far and how many times the
+// player was started.
+func (p *Player) Played() ([]int16, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int16(nil), p.played...), p.starts
+}
