@@ -114,12 +114,16 @@ func (j *Jitter) Reset() {
 func (j *Jitter) Put(p *proto.VoicePacket, now time.Time) (started bool) {
 	if !j.active || p.Burst != j.burst {
 		switch {
+		case p.Burst == j.lastBurst && j.stats.Bursts > 0:
+			// A straggler of the burst that ended last.
+			j.stats.Late += uint64(p.NFrames)
+			return false
 		case j.active && !j.ended && now.Sub(j.lastPut) < j.cfg.Silence:
 			j.stats.Other += uint64(p.NFrames)
 			return false
-		case !j.active && p.Burst == j.lastBurst && j.stats.Bursts > 0:
-			j.stats.Late += uint64(p.NFrames)
-			return false
+		}
+		if j.active {
+			j.lastBurst = j.burst
 		}
 		j.start(p)
 		started = true
@@ -139,7 +143,7 @@ func (j *Jitter) Put(p *proto.VoicePacket, now time.Time) (started bool) {
 		if seq-j.next >= uint32(len(j.ring)) {
 			// Far ahead of the turn: everything before it would be trimmed
 			// anyway. Move the turn up so the frame fits.
-			j.skipTo(seq - uint32(j.cfg.Target) + 1)
+			j.skipTo(seq)
 		}
 		s := &j.ring[seq%uint32(len(j.ring))]
 		if s.valid && s.seq == seq {
