@@ -160,7 +160,7 @@ func TestJitterStallThenBacklogIsTrimmed(t *testing.T) {
 func TestJitterFarAheadPacket(t *testing.T) {
 	j := newJ(t, 2, 4)
 	j.Put(pkt(1, 0, 1, false), jt0)
-	j.Put(pkt(1, 1000, 2, false), jt0) // beyond the ring: the turn jumps
+	j.Put(pkt(1, 1000, 2, false), jt0)      // beyond the ring: the turn jumps
 	eq(t, turns(j, jt0, 2), "f232", "f233") // 1000 and 1001, low bytes
 	if j.Stats().Trimmed != 1 {
 		t.Fatalf("%+v", j.Stats())
