@@ -85,46 +85,17 @@ func (c *Card) Output() ([]int16, error) {
 	return s, nil
 }
 
-// ReadWAV reads a 16-bit PCM WAV (mono, or the first channel). Sizes in the
-// header are not trusted: espeak-ng and ALSA's file plugin may leave
-// placeholders; the data runs to the end of the file.
+// ReadWAV reads a 16-bit PCM WAV file (see audio.DecodeWAV).
 func ReadWAV(path string) (rate int, samples []int16, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, nil, err
 	}
-	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return 0, nil, fmt.Errorf("%s: not a WAV file", path)
+	rate, samples, err = audio.DecodeWAV(b)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	channels := 0
-	for p := b[12:]; len(p) >= 8; {
-		id, size := string(p[:4]), int(binary.LittleEndian.Uint32(p[4:8]))
-		p = p[8:]
-		switch id {
-		case "fmt ":
-			if len(p) < 16 {
-				return 0, nil, fmt.Errorf("%s: short fmt chunk", path)
-			}
-			channels = int(binary.LittleEndian.Uint16(p[2:]))
-			rate = int(binary.LittleEndian.Uint32(p[4:]))
-			if bits := binary.LittleEndian.Uint16(p[14:]); bits != 16 {
-				return 0, nil, fmt.Errorf("%s: %d-bit samples, want 16", path, bits)
-			}
-		case "data":
-			if channels == 0 {
-				return 0, nil, fmt.Errorf("%s: data before fmt", path)
-			}
-			for i := 0; i+2*channels <= len(p); i += 2 * channels {
-				samples = append(samples, int16(binary.LittleEndian.Uint16(p[i:])))
-			}
-			return rate, samples, nil
-		}
-		if size > len(p) || size < 0 {
-			break
-		}
-		p = p[size+size%2:]
-	}
-	return 0, nil, fmt.Errorf("%s: no data chunk", path)
+	return rate, samples, nil
 }
 
 // Speak renders text with espeak-ng (voice "" = its default) at 16 kHz.
@@ -166,22 +137,51 @@ func NeedTools(t testing.TB, tools ...string) {
 
 // Align finds the lag (0…maxLag samples) at which got best matches ref
 // and returns it with the normalised cross-correlation there, computed
-// over ref's length (what is missing from got counts as silence).
+// over ref's length (what is missing from got counts as silence). It
+// searches coarsely on 8× decimated signals, then exactly around the best
+// coarse lag, so a 4-second signal aligns in milliseconds.
 func Align(ref, got []int16, maxLag int) (lag int, ncc float64) {
+	const dec = 8
+	cref, cgot := decimate(ref, dec), decimate(got, dec)
+	coarse, _ := alignRange(cref, cgot, 0, maxLag/dec+1)
+	lo := max(0, coarse*dec-2*dec)
+	return alignRange(asFloat(ref), asFloat(got), lo, min(maxLag, coarse*dec+2*dec))
+}
+
+func asFloat(s []int16) []float64 {
+	out := make([]float64, len(s))
+	for i, v := range s {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+func decimate(s []int16, k int) []float64 {
+	out := make([]float64, len(s)/k)
+	for i := range out {
+		var sum float64
+		for _, v := range s[i*k : i*k+k] {
+			sum += float64(v)
+		}
+		out[i] = sum / float64(k)
+	}
+	return out
+}
+
+func alignRange(ref, got []float64, from, to int) (lag int, ncc float64) {
 	var eref float64
 	for _, v := range ref {
-		eref += float64(v) * float64(v)
+		eref += v * v
 	}
 	best := math.Inf(-1)
-	for l := 0; l <= maxLag; l++ {
+	for l := from; l <= to; l++ {
 		var dot, eg float64
 		for i, v := range ref {
 			if i+l >= len(got) {
 				break
 			}
-			g := float64(got[i+l])
-			dot += float64(v) * g
-			eg += g * g
+			dot += v * got[i+l]
+			eg += got[i+l] * got[i+l]
 		}
 		if eg == 0 || eref == 0 {
 			continue

@@ -1,0 +1,174 @@
+package audio
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Output owns the speaker. Each 20 ms it plays, in this order of
+// precedence: received voice (a burst that is arriving, even while it is
+// still buffering, silences everything else), else the current voice
+// prompt; tones are mixed on top of either. A prompt interrupted by voice
+// pauses and carries on after the burst, and prompts play one after the
+// other, never together. When there is nothing to play the stream is
+// stopped, so an idle handset does not keep the audio device awake.
+type Output struct {
+	player Player
+	rx     *Receiver
+
+	mu       sync.Mutex
+	tones    [][]int16
+	prompts  [][]int16
+	wake     chan struct{}
+	voice    bool // a burst is playing (for OnVoice)
+	dropped  uint64
+	maxQueue int
+
+	// OnVoice, if set, is called (from Run) when received voice starts
+	// and stops: the receiving LED.
+	OnVoice func(playing bool)
+}
+
+// NewOutput plays rx's bursts, tones and prompts on player.
+func NewOutput(player Player, rx *Receiver) *Output {
+	return &Output{player: player, rx: rx, wake: make(chan struct{}, 1), maxQueue: 16}
+}
+
+// PutVoice hands a received voice payload to the receiver.
+func (o *Output) PutVoice(payload []byte, now time.Time) error {
+	o.mu.Lock()
+	err := o.rx.Put(payload, now)
+	o.mu.Unlock()
+	o.kick()
+	return err
+}
+
+// PlayTone queues a rendered tone; it is mixed over whatever plays.
+func (o *Output) PlayTone(pcm []int16) { o.enqueue(&o.tones, pcm) }
+
+// PlayPrompt queues a rendered prompt; prompts play in order, one at a time,
+// and give way to received voice.
+func (o *Output) PlayPrompt(pcm []int16) { o.enqueue(&o.prompts, pcm) }
+
+func (o *Output) enqueue(q *[][]int16, pcm []int16) {
+	o.mu.Lock()
+	if len(*q) >= o.maxQueue {
+		o.dropped++ // a flood of prompts: the oldest waiting one goes
+		*q = append((*q)[:0], (*q)[1:]...)
+	}
+	*q = append(*q, pcm)
+	o.mu.Unlock()
+	o.kick()
+}
+
+// Dropped counts tones and prompts dropped because their queue was full.
+func (o *Output) Dropped() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.dropped
+}
+
+func (o *Output) kick() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run plays until ctx ends.
+func (o *Output) Run(ctx context.Context) error {
+	frame := make([]int16, FrameSamples)
+	started := false
+	defer func() {
+		if started {
+			o.player.Stop()
+		}
+	}()
+	for {
+		more, voice := o.next(time.Now(), frame)
+		if voice != o.voice {
+			o.voice = voice
+			if o.OnVoice != nil {
+				o.OnVoice(voice)
+			}
+		}
+		if !more {
+			if started {
+				if err := o.player.Stop(); err != nil {
+					return err
+				}
+				started = false
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-o.wake:
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !started {
+			if err := o.player.Start(); err != nil {
+				return err
+			}
+			started = true
+		}
+		if err := o.player.WriteFrame(frame); err != nil {
+			return err
+		}
+	}
+}
+
+// next fills frame for the turn at now; more is false when there is
+// nothing at all to play.
+func (o *Output) next(now time.Time, frame []int16) (more, voice bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	clear(frame)
+	_, receiving := o.rx.Active()
+	if receiving {
+		kind, err := o.rx.Next(now, frame)
+		if err != nil || kind == PlayNothing || kind == PlayEnd {
+			clear(frame) // buffering, or just ended: silence, voice still wins
+		}
+		more, voice = true, kind == PlayFrame || kind == PlayConceal
+		if kind == PlayEnd {
+			voice = false
+		}
+	} else if len(o.prompts) > 0 {
+		p := o.prompts[0]
+		n := copy(frame, p)
+		if n == len(p) {
+			o.prompts = o.prompts[1:]
+		} else {
+			o.prompts[0] = p[n:]
+		}
+		more = true
+	}
+	if len(o.tones) > 0 {
+		t := o.tones[0]
+		for i := 0; i < len(frame) && i < len(t); i++ {
+			frame[i] = mix(frame[i], t[i])
+		}
+		if len(t) <= len(frame) {
+			o.tones = o.tones[1:]
+		} else {
+			o.tones[0] = t[len(frame):]
+		}
+		more = true
+	}
+	return more, voice
+}
+
+func mix(a, b int16) int16 {
+	s := int32(a) + int32(b)
+	return int16(max(-32768, min(32767, s)))
+}
+
+// ErrQueueFull is returned by Prompter.Say when prompts come faster than
+// they can be spoken.
+var ErrQueueFull = errors.New("prompt queue full")
