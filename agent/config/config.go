@@ -29,6 +29,10 @@ type Config struct {
 	GPS        GPS    `yaml:"gps"`
 	MQTT       MQTT   `yaml:"mqtt"`
 	Tracks     Tracks `yaml:"tracks"`
+	Audio      Audio  `yaml:"audio"`
+	Board      Board  `yaml:"board"`
+	Floor      Floor  `yaml:"floor"`
+	TTS        TTS    `yaml:"tts"`
 
 	// Secrets is read from SecretsFile, never from the main file.
 	Secrets Secrets `yaml:"-"`
@@ -165,7 +169,7 @@ type Secrets struct {
 
 // Default returns the configuration every loaded file starts from.
 func Default() Config {
-	return Config{
+	c := Config{
 		StateDir:   "/var/lib/pttagent",
 		RuntimeDir: "/run/pttagent",
 		Log:        Log{Level: "info"},
@@ -206,4 +210,6 @@ func Default() Config {
 			},
 		},
 	}
+	pttDefaults(&c)
+	return c
 }

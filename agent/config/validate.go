@@ -145,6 +145,8 @@ func (c *Config) validate() []Problem {
 	v.intBetween("tracks.queue.batch_points", q.BatchPoints, 1, 1000)
 	v.intBetween("tracks.queue.batch_bytes", q.BatchBytes, 256, 256<<10)
 	v.intBetween("tracks.queue.max_inflight", q.MaxInflight, 1, 64)
+
+	c.validatePTT(&v)
 	return v.problems
 }
 

@@ -1,0 +1,244 @@
+package config
+
+import (
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pttagent/pttagent/board"
+)
+
+// Push-to-talk configuration: the sound path, the board's keys, LEDs and
+// battery, floor control and voice prompts. Defaults are in pttDefaults,
+// checks in validatePTT; the reference is docs/config.md.
+
+type Audio struct {
+	// CaptureDevice and PlaybackDevice are PortAudio device names (as
+	// `pttagent audio devices` lists them; a unique part of the name is
+	// enough); empty means the system's default device.
+	CaptureDevice  string `yaml:"capture_device"`
+	PlaybackDevice string `yaml:"playback_device"`
+	// Bitrate of the Opus encoder in bit/s.
+	Bitrate int `yaml:"bitrate"`
+	// Complexity of the Opus encoder, 0–10: CPU against quality.
+	Complexity int `yaml:"complexity"`
+	// ExpectedLoss (percent) makes the encoder add in-band FEC so a lost
+	// frame can be rebuilt from the next one; 0 turns FEC off.
+	ExpectedLoss int `yaml:"expected_loss"`
+	// FramesPerPacket is how many 20 ms frames go in one MQTT message:
+	// more saves overhead, fewer saves latency.
+	FramesPerPacket int `yaml:"frames_per_packet"`
+	// JitterTarget is the receive buffer's delay before a burst plays.
+	JitterTarget Duration `yaml:"jitter_target"`
+	// JitterMax bounds that delay: older frames are dropped beyond it.
+	JitterMax Duration `yaml:"jitter_max"`
+	// ToneVolume is the loudness of the floor tones, 0–1 of full scale.
+	ToneVolume float64 `yaml:"tone_volume"`
+}
+
+type Board struct {
+	// SysfsRoot is where /sys is (moved only for tests and benches).
+	SysfsRoot string `yaml:"sysfs_root"`
+	// InputDevice is the Linux input device of keys given as KEY_ codes.
+	InputDevice string `yaml:"input_device"`
+	// InputGrab takes the input device for the agent alone.
+	InputGrab bool `yaml:"input_grab"`
+	// GPIOChip holds keys given as gpio:N.
+	GPIOChip string `yaml:"gpio_chip"`
+	// GPIOActiveLow: a pressed key pulls its line low.
+	GPIOActiveLow bool `yaml:"gpio_active_low"`
+	// GPIOBias: pull-up, pull-down, disable, or "" to leave as is.
+	GPIOBias string `yaml:"gpio_bias"`
+	// Debounce ignores contact bounce for this long after an edge.
+	Debounce Duration `yaml:"debounce"`
+	// BenchSocket, if set, is a unix socket where "ptt down"/"ptt up" press
+	// keys without hardware.
+	BenchSocket string    `yaml:"bench_socket"`
+	Keys        BoardKeys `yaml:"keys"`
+	LEDs        LEDs      `yaml:"leds"`
+	// Battery is the power_supply name; "" = the first of type Battery,
+	// "none" = no battery.
+	Battery string `yaml:"battery"`
+	// LowBattery (percent) triggers the low-battery prompt.
+	LowBattery int `yaml:"low_battery"`
+}
+
+// BoardKeys say where each key is: a key code on input_device ("KEY_F1", "59",
+// "0x3b"), "gpio:N" for line N of gpio_chip, or "" for none.
+type BoardKeys struct {
+	PTT        string `yaml:"ptt"`
+	GroupUp    string `yaml:"group_up"`
+	GroupDown  string `yaml:"group_down"`
+	VolumeUp   string `yaml:"volume_up"`
+	VolumeDown string `yaml:"volume_down"`
+}
+
+// LEDs are /sys/class/leds names; "" = none.
+type LEDs struct {
+	Transmitting string `yaml:"transmitting"`
+	Receiving    string `yaml:"receiving"`
+	Online       string `yaml:"online"`
+}
+
+type Floor struct {
+	// TalkTime is the talk-time limit when the platform announces none
+	// (the corp API has none); 0s = unlimited.
+	TalkTime Duration `yaml:"talk_time"`
+	// Warning is how long before the limit the warning tone sounds.
+	Warning Duration `yaml:"warning"`
+	// ResponseTimeout is how long a floor request waits for the platform.
+	ResponseTimeout Duration `yaml:"response_timeout"`
+}
+
+type TTS struct {
+	// Enabled is the member's tts until the platform says otherwise.
+	Enabled bool `yaml:"enabled"`
+	// Voice is an espeak-ng voice: "" (English), "cmn" (Mandarin), … (espeak-ng --voices).
+	Voice string `yaml:"voice"`
+	// Speed in words per minute.
+	Speed int `yaml:"speed"`
+	// Volume of prompts, 0–1 of full scale.
+	Volume float64 `yaml:"volume"`
+	// Command is the espeak-ng binary.
+	Command string `yaml:"command"`
+}
+
+func pttDefaults(c *Config) {
+	c.Audio = Audio{
+		Bitrate:         20000,
+		Complexity:      5,
+		ExpectedLoss:    5,
+		FramesPerPacket: 3,
+		JitterTarget:    Duration(60 * time.Millisecond),
+		JitterMax:       Duration(300 * time.Millisecond),
+		ToneVolume:      0.5,
+	}
+	c.Board = Board{
+		SysfsRoot:     "/sys",
+		InputGrab:     true,
+		GPIOChip:      "gpiochip0",
+		GPIOActiveLow: true,
+		Debounce:      Duration(20 * time.Millisecond),
+		LowBattery:    15,
+	}
+	c.Floor = Floor{
+		TalkTime:        Duration(60 * time.Second),
+		Warning:         Duration(5 * time.Second),
+		ResponseTimeout: Duration(3 * time.Second),
+	}
+	c.TTS = TTS{Enabled: true, Speed: 160, Volume: 0.8, Command: "espeak-ng"}
+}
+
+// KeySpec is one parsed board.keys entry.
+type KeySpec struct {
+	Code uint16 // for input_device
+	GPIO int    // line offset, or -1
+}
+
+// ParseKeySpec reads a board.keys value ("" gives ok false).
+func ParseKeySpec(s string) (spec KeySpec, ok bool, err error) {
+	if s == "" {
+		return KeySpec{GPIO: -1}, false, nil
+	}
+	if line, found := strings.CutPrefix(s, "gpio:"); found {
+		n, err := strconv.Atoi(line)
+		if err != nil || n < 0 || n > 511 {
+			return KeySpec{}, false, &keySpecError{s}
+		}
+		return KeySpec{GPIO: n}, true, nil
+	}
+	code, err := board.ParseKeyCode(s)
+	if err != nil {
+		return KeySpec{}, false, err
+	}
+	return KeySpec{Code: code, GPIO: -1}, true, nil
+}
+
+type keySpecError struct{ s string }
+
+func (e *keySpecError) Error() string {
+	return "\"" + e.s + "\": write gpio:N with N the line offset on gpio_chip (0–511)"
+}
+
+func (c *Config) validatePTT(v *validation) {
+	a := &c.Audio
+	v.intBetween("audio.bitrate", a.Bitrate, 6000, 64000)
+	v.intBetween("audio.complexity", a.Complexity, 0, 10)
+	v.intBetween("audio.expected_loss", a.ExpectedLoss, 0, 50)
+	v.intBetween("audio.frames_per_packet", a.FramesPerPacket, 1, 10)
+	if a.FramesPerPacket > 3 {
+		v.warn("audio.frames_per_packet", "%d frames (%d ms) per message add that much to every listener's delay; 2–3 is usual", a.FramesPerPacket, 20*a.FramesPerPacket)
+	}
+	v.between("audio.jitter_target", a.JitterTarget, 20*time.Millisecond, 2*time.Second)
+	v.between("audio.jitter_max", a.JitterMax, a.JitterTarget.D(), 10*time.Second)
+	for key, d := range map[string]Duration{"audio.jitter_target": a.JitterTarget, "audio.jitter_max": a.JitterMax} {
+		if d.D()%(20*time.Millisecond) != 0 {
+			v.err(key, "%s is not a whole number of 20 ms frames; use e.g. 60ms", d)
+		}
+	}
+	if a.ToneVolume < 0 || a.ToneVolume > 1 {
+		v.err("audio.tone_volume", "%g is out of range; use 0 (silent) to 1 (full scale)", a.ToneVolume)
+	}
+
+	b := &c.Board
+	if b.SysfsRoot == "" {
+		v.err("board.sysfs_root", "must not be empty (normally /sys)")
+	}
+	usesInput, usesGPIO, lines := false, false, map[int]string{}
+	for key, s := range map[string]string{
+		"board.keys.ptt": b.Keys.PTT, "board.keys.group_up": b.Keys.GroupUp, "board.keys.group_down": b.Keys.GroupDown,
+		"board.keys.volume_up": b.Keys.VolumeUp, "board.keys.volume_down": b.Keys.VolumeDown,
+	} {
+		spec, ok, err := ParseKeySpec(s)
+		switch {
+		case err != nil:
+			v.err(key, "%v", err)
+		case !ok:
+		case spec.GPIO >= 0:
+			usesGPIO = true
+			if other, dup := lines[spec.GPIO]; dup {
+				v.err(key, "gpio:%d is also %s", spec.GPIO, other)
+			}
+			lines[spec.GPIO] = key
+		default:
+			usesInput = true
+		}
+	}
+	if usesInput && b.InputDevice == "" {
+		v.err("board.input_device", "keys are given as key codes but no input device is set; e.g. /dev/input/by-path/platform-gpio-keys-event")
+	}
+	if usesGPIO && b.GPIOChip == "" {
+		v.err("board.gpio_chip", "keys are given as gpio:N but no chip is set; e.g. gpiochip0")
+	}
+	switch b.GPIOBias {
+	case "", "pull-up", "pull-down", "disable":
+	default:
+		v.err("board.gpio_bias", "%q: use pull-up, pull-down, disable or leave it empty", b.GPIOBias)
+	}
+	v.between("board.debounce", b.Debounce, 0, 200*time.Millisecond)
+	v.intBetween("board.low_battery", b.LowBattery, 0, 100)
+
+	f := &c.Floor
+	if f.TalkTime != 0 {
+		v.between("floor.talk_time", f.TalkTime, time.Second, time.Hour)
+	}
+	if f.TalkTime != 0 && f.Warning >= f.TalkTime {
+		v.err("floor.warning", "%s is not shorter than floor.talk_time %s", f.Warning, f.TalkTime)
+	}
+	v.between("floor.warning", f.Warning, 0, time.Minute)
+	v.between("floor.response_timeout", f.ResponseTimeout, 500*time.Millisecond, 30*time.Second)
+
+	t := &c.TTS
+	if t.Speed != 0 {
+		v.intBetween("tts.speed", t.Speed, 80, 450)
+	}
+	if t.Volume < 0 || t.Volume > 1 {
+		v.err("tts.volume", "%g is out of range; use 0 to 1", t.Volume)
+	}
+	if t.Command == "" {
+		v.err("tts.command", "must not be empty (normally espeak-ng)")
+	} else if _, err := exec.LookPath(t.Command); err != nil && t.Enabled {
+		v.warn("tts.command", "%s is not installed here (%v); voice prompts will be skipped: apt-get install espeak-ng", t.Command, err)
+	}
+}
