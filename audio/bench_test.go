@@ -20,32 +20,49 @@ func repeat(s []int16, n int) []int16 {
 }
 
 type sendPath struct {
-	capt *audio.PACapture
-	pk   *audio.Packetizer
-	pcm  []int16
-	now  time.Time
-	sent int
+	capt   *audio.PACapture
+	pk     *audio.Packetizer
+	pcm    []int16
+	now    time.Time
+	sent   int
+	frames int
 }
 
+// sendInputFrames is how much speech the file card holds; the send path
+// reopens the capture stream (which starts the file again) before it runs
+// past the end, so it always encodes speech, like the reference.
+const sendInputFrames = 4000
+
 func newSendPath(t testing.TB) *sendPath {
-	if err := card.SetInput(repeat(speech(t), 20), time.Second); err != nil {
+	sp := speech(t)
+	if err := card.SetInput(repeat(sp, sendInputFrames*audio.FrameSamples/len(sp)+1), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	capt, err := audio.OpenCapture("filein")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { capt.Stop(); capt.Close() })
 	enc, err := audio.NewEncoder(encCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pk, _ := audio.NewPacketizer(enc, 3)
 	pk.Begin(1)
+	s := &sendPath{pk: pk, pcm: make([]int16, audio.FrameSamples), now: time.Unix(1763712000, 0)}
+	s.open(t)
+	t.Cleanup(func() { s.capt.Stop(); s.capt.Close() })
+	return s
+}
+
+func (s *sendPath) open(t testing.TB) {
+	if s.capt != nil {
+		s.capt.Stop()
+		s.capt.Close()
+	}
+	capt, err := audio.OpenCapture("filein")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := capt.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return &sendPath{capt: capt, pk: pk, pcm: make([]int16, audio.FrameSamples), now: time.Unix(1763712000, 0)}
+	s.capt, s.frames = capt, 0
 }
 
 // frame is one turn of the send path: capture buffer → encode → packet.
@@ -53,6 +70,7 @@ func (s *sendPath) frame(t testing.TB) {
 	if err := s.capt.ReadFrame(s.pcm); err != nil {
 		t.Fatal(err)
 	}
+	s.frames++
 	p, err := s.pk.Add(s.pcm, s.now)
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +184,11 @@ func BenchmarkSendPath(b *testing.B) {
 	s := newSendPath(b)
 	b.ReportAllocs()
 	for b.Loop() {
+		if s.frames == sendInputFrames {
+			b.StopTimer()
+			s.open(b)
+			b.StartTimer()
+		}
 		s.frame(b)
 	}
 	reportAudioCPU(b, 1)
@@ -183,7 +206,7 @@ func BenchmarkOpusEncodeReference(b *testing.B) {
 	enc.SetComplexity(encCfg.Complexity)
 	enc.SetInBandFEC(true)
 	enc.SetPacketLossPerc(encCfg.ExpectedLoss)
-	sp := repeat(speech(b), 20)
+	sp := repeat(speech(b), sendInputFrames*audio.FrameSamples/len(speech(b))+1)[:sendInputFrames*audio.FrameSamples]
 	out := make([]byte, proto.MaxOpusFrame)
 	i := 0
 	b.ReportAllocs()
