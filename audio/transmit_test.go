@@ -1,0 +1,56 @@
+package audio_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/audio/audiotest"
+	"github.com/pttagent/pttagent/uplink/proto"
+)
+
+// A burst held for 200 ms of (fake, paced) microphone time: packets of 3
+// frames with consecutive sequence numbers, capture times 20 ms apart, and
+// a last packet when the floor goes.
+func TestTransmitterBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mic := &audiotest.Capture{Signal: speech(t), Pace: audio.FrameDuration}
+		enc, _ := audio.NewEncoder(audio.EncoderConfig{Bitrate: 16000, Complexity: 3})
+		pk, _ := audio.NewPacketizer(enc, 3)
+		tx := &audio.Transmitter{Capture: mic, Packetizer: pk}
+		var got []proto.VoicePacket
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond+time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		frames, err := tx.Talk(ctx, 77, func(b []byte) {
+			var p proto.VoicePacket
+			if err := proto.DecodeVoicePacket(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, p)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if frames != 11 { // reads at 20, 40, … 220 ms: the one under way when the floor went is sent too
+			t.Fatalf("%d frames", frames)
+		}
+		if len(got) != 4 || !got[3].Last || got[3].NFrames != 2 {
+			t.Fatalf("packets: %+v", got)
+		}
+		for i, p := range got {
+			if p.Burst != 77 || p.Seq != uint32(3*i) || p.Last != (i == 3) {
+				t.Fatalf("packet %d: %+v", i, p)
+			}
+			if want := start.Add(time.Duration(3*i) * audio.FrameDuration); p.TimeMicro != want.UnixMicro() {
+				t.Fatalf("packet %d captured at %d, want %d", i, p.TimeMicro, want.UnixMicro())
+			}
+		}
+		// The microphone is off again.
+		if err := mic.ReadFrame(make([]int16, audio.FrameSamples)); err == nil {
+			t.Fatal("capture still running after the burst")
+		}
+	})
+}
