@@ -124,10 +124,18 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 			window = append(window, inflight{first: first, last: last, n: len(buf), tok: tok, sent: time.Now()})
 			cursor = last
 		}
-		var head <-chan struct{}
+		// The ack timer runs only while a batch is in flight; with nothing
+		// in flight neither it nor a token can fire.
+		var (
+			head    <-chan struct{}
+			expired <-chan time.Time
+		)
 		if len(window) > 0 {
 			head = window[0].tok.Done()
 			timeout.Reset(time.Until(window[0].sent.Add(s.AckTimeout)))
+			expired = timeout.C
+		} else {
+			timeout.Stop()
 		}
 		select {
 		case <-ctx.Done():
@@ -135,7 +143,7 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 		case <-changed:
 			return false
 		case <-s.Queue.Notify():
-		case <-timeout.C:
+		case <-expired:
 			s.Logger.Warn("broker did not acknowledge a track batch in time; sending again from the oldest point",
 				"first", window[0].first, "last", window[0].last, "ack_timeout", s.AckTimeout)
 			return true

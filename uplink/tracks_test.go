@@ -102,8 +102,10 @@ func TestEveryPointArrivesThroughDeadZones(t *testing.T) {
 		switch i {
 		case 100, 200, 300: // the link drops mid-stream, points keep coming
 			proxy.Cut()
-		case 150, 250, 350:
+			waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return !up })
+		case 150, 250, 350: // and comes back before the next dead zone
 			proxy.Restore()
+			waitFor(t, 10*time.Second, func() bool { up, _ := client.State(); return up })
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -310,4 +312,35 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// An idle handset: a batch is acknowledged, then nothing is queued for
+// longer than the ack timeout. The sender must simply wait (it once panicked
+// on an ack timer left running with nothing in flight).
+func TestIdleLongerThanAckTimeout(t *testing.T) {
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	q, err := queue.Open(filepath.Join(t.TempDir(), "q.db"), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	client := mqtt.New(mqtt.Options{Brokers: []string{broker.URL()}, ClientID: "dev-idle", KeepAlive: 5 * time.Second,
+		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second, Logger: quietLogger()})
+	sender := &uplink.TrackSender{Queue: q, MQTT: client, Topic: "ptt/dev/dev-idle/track", BatchPoints: 10,
+		BatchBytes: 4096, MaxInflight: 2, AckTimeout: 200 * time.Millisecond, Logger: quietLogger()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go client.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sender.Run(ctx) }()
+	q.Append(&proto.Point{Created: 1, Latitude: 1, Longitude: 1})
+	waitFor(t, 5*time.Second, func() bool { return q.Len() == 0 })
+	time.Sleep(800 * time.Millisecond) // four ack timeouts with nothing in flight
+	q.Append(&proto.Point{Created: 2, Latitude: 1, Longitude: 1})
+	waitFor(t, 5*time.Second, func() bool { return q.Len() == 0 })
+	if st := sender.Stats(); st.Points != 2 || st.Restarts != 0 {
+		t.Errorf("sender %+v", st)
+	}
+	cancel()
+	<-done
 }
