@@ -400,9 +400,12 @@ func (v *watchView) render(w io.Writer, now time.Time, st gps.Stats, sats []satI
 		age = fmt.Sprintf("%.1fs ago", now.Sub(st.LastFixAt).Seconds())
 	}
 	fix := f.Mode.String()
-	if f.Valid {
+	switch {
+	case st.LastFixAt.IsZero():
+		fix = "no fix yet"
+	case f.Valid:
 		fix += " valid"
-	} else if !st.LastFixAt.IsZero() {
+	default:
 		fix += " not valid"
 	}
 	tracked := 0
