@@ -1,0 +1,101 @@
+package platform
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Int is a whole number as the platforms send it: 105, "105", 105.0 or
+// null (0). The corp seed sends errcode sometimes as a string, and the wapi
+// seed says every value travels as a string while its examples show
+// numbers. Anything else (true, "abc", 1.5, an object) is an error, so a
+// field of the wrong type fails the whole answer instead of becoming 0.
+type Int int64
+
+func (i *Int) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*i = 0
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s == "" {
+			*i = 0
+			return nil
+		}
+		b = []byte(s)
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*i = Int(n)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return fmt.Errorf("not a whole number: %.40s", b)
+	}
+	*i = Int(f)
+	return nil
+}
+
+// Float is a number that may arrive as a string.
+type Float float64
+
+func (f *Float) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(s)
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %.40s", b)
+	}
+	*f = Float(v)
+	return nil
+}
+
+// YN is the wapi seed's "Y"/"N" flag (callPermission, canSpeak). Absent
+// means yes: a platform that does not send the flag does not restrict.
+type YN string
+
+// Yes reports whether the flag grants the right.
+func (y YN) Yes() bool { return y != "N" && y != "n" }
+
+// Str is text that may arrive as a number (wapi ids in orgUser/tree come as
+// "103").
+type Str string
+
+func (s *Str) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = Str(v)
+		return nil
+	}
+	if _, err := strconv.ParseFloat(string(b), 64); err != nil {
+		return fmt.Errorf("not text: %.40s", b)
+	}
+	*s = Str(b)
+	return nil
+}
