@@ -18,6 +18,7 @@ import (
 
 	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/agent/health"
+	platsync "github.com/pttagent/pttagent/agent/sync"
 	"github.com/pttagent/pttagent/agent/track"
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/uplink"
@@ -37,6 +38,7 @@ type Agent struct {
 	reporter *track.Reporter
 	mqtt     *mqtt.Client
 	health   *health.Tracker
+	sync     *platsync.Engine // nil without a platform
 
 	mu     sync.Mutex
 	queue  *queue.Queue
@@ -81,6 +83,9 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Agent, error) {
 		health.QueueBehind: 5 * time.Minute,
 		health.DiskFull:    0,
 	})
+	if a.sync, err = a.newSync(cfg); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -120,8 +125,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return sender.Run(ctx) })
 	g.Go(func() error { return a.gps.Run(ctx, fixes) })
 	g.Go(func() error {
-		return a.reporter.Run(ctx, track.Settings{LocShare: a.cfg.Tracks.LocShare, Track: a.cfg.Tracks.Track}, fixes)
+		return a.reporter.Run(ctx, a.initialTrackSettings(), fixes)
 	})
+	if a.sync != nil {
+		g.Go(func() error { return a.sync.Run(ctx) })
+	}
 	g.Go(func() error { return a.watch(ctx) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

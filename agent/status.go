@@ -20,6 +20,7 @@ type Status struct {
 	GPS      GPSStatus        `json:"gps"`
 	Uplink   UplinkStatus     `json:"uplink"`
 	Tracks   TrackStatus      `json:"tracks"`
+	Platform *PlatformStatus  `json:"platform,omitempty"` // nil without a platform
 	Warnings []health.Warning `json:"warnings"`
 }
 
@@ -111,6 +112,7 @@ func (a *Agent) Status() Status {
 	if sender != nil {
 		s.Tracks.LastAckTime = sender.Stats().LastAck
 	}
+	s.Platform = a.platformStatus()
 	s.Warnings = a.health.Warnings()
 	if s.Warnings == nil {
 		s.Warnings = []health.Warning{}

@@ -33,6 +33,9 @@ type Config struct {
 	Board      Board  `yaml:"board"`
 	Floor      Floor  `yaml:"floor"`
 	TTS        TTS    `yaml:"tts"`
+	// Platform is the management platform the member's settings and
+	// groups come from (docs/protocol.md, "Platform sync").
+	Platform Platform `yaml:"platform"`
 
 	// Secrets is read from SecretsFile, never from the main file.
 	Secrets Secrets `yaml:"-"`
@@ -162,9 +165,42 @@ type QueueOptions struct {
 	MaxInflight int `yaml:"max_inflight"`
 }
 
+// Platform selects and reaches the management platform.
+type Platform struct {
+	// Dialect is the platform's API: none (settings come from this file
+	// only), corp (/v1/corp/web, seed 000) or wapi (/wapi, seed 003).
+	Dialect string `yaml:"dialect"`
+	// BaseURL is the platform's address, e.g. https://platform.example.com.
+	// https is verified; http only to loopback unless allow_plaintext.
+	BaseURL string `yaml:"base_url"`
+	// AllowPlaintext permits http:// to a host that is not loopback: the
+	// password hash and the access token then cross the network in clear.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// CAFile is a PEM bundle of the CAs that may sign the platform's
+	// certificate; empty means the system's CAs.
+	CAFile string `yaml:"ca_file"`
+	// Account is the login account; empty means device.account.
+	Account string `yaml:"account"`
+	// Login is the corp login call: name (login-by-name) or account
+	// (login, which takes an account or a phone number).
+	Login string `yaml:"login"`
+	// Poll is the fallback period of a full sync when no event arrives.
+	Poll Duration `yaml:"poll"`
+	// RequestTimeout bounds one HTTP request to the platform.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// Events subscribes to the platform's pushed events over MQTT.
+	Events bool `yaml:"events"`
+}
+
 // Secrets is the content of the secrets file.
 type Secrets struct {
 	MQTTPassword string `yaml:"mqtt_password"`
+	// PlatformPassword is the platform login password in plain text; the
+	// agent sends its MD5, as the seeds require.
+	PlatformPassword string `yaml:"platform_password"`
+	// PlatformToken is a fixed wapi token, for a wapi platform whose tokens
+	// are issued by its operator (used when there is no platform_password).
+	PlatformToken string `yaml:"platform_token"`
 }
 
 // Default returns the configuration every loaded file starts from.
@@ -208,6 +244,13 @@ func Default() Config {
 				BatchBytes:  4096,
 				MaxInflight: 4,
 			},
+		},
+		Platform: Platform{
+			Dialect:        "none",
+			Login:          "name",
+			Poll:           Duration(2 * time.Minute),
+			RequestTimeout: Duration(15 * time.Second),
+			Events:         true,
 		},
 	}
 	pttDefaults(&c)

@@ -93,6 +93,12 @@ func Parse(path string, data []byte) (*Config, []Problem, error) {
 		d.problems = append(d.problems, probs...)
 		cfg.Secrets = sec
 	}
+	if len(d.problems) == 0 {
+		for _, p := range cfg.checkSecrets() {
+			p.File, p.Line = path, d.lineOf(p.Key)
+			d.problems = append(d.problems, p)
+		}
+	}
 	var errs Problems
 	var warns []Problem
 	for _, p := range d.problems {
@@ -374,7 +380,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // resolvePaths anchors relative file names at the config file's directory,
 // so a config and its certificates can be moved together.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.SecretsFile, &c.StateDir, &c.RuntimeDir, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile, &c.MQTT.TLS.KeyFile} {
+	for _, p := range []*string{&c.SecretsFile, &c.StateDir, &c.RuntimeDir, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile, &c.MQTT.TLS.KeyFile, &c.Platform.CAFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

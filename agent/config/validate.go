@@ -147,6 +147,8 @@ func (c *Config) validate() []Problem {
 	v.intBetween("tracks.queue.max_inflight", q.MaxInflight, 1, 64)
 
 	c.validatePTT(&v)
+	// Platform
+	c.validatePlatform(&v)
 	return v.problems
 }
 
@@ -214,4 +216,58 @@ func unwrapPath(err error) error {
 		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
 	}
 	return err
+}
+
+func (c *Config) validatePlatform(v *validation) {
+	p := &c.Platform
+	switch p.Dialect {
+	case "none":
+		return
+	case "corp", "wapi":
+	default:
+		v.err("platform.dialect", "%q is not a platform dialect; use none (settings from this file), corp (/v1/corp/web API) or wapi (/wapi API)", p.Dialect)
+		return
+	}
+	u, err := url.Parse(p.BaseURL)
+	switch {
+	case p.BaseURL == "":
+		v.err("platform.base_url", "required with platform.dialect %s: the platform's address, e.g. https://platform.example.com", p.Dialect)
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		v.err("platform.base_url", "%q is not an http(s) URL; write it like https://platform.example.com", p.BaseURL)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()) && !p.AllowPlaintext:
+		v.err("platform.base_url", "%s is plaintext to a host that is not this machine; use https://, or set platform.allow_plaintext: true if the network is trusted", p.BaseURL)
+	}
+	if p.Account != "" && strings.ContainsAny(p.Account, " \t\n") {
+		v.err("platform.account", "must not contain white space")
+	}
+	switch p.Login {
+	case "name", "account":
+	default:
+		v.err("platform.login", "%q is not a login call; use name (login-by-name) or account (login with an account or a phone number)", p.Login)
+	}
+	v.between("platform.poll", p.Poll, time.Second, 24*time.Hour)
+	v.between("platform.request_timeout", p.RequestTimeout, 100*time.Millisecond, 5*time.Minute)
+	if p.CAFile != "" {
+		if pem, err := os.ReadFile(p.CAFile); err != nil {
+			v.err("platform.ca_file", "cannot read it: %v", unwrapPath(err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			v.err("platform.ca_file", "%s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")", p.CAFile)
+		}
+	}
+	if p.Events && p.Poll.D() < 10*time.Second {
+		v.warn("platform.poll", "%s with events on polls the platform often; events already bring changes within seconds", p.Poll)
+	}
+}
+
+// checkSecrets reports what the secrets file must hold for the config to
+// work; it runs after the file is read.
+func (c *Config) checkSecrets() []Problem {
+	var v validation
+	if c.Platform.Dialect == "corp" && c.Secrets.PlatformPassword == "" {
+		v.err("platform.dialect", "corp needs platform_password in the secrets file (secrets_file) to log in")
+	}
+	if c.Platform.Dialect == "wapi" && c.Secrets.PlatformPassword == "" && c.Secrets.PlatformToken == "" {
+		v.err("platform.dialect", "wapi needs platform_password (to log in) or platform_token in the secrets file (secrets_file)")
+	}
+	return v.problems
 }

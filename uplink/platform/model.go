@@ -188,8 +188,14 @@ func (m *Model) Clone() *Model {
 // Normalize sorts groups and members by ID so that equal models compare
 // equal and diffs are stable.
 func (m *Model) Normalize() {
+	if len(m.Groups) == 0 {
+		m.Groups = nil
+	}
 	slices.SortFunc(m.Groups, func(a, b Group) int { return cmpInt(a.ID, b.ID) })
 	for i := range m.Groups {
+		if len(m.Groups[i].Members) == 0 {
+			m.Groups[i].Members = nil
+		}
 		slices.SortFunc(m.Groups[i].Members, func(a, b Member) int { return cmpInt(a.ID, b.ID) })
 	}
 }
