@@ -90,12 +90,11 @@ func TestOperatorSettingsApplyWithin2sByEvents(t *testing.T) {
 	if n := hs.e.Stats().Fetches - fetches; n != 0 {
 		t.Errorf("the event was applied with %d fetches; want it applied directly", n)
 	}
-	mu.Lock()
-	last := applied[len(applied)-1]
-	mu.Unlock()
-	if last != m.Self {
-		t.Errorf("OnChange saw %+v, model %+v", last, m.Self)
-	}
+	waitFor(t, 2*time.Second, "OnChange with the new settings", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return applied[len(applied)-1] == m.Self
+	})
 	// A custom period in seconds too.
 	l.op.Corp("member-change", map[string]any{"org_num": 100130, "member_id": l.dev.ID, "track": 45, "loc_share": 1}, nil)
 	hs.waitModel(t, 2*time.Second, "track 45", func(m *platform.Model) bool { return m.Self.Track == 45 && m.Self.LocShare })

@@ -67,8 +67,7 @@ type Sim struct {
 
 	pubMu sync.Mutex
 	pub   func(topic string, payload []byte) // nil until MQTT is up
-
-	mq *mqtt.Client
+	mq    *mqtt.Client
 }
 
 type session struct {
@@ -171,14 +170,15 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		broker = "tcp://" + s.o.EmbedBroker
 	}
 	if broker != "" {
-		s.mq = mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
+		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
-		s.mq.Subscribe(proto.AllTracks(s.o.Prefix), 1, s.onTrack)
+		mq.Subscribe(proto.AllTracks(s.o.Prefix), 1, s.onTrack)
 		s.pubMu.Lock()
-		s.pub = func(topic string, payload []byte) { s.mq.Publish(topic, 1, false, payload) }
+		s.mq = mq
+		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }
 		s.pubMu.Unlock()
-		go func() { errc <- s.mq.Run(ctx) }()
+		go func() { errc <- mq.Run(ctx) }()
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -201,10 +201,13 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 
 // Connected reports whether the simulator's MQTT link is up.
 func (s *Sim) Connected() bool {
-	if s.mq == nil {
+	s.pubMu.Lock()
+	mq := s.mq
+	s.pubMu.Unlock()
+	if mq == nil {
 		return false
 	}
-	up, _ := s.mq.State()
+	up, _ := mq.State()
 	return up
 }
 
