@@ -221,6 +221,9 @@ type Malformed struct {
 }
 
 func (e *Malformed) Error() string {
+	if e.Body == nil {
+		return fmt.Sprintf("platform %s: malformed answer: %v", e.Op, e.Err)
+	}
 	return fmt.Sprintf("platform %s: malformed answer (%v): %s", e.Op, e.Err, snippet(e.Body))
 }
 
