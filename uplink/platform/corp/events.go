@@ -40,12 +40,13 @@ func (c *Client) Apply(m *platform.Model, ev proto.Event) (*platform.Model, bool
 			}
 			return m, false, nil // not one of ours
 		}
-		if int64(ct.Group.MemberVersion) != g.MemberVersion {
+		moved := int64(ct.Group.MemberVersion) != g.MemberVersion
+		setGroup(g, ct.Group, &next.Self)
+		if moved {
+			// The member list changed and is not in the event: fetch it.
 			g.MemberVersion, next.Versions.Group = 0, 0
-			setGroup(g, ct.Group, &next.Self)
 			return next, true, nil
 		}
-		setGroup(g, ct.Group, &next.Self)
 
 	case proto.EventGroupDelete:
 		if ct.Group == nil {
