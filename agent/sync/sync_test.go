@@ -3,7 +3,6 @@ package sync_test
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"reflect"
 	gosync "sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/pttagent/pttagent/cmd/pttsim/sim"
 	"github.com/pttagent/pttagent/uplink/platform"
-	"github.com/pttagent/pttagent/uplink/proto"
 )
 
 func groupIDs(m *platform.Model) []int64 {
@@ -359,6 +357,3 @@ func containsStatus200(raw []byte) bool {
 	}
 	return json.Unmarshal(raw, &env) == nil && env.Status == 200
 }
-
-var _ = filepath.Join
-var _ = proto.EventTopic
