@@ -44,11 +44,12 @@ func TestFirstSyncBuildsTheModel(t *testing.T) {
 	if hs.e.Active() != l.patrol.ID {
 		t.Errorf("active group %d", hs.e.Active())
 	}
-	// The model is on disk, whole.
-	b, err := os.ReadFile(hs.e.StatePath)
-	if err != nil || !json.Valid(b) {
-		t.Fatalf("persisted state: %v %q", err, b)
-	}
+	// The model is on disk, whole (written just after it is installed).
+	var b []byte
+	waitFor(t, 5*time.Second, "the persisted state", func() bool {
+		b, _ = os.ReadFile(hs.e.StatePath)
+		return json.Valid(b) && len(b) > 0
+	})
 }
 
 // The versions the platform offers keep an unchanged poll to one request.
