@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   the agent against a simulated GNSS and a local broker, no hardware
+#   make demo   the agent against the platform simulator and a simulated GNSS, no hardware
 #   make test   everything CI runs (vet, tests with the race detector)
 # Both install the Debian packages they need first (.ci/deps).
 
@@ -17,6 +17,7 @@ deps:
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/pttagent ./cmd/pttagent
+	$(GO) build -o bin/pttsim ./cmd/pttsim
 
 # gordonklaus/portaudio passes its stream ids to C as pointers (1, 2, …),
 # which the race detector's pointer checks (checkptr) reject on the second

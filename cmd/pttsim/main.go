@@ -39,6 +39,7 @@ func run() error {
 		refreshTTL = flag.Duration("refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
 		device     = flag.String("device", "", "create this device `account` at start (if missing)")
 		password   = flag.String("password", "", "the device's password (plain text; clients send its MD5)")
+		track      = flag.Int("track", 1, "the -device's track setting: 0 off, 1 high, 2 medium, 3 low, else seconds")
 		group      = flag.String("group", "Demo group", "put the -device in a group of this `name`")
 		admin      = flag.String("admin", "admin", "operator account created at start (if missing), for the management endpoints")
 		adminPw    = flag.String("admin-password", "admin", "the operator's password")
@@ -68,7 +69,7 @@ func run() error {
 	if *device != "" {
 		if _, ok := s.MemberByNum(*device); !ok {
 			m, err := s.AddMember(sim.MemberSpec{Num: *device, Name: *device, Password: *password, Type: sim.TypeDevice,
-				LocShare: 1, Track: 1})
+				LocShare: 1, Track: *track})
 			if err != nil {
 				return err
 			}
