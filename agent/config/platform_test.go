@@ -1,0 +1,60 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPlatformDefaultsToNone(t *testing.T) {
+	cfg, _, err := Parse("/etc/pttagent/agent.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Platform
+	if p.Dialect != "none" || p.Login != "name" || p.Poll.D() != 2*time.Minute || p.RequestTimeout.D() != 15*time.Second || !p.Events {
+		t.Errorf("platform defaults %+v", p)
+	}
+}
+
+func TestPlatformProblems(t *testing.T) {
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets.yaml")
+	os.WriteFile(secrets, []byte("platform_password: pw\n"), 0o600)
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, []byte("mqtt_password: x\n"), 0o600)
+	for _, tc := range []struct {
+		name, yaml string
+		want       string // "" = loads
+	}{
+		{"corp ok", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://platform.example.com\n", ""},
+		{"loopback http ok", "secrets_file: " + secrets + "\nplatform:\n  dialect: wapi\n  base_url: http://127.0.0.1:8088\n", ""},
+		{"unknown dialect", "platform:\n  dialect: weila\n", "platform.dialect: \"weila\" is not a platform dialect; use none"},
+		{"no base_url", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n", "platform.base_url: required with platform.dialect corp"},
+		{"plaintext remote", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: http://platform.example.com\n", "is plaintext to a host that is not this machine"},
+		{"plaintext allowed", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: http://platform.example.com\n  allow_plaintext: true\n", ""},
+		{"not a URL", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: platform.example.com\n", "is not an http(s) URL"},
+		{"bad login", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://p.example.com\n  login: phone\n", "platform.login: \"phone\" is not a login call"},
+		{"poll too short", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://p.example.com\n  poll: 100ms\n", "platform.poll: 100ms is out of range"},
+		{"corp without password", "secrets_file: " + empty + "\nplatform:\n  dialect: corp\n  base_url: https://p.example.com\n", "corp needs platform_password in the secrets file"},
+		{"wapi without password or token", "platform:\n  dialect: wapi\n  base_url: https://p.example.com\n", "wapi needs platform_password (to log in) or platform_token"},
+		{"password in the main file", "platform:\n  password: x\n", "Passwords belong in the secrets file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Parse(filepath.Join(dir, "agent.yaml"), []byte(minimal+tc.yaml))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ps Problems
+			if !errors.As(err, &ps) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
