@@ -358,3 +358,20 @@ func containsStatus200(raw []byte) bool {
 	}
 	return json.Unmarshal(raw, &env) == nil && env.Status == 200
 }
+
+// Events published while the handset's link is down are lost (QoS 1 with
+// clean sessions); the fetch on reconnect finds the change anyway.
+func TestReconnectFetchesWhatEventsMissed(t *testing.T) {
+	l := newLab(t, sim.Options{})
+	hs := startHandset(t, l, hsOptions{events: true, poll: time.Hour})
+	hs.synced(t)
+	hs.eventsLive(t, l)
+	l.broker.Stop()
+	l.op.Corp("member-change", map[string]any{"org_num": 100130, "member_id": l.dev.ID, "track": 3, "tts": 1}, nil)
+	time.Sleep(200 * time.Millisecond) // let the simulator try (and fail) to publish
+	if m := hs.e.Model(); m.Self.Track == 3 {
+		t.Fatal("the change arrived with the broker down")
+	}
+	l.broker.Start()
+	hs.waitModel(t, 10*time.Second, "track 3 after the reconnect", func(m *platform.Model) bool { return m.Self.Track == 3 && m.Self.TTS })
+}

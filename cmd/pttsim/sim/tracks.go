@@ -59,7 +59,7 @@ func (s *Sim) Tracks(account string) []proto.Point {
 	return nil
 }
 
-// online: a device that published a point in the last 10 minutes. (The
+// online (s.mu held): a device that published a point in the last 10 minutes. (The
 // retained presence would be more exact; tracks are what the seeds' online
 // flags are used for.)
 func (s *Sim) online(account string) bool {

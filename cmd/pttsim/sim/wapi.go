@@ -307,9 +307,11 @@ func (s *Sim) wapiLatest(w http.ResponseWriter, q *wapiReq) {
 		delete(e, "positionType")
 		e["id"], e["username"] = m.ID, m.Name
 		e["isOnLine"] = nil
+		s.mu.Lock()
 		if s.online(m.Num) {
 			e["isOnLine"] = "2"
 		}
+		s.mu.Unlock()
 		out = append(out, e)
 	}
 	wapiReply(w, wapiOK, "成功", out)
