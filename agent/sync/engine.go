@@ -82,6 +82,9 @@ func (e *Engine) init() {
 		if e.Logger == nil {
 			e.Logger = slog.Default()
 		}
+		if e.Poll <= 0 {
+			e.Poll = 2 * time.Minute
+		}
 		e.changed = make(chan struct{})
 		e.events = make(chan proto.Event, 64)
 		e.overflow = make(chan struct{}, 1)
