@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/pttagent/pttagent/cmd/pttsim/sim"
+	"github.com/pttagent/pttagent/uplink/proto"
 )
 
 // Sim is a simulator running for one test.
@@ -55,8 +58,43 @@ func Start(t testing.TB, o sim.Options) *Sim {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		probeTracks(t, s, o)
 	}
 	return &Sim{Sim: s, URL: "http://" + l.Addr().String()}
+}
+
+// ProbeAccount is the device account simtest publishes one track point
+// for at start, to know that the simulator's track subscription is in
+// place (its points and Stats count are the test's to ignore).
+const ProbeAccount = "simtest-probe"
+
+// probeTracks publishes a point for ProbeAccount until the simulator has
+// stored it: points published before its subscription took effect would
+// be lost, and tests must not race that.
+func probeTracks(t testing.TB, s *sim.Sim, o sim.Options) {
+	t.Helper()
+	url := o.Broker
+	if url == "" {
+		url = "tcp://" + o.EmbedBroker
+	}
+	prefix := o.Prefix
+	if prefix == "" {
+		prefix = "ptt"
+	}
+	cli := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(ProbeAccount))
+	if tok := cli.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("simtest probe: %v", tok.Error())
+	}
+	defer cli.Disconnect(50)
+	batch := proto.AppendTrackBatch(nil, []proto.Point{{Seq: 1, Created: time.Now().Unix(), Latitude: 1, Longitude: 1, Mode: 3}})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.Tracks(ProbeAccount)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("pttsim's track subscription did not take effect")
+		}
+		cli.Publish(prefix+"/dev/"+ProbeAccount+"/track", 1, false, batch).WaitTimeout(time.Second)
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // MD5 is the seeds' password hash.
