@@ -205,7 +205,10 @@ func TestStaleSocket(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- (&Server{Path: path, Snapshot: func() any { return "fresh" }}).Run(ctx) }()
-	waitFor(t, func() bool { b, err := Fetch(context.Background(), path); return err == nil && string(b) == "\"fresh\"\n" })
+	waitFor(t, func() bool {
+		b, err := Fetch(context.Background(), path)
+		return err == nil && string(b) == "\"fresh\"\n"
+	})
 	cancel()
 	<-done
 }
