@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -61,11 +60,12 @@ type logOutput struct {
 	w       io.Writer
 	journal bool
 	window  time.Duration
-	redact  *strings.Replacer
+	redact  [][]byte
 	now     func() time.Time
 
 	mu     sync.Mutex
-	buf    bytes.Buffer
+	buf    bytes.Buffer // the record, formatted by slog's text handler
+	out    []byte       // the line as written, reused
 	recent map[string]*recentLine
 }
 
@@ -87,14 +87,10 @@ func NewLogHandler(w io.Writer, opts LogOptions) *LogHandler {
 	if o.window == 0 {
 		o.window = DefaultRepeatWindow
 	}
-	var pairs []string
 	for _, s := range opts.Redact {
 		if s != "" {
-			pairs = append(pairs, s, Redacted)
+			o.redact = append(o.redact, []byte(s))
 		}
-	}
-	if len(pairs) > 0 {
-		o.redact = strings.NewReplacer(pairs...)
 	}
 	level := opts.Level
 	if level == nil {
@@ -132,28 +128,33 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if err := h.inner.Handle(ctx, r); err != nil {
 		return err
 	}
-	line := o.buf.String()
-	if o.redact != nil {
-		line = o.redact.Replace(line)
+	line := o.buf.Bytes()
+	for _, secret := range o.redact {
+		if bytes.Contains(line, secret) {
+			line = bytes.ReplaceAll(line, secret, []byte(Redacted))
+		}
 	}
 	if o.window < 0 {
 		return o.write(r.Level, r.Time, line, 0)
 	}
 	now := o.now()
-	if rl := o.recent[line]; rl != nil {
+	// Indexing with string(line) does not allocate; only a new line's key
+	// is copied.
+	if rl := o.recent[string(line)]; rl != nil {
 		if now.Before(rl.until) {
 			rl.held++
 			if rl.timer == nil {
-				rl.timer = time.AfterFunc(rl.until.Sub(now), func() { o.expire(line) })
+				key := string(line)
+				rl.timer = time.AfterFunc(rl.until.Sub(now), func() { o.expire(key) })
 			}
 			return nil
 		}
-		o.closeLocked(line, rl)
+		o.closeLocked(string(line), rl)
 	}
 	if len(o.recent) >= maxRecent {
 		o.flushLocked()
 	}
-	o.recent[line] = &recentLine{level: r.Level, until: now.Add(o.window)}
+	o.recent[string(line)] = &recentLine{level: r.Level, until: now.Add(o.window)}
 	return o.write(r.Level, r.Time, line, 0)
 }
 
@@ -186,14 +187,14 @@ func (o *logOutput) closeLocked(line string, rl *recentLine) {
 	}
 	delete(o.recent, line)
 	if rl.held > 0 {
-		o.write(rl.level, o.now(), line, rl.held)
+		o.write(rl.level, o.now(), []byte(line), rl.held)
 	}
 }
 
 // write puts out one line: "<prio>" for journald, or "time=… " for
 // everyone else, then the formatted record.
-func (o *logOutput) write(level slog.Level, t time.Time, line string, repeated int) error {
-	var b []byte
+func (o *logOutput) write(level slog.Level, t time.Time, line []byte, repeated int) error {
+	b := o.out[:0]
 	if o.journal {
 		b = append(b, '<')
 		b = strconv.AppendInt(b, int64(priority(level)), 10)
@@ -204,13 +205,14 @@ func (o *logOutput) write(level slog.Level, t time.Time, line string, repeated i
 		b = append(b, ' ')
 	}
 	if repeated > 0 {
-		b = append(b, strings.TrimSuffix(line, "\n")...)
+		b = append(b, bytes.TrimSuffix(line, []byte("\n"))...)
 		b = append(b, " repeated="...)
 		b = strconv.AppendInt(b, int64(repeated), 10)
 		b = append(b, '\n')
 	} else {
 		b = append(b, line...)
 	}
+	o.out = b
 	_, err := o.w.Write(b)
 	return err
 }

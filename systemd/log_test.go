@@ -190,6 +190,15 @@ func BenchmarkLogHandler(b *testing.B) {
 	}
 }
 
+// The case the hold-back is for: the same line over and over.
+func BenchmarkLogHandlerRepeats(b *testing.B) {
+	log := slog.New(NewLogHandler(discard{}, LogOptions{Journal: true, RepeatWindow: time.Hour}))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		log.Warn("cannot open GPS device", "device", "/dev/ttyUSB0")
+	}
+}
+
 // The reference: slog's own text handler, which LogHandler wraps.
 func BenchmarkLogTextHandlerReference(b *testing.B) {
 	log := slog.New(slog.NewTextHandler(discard{}, nil))
