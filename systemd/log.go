@@ -145,7 +145,7 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 			rl.held++
 			if rl.timer == nil {
 				key := string(line)
-				rl.timer = time.AfterFunc(rl.until.Sub(now), func() { o.expire(key) })
+				rl.timer = time.AfterFunc(rl.until.Sub(now), func() { o.expire(key, rl) })
 			}
 			return nil
 		}
@@ -166,10 +166,12 @@ func (h *LogHandler) Flush() {
 	h.out.flushLocked()
 }
 
-func (o *logOutput) expire(line string) {
+// expire ends rl's window when its timer fires, unless the window was
+// already closed (by Flush, or by a later line after the window).
+func (o *logOutput) expire(line string, rl *recentLine) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if rl := o.recent[line]; rl != nil && !o.now().Before(rl.until) {
+	if o.recent[line] == rl {
 		o.closeLocked(line, rl)
 	}
 }
