@@ -47,7 +47,7 @@ fuzz:
 # Debian packages for the handsets: dist/pttagent_VERSION_ARCH.deb
 # (systemd/deb/build; arm64 is a cgo cross build).
 DEB_ARCHS ?= amd64 arm64
-deb:
+deb: deps
 	systemd/deb/build $(VERSION) $(COMMIT) $(DEB_ARCHS)
 
 # Install the amd64 .deb on this machine and check it as a technician gets
