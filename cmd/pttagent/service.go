@@ -58,7 +58,7 @@ func runService(ctx context.Context, cfg *config.Config, a *agent.Agent, log *sl
 	}
 	if sd.Enabled() {
 		log.Info("running under systemd", "watchdog_ping", sd.WatchdogInterval())
-		if wd := sd.WatchdogInterval(); wd > 0 && wd < 2*time.Second {
+		if wd := sd.WatchdogInterval(); wd > 0 && wd < time.Second {
 			// The watch loop ticks once a second; it cannot ping faster.
 			log.Warn("WatchdogSec= is too short for the agent's 1 s loop; use 10s or more", "ping_every", wd)
 		}
