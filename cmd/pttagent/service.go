@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,13 +38,17 @@ func newServiceLogger(w io.Writer, cfg *config.Config) (log *slog.Logger, flush 
 }
 
 // secretValues lists every string in the secrets file, whatever fields
-// other parts add to config.Secrets.
+// other parts add to config.Secrets, and each one's MD5 in hex: the corp
+// platform's login sends the password's MD5, so the hash is a credential
+// too.
 func secretValues(s config.Secrets) []string {
 	var out []string
 	v := reflect.ValueOf(s)
 	for i := 0; i < v.NumField(); i++ {
 		if f := v.Field(i); f.Kind() == reflect.String && f.String() != "" {
-			out = append(out, f.String())
+			sum := md5.Sum([]byte(f.String()))
+			h := hex.EncodeToString(sum[:])
+			out = append(out, f.String(), h, strings.ToUpper(h))
 		}
 	}
 	return out

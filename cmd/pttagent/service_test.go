@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -20,6 +22,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/cmd/pttsim/sim"
+	"github.com/pttagent/pttagent/cmd/pttsim/sim/simtest"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/systemd"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
@@ -111,12 +115,12 @@ func testService(t *testing.T, silentAtStop bool) {
 	proxy := mqtttest.NewProxy(t, broker.Addr())
 	var presence []proto.Presence
 	var pmu sync.Mutex
-	plat := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("platform-service"))
-	if tok := plat.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("platform: %v", tok.Error())
+	watcher := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("presence-watcher"))
+	if tok := watcher.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("presence watcher: %v", tok.Error())
 	}
-	defer plat.Disconnect(50)
-	plat.Subscribe(proto.AllStatus("ptt"), 1, func(_ paho.Client, m paho.Message) {
+	defer watcher.Disconnect(50)
+	watcher.Subscribe(proto.AllStatus("ptt"), 1, func(_ paho.Client, m paho.Message) {
 		var p proto.Presence
 		json.Unmarshal(m.Payload(), &p)
 		pmu.Lock()
@@ -139,8 +143,15 @@ func testService(t *testing.T, silentAtStop bool) {
 	go (&gpstest.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, dev, nmea)
 
 	// Every secret the secrets file can hold, each with its own marker, so
-	// a secret added later by another part is covered too.
-	secrets, markers := secretsFile(t)
+	// a secret added later by another part is covered too. The platform
+	// (pttsim) knows the device by the marker password: the agent logs in
+	// with it (sending its MD5) during the run.
+	secrets, values, markers := secretsFile(t)
+	plat := simtest.Start(t, sim.Options{Broker: broker.URL()})
+	if _, err := plat.AddMember(sim.MemberSpec{Num: "dev-service", Name: "Service test", Password: values["platform_password"],
+		Type: sim.TypeDevice, LocShare: 1, Track: 1}); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(dir, "secrets.yaml"), []byte(secrets), 0o600)
 	cfg := filepath.Join(dir, "agent.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`device: {account: dev-service, name: "Service test"}
@@ -156,7 +167,11 @@ mqtt:
 tracks:
   track: 1
   periods: {high: 1s}
-`, dir, proxy.URL())), 0o644)
+platform:
+  dialect: corp
+  base_url: %[3]s
+  poll: 1h
+`, dir, proxy.URL(), plat.URL)), 0o644)
 
 	var sd notifyLog
 	sd.listen(t, filepath.Join(dir, "notify.sock"))
@@ -227,12 +242,18 @@ tracks:
 		t.Fatalf("status --json: %v", err)
 	}
 	var js struct {
-		Device string
-		GPS    struct{ Mode string }
-		Uplink struct{ Connected bool }
+		Device   string
+		GPS      struct{ Mode string }
+		Uplink   struct{ Connected bool }
+		Platform struct {
+			LastSync string `json:"last_sync"`
+		}
 	}
 	if err := json.Unmarshal(out.Bytes(), &js); err != nil || js.Device != "dev-service" || js.GPS.Mode != "3D" || !js.Uplink.Connected {
 		t.Errorf("status --json: %v %+v\n%s", err, js, out.String())
+	}
+	if js.Platform.LastSync == "" {
+		t.Errorf("the agent has not synced with the platform (so it never sent the password):\n%s", out.String())
 	}
 
 	// systemctl stop: SIGTERM, timed against the unit's TimeoutStopSec=.
@@ -303,10 +324,12 @@ tracks:
 	}
 }
 
-// secretsFile writes a value for every key of config.Secrets.
-func secretsFile(t *testing.T) (string, []string) {
+// secretsFile writes a value for every key of config.Secrets, and returns
+// the values by key and what must never be logged: each value and its MD5.
+func secretsFile(t *testing.T) (string, map[string]string, []string) {
 	var b strings.Builder
 	var markers []string
+	values := map[string]string{}
 	rt := reflect.TypeOf(config.Secrets{})
 	for i := 0; i < rt.NumField(); i++ {
 		key := strings.Split(rt.Field(i).Tag.Get("yaml"), ",")[0]
@@ -315,12 +338,14 @@ func secretsFile(t *testing.T) (string, []string) {
 		}
 		m := fmt.Sprintf("S3cr3t-%s-%d", key, i)
 		fmt.Fprintf(&b, "%s: %q\n", key, m)
-		markers = append(markers, m)
+		values[key] = m
+		sum := md5.Sum([]byte(m)) // what the corp login sends
+		markers = append(markers, m, hex.EncodeToString(sum[:]))
 	}
 	if len(markers) == 0 {
 		t.Fatal("config.Secrets has no string fields")
 	}
-	return b.String(), markers
+	return b.String(), values, markers
 }
 
 func TestStatusWhenNotRunning(t *testing.T) {
