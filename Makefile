@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all deps build test demo bench fuzz clean
+.PHONY: all deps build test demo bench fuzz clean deb test-deb test-arm64
 
 all: build
 
@@ -27,6 +27,7 @@ RACEFLAGS := -race -gcflags=github.com/gordonklaus/portaudio=-d=checkptr=0
 test: deps
 	$(GO) vet ./...
 	$(GO) test $(RACEFLAGS) -timeout 12m ./...
+	$(MAKE) test-deb test-arm64
 
 demo: deps build
 	.ci/demo
@@ -42,6 +43,24 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s $$pkg || exit 1; \
 	  done; \
 	done
+
+# Debian packages for the handsets: dist/pttagent_VERSION_ARCH.deb
+# (systemd/deb/build; arm64 is a cgo cross build).
+DEB_ARCHS ?= amd64 arm64
+deb: deps
+	systemd/deb/build $(VERSION) $(COMMIT) $(DEB_ARCHS)
+
+# Install the amd64 .deb on this machine and check it as a technician gets
+# it; run the arm64 one under qemu (systemd/deb/test). Needs root.
+test-deb: deb
+	systemd/deb/test
+
+# The pure-logic packages' tests, built for arm64 and run under
+# qemu-aarch64-static (binfmt_misc is not mounted on CI, hence -exec).
+ARM64_TEST_PKGS ?= ./gps/ ./agent/config ./agent/health ./agent/track ./agent/floor ./board ./uplink/proto ./uplink/queue ./systemd
+test-arm64:
+	CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config \
+	  $(GO) test -exec qemu-aarch64-static -timeout 5m $(ARM64_TEST_PKGS)
 
 clean:
 	rm -rf bin dist .demo

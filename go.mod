@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/adrianmo/go-nmea v1.11.0 // indirect
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/creack/pty v1.1.24 // indirect
 	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
 	github.com/gordonklaus/portaudio v0.0.0-20250206071425-98a94950218b

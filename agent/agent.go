@@ -44,6 +44,8 @@ type Agent struct {
 	queue  *queue.Queue
 	sender *uplink.TrackSender
 	start  time.Time
+
+	onWatch func(now time.Time, s Status) // see OnWatch
 }
 
 // New prepares an agent from a validated config; Run starts it.
@@ -151,9 +153,19 @@ func (a *Agent) watch(ctx context.Context) error {
 			return ctx.Err()
 		case now := <-t.C:
 			a.checkHealth(now)
+			if a.onWatch != nil {
+				a.onWatch(now, a.Status())
+			}
 		}
 	}
 }
+
+// OnWatch has f called from the watch loop once a second, after the health
+// check, with a fresh status. systemd's READY=1, WATCHDOG=1 and STATUS=
+// hang on it, so a stalled loop (a part holding its lock forever) stops the
+// pings and the watchdog restarts the agent. f must not block. Call it
+// before Run.
+func (a *Agent) OnWatch(f func(now time.Time, s Status)) { a.onWatch = f }
 
 func (a *Agent) checkHealth(now time.Time) {
 	s := a.Status()

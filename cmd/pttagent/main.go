@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -34,6 +33,7 @@ Usage:
                                         live view of a GNSS receiver
   pttagent gps simulate --log FILE --link PATH
                                         play an NMEA log into a pseudo-terminal at PATH
+  pttagent status [--json]              ask the running agent: uplink, GPS, tracks, warnings
   pttagent version                      print the version
 `
 
@@ -71,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return checkConfig(args, stdout, stderr)
 	case "gps":
 		return gpsCommand(ctx, args, stdout, stderr)
+	case "status":
+		return statusCommand(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
@@ -115,7 +117,8 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return err
 	}
-	log := newLogger(stderr, cfg.Log.Level)
+	log, flush := newServiceLogger(stderr, cfg)
+	defer flush()
 	for _, w := range warns {
 		log.Warn("config", "problem", w.Error())
 	}
@@ -123,7 +126,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return a.Run(ctx)
+	return runService(ctx, cfg, a, log)
 }
 
 func checkConfig(args []string, stdout, stderr io.Writer) error {
@@ -157,10 +160,4 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", path)
 	return nil
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }

@@ -1,0 +1,234 @@
+package systemd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+)
+
+// LogOptions configure NewLogHandler.
+type LogOptions struct {
+	// Level is the least severe level written (default info).
+	Level slog.Leveler
+	// Journal writes for journald: each line starts with its syslog
+	// priority ("<6>" for info, sd-daemon(3)) and carries no timestamp,
+	// which journald adds. Set it from StderrIsJournal.
+	Journal bool
+	// RepeatWindow: a line identical to one written less than this ago
+	// (same level, message and attributes) is held back and counted; when
+	// the window closes one line says how many were held back
+	// ("… repeated=57"). 0 means 30 s; negative turns it off.
+	RepeatWindow time.Duration
+	// Redact lists strings (the secrets) replaced by "[REDACTED]" wherever
+	// they would appear. Secrets are never logged on purpose; this catches
+	// an error text that happens to quote one.
+	Redact []string
+}
+
+// DefaultRepeatWindow is the RepeatWindow used when LogOptions leaves it 0.
+const DefaultRepeatWindow = 30 * time.Second
+
+// Redacted replaces a secret in the log output.
+const Redacted = "[REDACTED]"
+
+// StderrIsJournal reports whether stderr is connected to the journal
+// (JOURNAL_STREAM names stderr's device and inode), as it is for a service
+// with the default StandardError=journal.
+func StderrIsJournal() bool {
+	ok, err := journal.StderrIsJournalStream()
+	return ok && err == nil
+}
+
+// LogHandler is a slog.Handler writing key=value lines (slog's text
+// format) for a terminal or for journald, with repeats held back.
+type LogHandler struct {
+	inner slog.Handler // formats into out.buf
+	out   *logOutput
+}
+
+var _ slog.Handler = (*LogHandler)(nil)
+
+// logOutput is shared by a handler and its WithAttrs/WithGroup children:
+// one lock, one line buffer, one table of recent lines.
+type logOutput struct {
+	w       io.Writer
+	journal bool
+	window  time.Duration
+	redact  [][]byte
+	now     func() time.Time
+
+	mu     sync.Mutex
+	buf    bytes.Buffer // the record, formatted by slog's text handler
+	out    []byte       // the line as written, reused
+	recent map[string]*recentLine
+}
+
+type recentLine struct {
+	level slog.Level
+	until time.Time
+	held  int
+	timer *time.Timer
+}
+
+// maxRecent bounds the table of recent lines; past it, held counts are
+// written out early rather than kept forever.
+const maxRecent = 512
+
+// NewLogHandler writes log records to w.
+func NewLogHandler(w io.Writer, opts LogOptions) *LogHandler {
+	o := &logOutput{w: w, journal: opts.Journal, window: opts.RepeatWindow, now: time.Now,
+		recent: map[string]*recentLine{}}
+	if o.window == 0 {
+		o.window = DefaultRepeatWindow
+	}
+	for _, s := range opts.Redact {
+		if s != "" {
+			o.redact = append(o.redact, []byte(s))
+		}
+	}
+	level := opts.Level
+	if level == nil {
+		level = slog.LevelInfo
+	}
+	inner := slog.NewTextHandler(&o.buf, &slog.HandlerOptions{Level: level,
+		// The time is written by Handle (or by journald), so that two
+		// identical records format to identical text.
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}})
+	return &LogHandler{inner: inner, out: o}
+}
+
+func (h *LogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h *LogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &LogHandler{inner: h.inner.WithAttrs(as), out: h.out}
+}
+
+func (h *LogHandler) WithGroup(name string) slog.Handler {
+	return &LogHandler{inner: h.inner.WithGroup(name), out: h.out}
+}
+
+func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
+	o := h.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Reset()
+	if err := h.inner.Handle(ctx, r); err != nil {
+		return err
+	}
+	line := o.buf.Bytes()
+	for _, secret := range o.redact {
+		if bytes.Contains(line, secret) {
+			line = bytes.ReplaceAll(line, secret, []byte(Redacted))
+		}
+	}
+	if o.window < 0 {
+		return o.write(r.Level, r.Time, line, 0)
+	}
+	now := o.now()
+	// Indexing with string(line) does not allocate; only a new line's key
+	// is copied.
+	if rl := o.recent[string(line)]; rl != nil {
+		if now.Before(rl.until) {
+			rl.held++
+			if rl.timer == nil {
+				key := string(line)
+				rl.timer = time.AfterFunc(rl.until.Sub(now), func() { o.expire(key, rl) })
+			}
+			return nil
+		}
+		o.closeLocked(string(line), rl)
+	}
+	if len(o.recent) >= maxRecent {
+		o.flushLocked()
+	}
+	o.recent[string(line)] = &recentLine{level: r.Level, until: now.Add(o.window)}
+	return o.write(r.Level, r.Time, line, 0)
+}
+
+// Flush writes the counts of lines still held back. Call it before the
+// process exits.
+func (h *LogHandler) Flush() {
+	h.out.mu.Lock()
+	defer h.out.mu.Unlock()
+	h.out.flushLocked()
+}
+
+// expire ends rl's window when its timer fires, unless the window was
+// already closed (by Flush, or by a later line after the window).
+func (o *logOutput) expire(line string, rl *recentLine) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.recent[line] == rl {
+		o.closeLocked(line, rl)
+	}
+}
+
+func (o *logOutput) flushLocked() {
+	for line, rl := range o.recent {
+		o.closeLocked(line, rl)
+	}
+}
+
+// closeLocked ends a line's window, saying how often it was held back.
+func (o *logOutput) closeLocked(line string, rl *recentLine) {
+	if rl.timer != nil {
+		rl.timer.Stop()
+	}
+	delete(o.recent, line)
+	if rl.held > 0 {
+		o.write(rl.level, o.now(), []byte(line), rl.held)
+	}
+}
+
+// write puts out one line: "<prio>" for journald, or "time=… " for
+// everyone else, then the formatted record.
+func (o *logOutput) write(level slog.Level, t time.Time, line []byte, repeated int) error {
+	b := o.out[:0]
+	if o.journal {
+		b = append(b, '<')
+		b = strconv.AppendInt(b, int64(priority(level)), 10)
+		b = append(b, '>')
+	} else if !t.IsZero() {
+		b = append(b, "time="...)
+		b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		b = append(b, ' ')
+	}
+	if repeated > 0 {
+		b = append(b, bytes.TrimSuffix(line, []byte("\n"))...)
+		b = append(b, " repeated="...)
+		b = strconv.AppendInt(b, int64(repeated), 10)
+		b = append(b, '\n')
+	} else {
+		b = append(b, line...)
+	}
+	o.out = b
+	_, err := o.w.Write(b)
+	return err
+}
+
+// priority maps a slog level to a syslog priority (sd-daemon(3)):
+// 3 err, 4 warning, 6 info, 7 debug.
+func priority(l slog.Level) int {
+	switch {
+	case l < slog.LevelInfo:
+		return 7
+	case l < slog.LevelWarn:
+		return 6
+	case l < slog.LevelError:
+		return 4
+	}
+	return 3
+}
