@@ -152,9 +152,11 @@ func (a *Agent) watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case now := <-t.C:
-			a.checkHealth(now)
+			s := a.Status()
+			a.checkHealth(now, s)
 			if a.onWatch != nil {
-				a.onWatch(now, a.Status())
+				s.Warnings = a.warnings()
+				a.onWatch(now, s)
 			}
 		}
 	}
@@ -167,8 +169,7 @@ func (a *Agent) watch(ctx context.Context) error {
 // before Run.
 func (a *Agent) OnWatch(f func(now time.Time, s Status)) { a.onWatch = f }
 
-func (a *Agent) checkHealth(now time.Time) {
-	s := a.Status()
+func (a *Agent) checkHealth(now time.Time, s Status) {
 	set := func(name string, holds bool, detail string) {
 		if a.health.Set(name, holds, detail, now) {
 			if holds {
@@ -179,7 +180,9 @@ func (a *Agent) checkHealth(now time.Time) {
 		}
 	}
 	set(health.GPSAbsent, !s.GPS.Connected, "cannot open "+a.cfg.GPS.Device)
-	set(health.GPSNoFix, s.GPS.Connected && (s.GPS.LastFixAge < 0 || s.GPS.LastFixAge > 10), "no valid fix from the receiver")
+	// A receiver without sky still completes a cycle every second; only a
+	// recent valid one counts.
+	set(health.GPSNoFix, s.GPS.Connected && (!s.GPS.Valid || s.GPS.LastFixAge < 0 || s.GPS.LastFixAge > 10), "no valid fix from the receiver")
 	set(health.UplinkDown, !s.Uplink.Connected, s.Uplink.LastError)
 	set(health.QueueBehind, s.Tracks.Queued > 1000, fmt.Sprintf("%d points waiting", s.Tracks.Queued))
 	set(health.DiskFull, s.Tracks.LastError != "", s.Tracks.LastError)

@@ -113,11 +113,15 @@ func (a *Agent) Status() Status {
 		s.Tracks.LastAckTime = sender.Stats().LastAck
 	}
 	s.Platform = a.platformStatus()
-	s.Warnings = a.health.Warnings()
-	if s.Warnings == nil {
-		s.Warnings = []health.Warning{}
-	}
+	s.Warnings = a.warnings()
 	return s
+}
+
+func (a *Agent) warnings() []health.Warning {
+	if w := a.health.Warnings(); w != nil {
+		return w
+	}
+	return []health.Warning{}
 }
 
 // Summary is the one-line state for systemd's STATUS= and for logs, e.g.
