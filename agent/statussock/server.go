@@ -166,7 +166,8 @@ type Error struct {
 	Hint string // what to do
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %v; %s", e.Path, e.Err, e.Hint) }
+// Error leads with the hint, which names the path; the cause follows.
+func (e *Error) Error() string { return fmt.Sprintf("%s (%v)", e.Hint, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
 // maxReply bounds a reply; a status is a few kilobytes.
@@ -208,7 +209,7 @@ func request(ctx context.Context, path, req string) ([]byte, error) {
 func dialError(path string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &Error{Path: path, Err: fs.ErrNotExist, Hint: "is pttagent running? socket " + path + " not found (check `systemctl status pttagent`, or pass the runtime_dir of the config it runs with)"}
+		return &Error{Path: path, Err: fs.ErrNotExist, Hint: "is pttagent running? socket " + path + " not found: check `systemctl status pttagent`, or point at the config it runs with: pttagent status --config FILE"}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &Error{Path: path, Err: syscall.ECONNREFUSED, Hint: "is pttagent running? nothing answers on " + path + " (it stopped without removing it; check `systemctl status pttagent`)"}
 	case errors.Is(err, fs.ErrPermission):
