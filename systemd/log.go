@@ -20,14 +20,19 @@ type LogOptions struct {
 	// priority ("<6>" for info, sd-daemon(3)) and carries no timestamp,
 	// which journald adds. Set it from StderrIsJournal.
 	Journal bool
-	// RepeatWindow: a line identical to one written less than this ago
-	// (same level, message and attributes) is held back and counted; when
-	// the window closes one line says how many were held back
-	// ("… repeated=57"). 0 means 30 s; negative turns it off.
+	// RepeatWindow: a line identical to the last one written with the same
+	// level and message, less than this ago, is held back and counted; when
+	// the window closes, or a line with the same message but other
+	// attributes comes, one line says how many were held back
+	// ("… repeated=57"). So a changed state ("track settings … period=5s"
+	// after "… period=15s") always shows at once, while a flapping pair
+	// of lines is still held back. 0 means 30 s; negative turns it off.
 	RepeatWindow time.Duration
 	// Redact lists strings (the secrets) replaced by "[REDACTED]" wherever
 	// they would appear. Secrets are never logged on purpose; this catches
-	// an error text that happens to quote one.
+	// an error text that happens to quote one. Secrets shorter than
+	// MinRedact bytes are left alone: replacing a bench password such as
+	// "demo" everywhere would mangle the log ("device=[REDACTED]-0001").
 	Redact []string
 }
 
@@ -36,6 +41,9 @@ const DefaultRepeatWindow = 30 * time.Second
 
 // Redacted replaces a secret in the log output.
 const Redacted = "[REDACTED]"
+
+// MinRedact is the shortest secret the handler looks for.
+const MinRedact = 8
 
 // StderrIsJournal reports whether stderr is connected to the journal
 // (JOURNAL_STREAM names stderr's device and inode), as it is for a service
@@ -66,11 +74,18 @@ type logOutput struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer // the record, formatted by slog's text handler
 	out    []byte       // the line as written, reused
-	recent map[string]*recentLine
+	recent map[lineKey]*recentLine
+}
+
+// lineKey groups lines by what they are about; the attributes are what
+// changes.
+type lineKey struct {
+	level slog.Level
+	msg   string
 }
 
 type recentLine struct {
-	level slog.Level
+	line  string // the last line written for the key
 	until time.Time
 	held  int
 	timer *time.Timer
@@ -83,12 +98,12 @@ const maxRecent = 512
 // NewLogHandler writes log records to w.
 func NewLogHandler(w io.Writer, opts LogOptions) *LogHandler {
 	o := &logOutput{w: w, journal: opts.Journal, window: opts.RepeatWindow, now: time.Now,
-		recent: map[string]*recentLine{}}
+		recent: map[lineKey]*recentLine{}}
 	if o.window == 0 {
 		o.window = DefaultRepeatWindow
 	}
 	for _, s := range opts.Redact {
-		if s != "" {
+		if len(s) >= MinRedact {
 			o.redact = append(o.redact, []byte(s))
 		}
 	}
@@ -138,23 +153,22 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 		return o.write(r.Level, r.Time, line, 0)
 	}
 	now := o.now()
-	// Indexing with string(line) does not allocate; only a new line's key
-	// is copied.
-	if rl := o.recent[string(line)]; rl != nil {
-		if now.Before(rl.until) {
+	key := lineKey{r.Level, r.Message}
+	if rl := o.recent[key]; rl != nil {
+		// Comparing with string(line) does not allocate.
+		if rl.line == string(line) && now.Before(rl.until) {
 			rl.held++
 			if rl.timer == nil {
-				key := string(line)
 				rl.timer = time.AfterFunc(rl.until.Sub(now), func() { o.expire(key, rl) })
 			}
 			return nil
 		}
-		o.closeLocked(string(line), rl)
+		o.closeLocked(key, rl)
 	}
 	if len(o.recent) >= maxRecent {
 		o.flushLocked()
 	}
-	o.recent[string(line)] = &recentLine{level: r.Level, until: now.Add(o.window)}
+	o.recent[key] = &recentLine{line: string(line), until: now.Add(o.window)}
 	return o.write(r.Level, r.Time, line, 0)
 }
 
@@ -168,28 +182,28 @@ func (h *LogHandler) Flush() {
 
 // expire ends rl's window when its timer fires, unless the window was
 // already closed (by Flush, or by a later line after the window).
-func (o *logOutput) expire(line string, rl *recentLine) {
+func (o *logOutput) expire(key lineKey, rl *recentLine) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.recent[line] == rl {
-		o.closeLocked(line, rl)
+	if o.recent[key] == rl {
+		o.closeLocked(key, rl)
 	}
 }
 
 func (o *logOutput) flushLocked() {
-	for line, rl := range o.recent {
-		o.closeLocked(line, rl)
+	for key, rl := range o.recent {
+		o.closeLocked(key, rl)
 	}
 }
 
 // closeLocked ends a line's window, saying how often it was held back.
-func (o *logOutput) closeLocked(line string, rl *recentLine) {
+func (o *logOutput) closeLocked(key lineKey, rl *recentLine) {
 	if rl.timer != nil {
 		rl.timer.Stop()
 	}
-	delete(o.recent, line)
+	delete(o.recent, key)
 	if rl.held > 0 {
-		o.write(rl.level, o.now(), []byte(line), rl.held)
+		o.write(key.level, o.now(), []byte(rl.line), rl.held)
 	}
 }
 
