@@ -46,7 +46,12 @@ type Engine struct {
 	// OnChange is called (from Run's goroutine) whenever the model
 	// changes, and once at start with the persisted model.
 	OnChange func(old, new *platform.Model)
-	Logger   *slog.Logger
+	// OnEvent, if set, sees each new (not duplicate) event first, on Run's
+	// goroutine; it returns true for events that are not about the model
+	// (a text message for a group), which are then neither applied nor
+	// answered with a fetch. It must not block.
+	OnEvent func(ev proto.Event) bool
+	Logger  *slog.Logger
 
 	mu      gosync.Mutex
 	model   *platform.Model
@@ -271,6 +276,9 @@ func (e *Engine) handle(ev proto.Event) bool {
 	cur := e.model
 	e.mu.Unlock()
 	e.Logger.Debug("platform event", "msg_id", ev.MsgID, "msg_type", ev.MsgType)
+	if e.OnEvent != nil && e.OnEvent(ev) {
+		return false
+	}
 	if cur == nil {
 		return true
 	}

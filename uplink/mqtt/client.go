@@ -331,6 +331,21 @@ func (c *Client) Subscribe(filter string, qos byte, h Handler) {
 	}
 }
 
+// Unsubscribe forgets filter: it is unsubscribed now (if connected) and
+// not restored on reconnects. Push-to-talk follows the active group's
+// voice this way, so a handset does not pay for the voice of groups it
+// does not listen to.
+func (c *Client) Unsubscribe(filter string) {
+	c.mu.Lock()
+	_, had := c.subs[filter]
+	delete(c.subs, filter)
+	up := c.up
+	c.mu.Unlock()
+	if had && up {
+		c.current().Unsubscribe(filter)
+	}
+}
+
 func (c *Client) subscribe(cli paho.Client, filter string, s sub) {
 	tok := cli.Subscribe(filter, s.qos, func(_ paho.Client, m paho.Message) {
 		s.h(m.Topic(), m.Payload())

@@ -82,6 +82,12 @@ type Request struct {
 	Query  url.Values
 	Header http.Header
 	Body   any // JSON-encoded; nil sends no body
+	// Raw, when set, is sent as is with ContentType instead of Body (a
+	// multipart file upload).
+	Raw         []byte
+	ContentType string
+	// Timeout bounds one attempt instead of the HTTP's (a large upload).
+	Timeout time.Duration
 }
 
 // Error is a failed call. Temporary errors were retried and may succeed
@@ -136,13 +142,19 @@ func (h *HTTP) Do(ctx context.Context, req Request) ([]byte, error) {
 }
 
 func (h *HTTP) once(ctx context.Context, r Request) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	timeout := h.Timeout
+	if r.Timeout > 0 {
+		timeout = r.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := *h.Base
 	u.Path = strings.TrimRight(u.Path, "/") + r.Path
 	u.RawQuery = r.Query.Encode()
 	var body io.Reader
-	if r.Body != nil {
+	if r.Raw != nil {
+		body = bytes.NewReader(r.Raw)
+	} else if r.Body != nil {
 		b, err := json.Marshal(r.Body)
 		if err != nil {
 			return nil, &Error{Op: r.Path, Err: err}
@@ -160,7 +172,10 @@ func (h *HTTP) once(ctx context.Context, r Request) ([]byte, error) {
 	for k, vs := range r.Header {
 		req.Header[k] = vs
 	}
-	if body != nil {
+	switch {
+	case r.Raw != nil:
+		req.Header.Set("Content-Type", r.ContentType)
+	case body != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
@@ -172,7 +187,7 @@ func (h *HTTP) once(ctx context.Context, r Request) ([]byte, error) {
 			err = ue.Err
 		}
 		if ctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("no answer within %s", h.Timeout)
+			err = fmt.Errorf("no answer within %s", timeout)
 		}
 		// Refused connections, resets, DNS and timeouts all may pass.
 		return nil, &Error{Op: r.Path, Err: err, Temporary: true}
@@ -181,7 +196,7 @@ func (h *HTTP) once(ctx context.Context, r Request) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, h.MaxBody+1))
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("answer not complete within %s", h.Timeout)
+			err = fmt.Errorf("answer not complete within %s", timeout)
 		}
 		return nil, &Error{Op: r.Path, Status: resp.StatusCode, Err: err, Temporary: true}
 	}

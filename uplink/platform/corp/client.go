@@ -139,7 +139,13 @@ func (c *Client) post(ctx context.Context, path string, q url.Values, body, out 
 	if body == nil {
 		body = struct{}{}
 	}
-	data, err := c.HTTP.Do(ctx, platform.Request{Method: http.MethodPost, Path: path, Query: q, Body: body})
+	return c.do(ctx, platform.Request{Method: http.MethodPost, Path: path, Query: q, Body: body}, out)
+}
+
+// do sends one request and unwraps the envelope into out.
+func (c *Client) do(ctx context.Context, req platform.Request, out any) error {
+	path := req.Path
+	data, err := c.HTTP.Do(ctx, req)
 	if err != nil {
 		if errors.Is(err, platform.ErrUnauthorized) {
 			return fmt.Errorf("%w: %w", ErrTokenRefused, err)
