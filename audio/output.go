@@ -45,6 +45,22 @@ func (o *Output) PutVoice(payload []byte, now time.Time) error {
 	return err
 }
 
+// ResetVoice drops the burst being received, if any (the user switched
+// to another group: what the old group says is no longer wanted).
+func (o *Output) ResetVoice() {
+	o.mu.Lock()
+	o.rx.Reset()
+	o.mu.Unlock()
+	o.kick()
+}
+
+// VoiceStats returns the receive path's counters (safe while Run runs).
+func (o *Output) VoiceStats() JitterStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rx.Stats()
+}
+
 // PlayTone queues a rendered tone; it is mixed over whatever plays.
 func (o *Output) PlayTone(pcm []int16) { o.enqueue(&o.tones, pcm) }
 

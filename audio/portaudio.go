@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gordonklaus/portaudio"
 )
@@ -207,6 +208,15 @@ func OpenPlayback(name string) (*PAPlayback, error) {
 }
 
 func (p *PAPlayback) Name() string { return p.name }
+
+// Latency is how long a frame written now waits in the device's buffers
+// before it is heard, as PortAudio reports it.
+func (p *PAPlayback) Latency() time.Duration {
+	if info := p.stream.Info(); info != nil {
+		return info.OutputLatency
+	}
+	return 0
+}
 
 func (p *PAPlayback) Start() error {
 	if err := p.stream.Start(); err != nil {
