@@ -33,6 +33,8 @@ type Config struct {
 	Board      Board  `yaml:"board"`
 	Floor      Floor  `yaml:"floor"`
 	TTS        TTS    `yaml:"tts"`
+	// Recordings are the talk bursts kept and uploaded to the platform.
+	Recordings Recordings `yaml:"recordings"`
 	// Platform is the management platform the member's settings and
 	// groups come from (docs/protocol.md, "Platform sync").
 	Platform Platform `yaml:"platform"`

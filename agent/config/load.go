@@ -380,7 +380,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // resolvePaths anchors relative file names at the config file's directory,
 // so a config and its certificates can be moved together.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.SecretsFile, &c.StateDir, &c.RuntimeDir, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile, &c.MQTT.TLS.KeyFile, &c.Platform.CAFile} {
+	for _, p := range []*string{&c.SecretsFile, &c.StateDir, &c.RuntimeDir, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile, &c.MQTT.TLS.KeyFile, &c.Platform.CAFile, &c.Board.BenchSocket} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

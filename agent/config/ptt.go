@@ -35,6 +35,20 @@ type Audio struct {
 	JitterMax Duration `yaml:"jitter_max"`
 	// ToneVolume is the loudness of the floor tones, 0–1 of full scale.
 	ToneVolume float64 `yaml:"tone_volume"`
+	// Pace paces the sound card to the wall clock: for cards made of files
+	// (ALSA's file plugin on a bench or in tests), which run as fast as the
+	// CPU. A real card paces itself; leave it off.
+	Pace bool `yaml:"pace"`
+}
+
+// Recordings: each talk burst is kept as an Ogg Opus file in
+// state_dir/recordings until the platform has it.
+type Recordings struct {
+	// Enabled records and uploads bursts (needs a platform).
+	Enabled bool `yaml:"enabled"`
+	// MaxQueueMB bounds the recordings waiting on disk; beyond it the
+	// oldest are dropped and counted.
+	MaxQueueMB int `yaml:"max_queue_mb"`
 }
 
 type Board struct {
@@ -128,6 +142,7 @@ func pttDefaults(c *Config) {
 		ResponseTimeout: Duration(3 * time.Second),
 	}
 	c.TTS = TTS{Enabled: true, Speed: 160, Volume: 0.8, Command: "espeak-ng"}
+	c.Recordings = Recordings{Enabled: true, MaxQueueMB: 100}
 }
 
 // KeySpec is one parsed board.keys entry.
@@ -228,6 +243,8 @@ func (c *Config) validatePTT(v *validation) {
 	}
 	v.between("floor.warning", f.Warning, 0, time.Minute)
 	v.between("floor.response_timeout", f.ResponseTimeout, 500*time.Millisecond, 30*time.Second)
+
+	v.intBetween("recordings.max_queue_mb", c.Recordings.MaxQueueMB, 1, 100000)
 
 	t := &c.TTS
 	if t.Speed != 0 {
