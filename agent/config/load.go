@@ -83,7 +83,9 @@ func Parse(path string, data []byte) (*Config, []Problem, error) {
 			d.problems = append(d.problems, p)
 		}
 	}
-	if len(d.problems) == 0 && cfg.SecretsFile != "" {
+	// Warnings (a GPS receiver not plugged in yet) must not keep the
+	// secrets from being read: the agent starts with warnings.
+	if !hasErrors(d.problems) && cfg.SecretsFile != "" {
 		sec, probs := loadSecrets(cfg.SecretsFile)
 		for i := range probs {
 			if probs[i].File == "" { // a problem with the file itself: blame the key
@@ -93,7 +95,7 @@ func Parse(path string, data []byte) (*Config, []Problem, error) {
 		d.problems = append(d.problems, probs...)
 		cfg.Secrets = sec
 	}
-	if len(d.problems) == 0 {
+	if !hasErrors(d.problems) {
 		for _, p := range cfg.checkSecrets() {
 			p.File, p.Line = path, d.lineOf(p.Key)
 			d.problems = append(d.problems, p)
@@ -112,6 +114,15 @@ func Parse(path string, data []byte) (*Config, []Problem, error) {
 		return nil, warns, append(errs, warns...)
 	}
 	return &cfg, warns, nil
+}
+
+func hasErrors(ps []Problem) bool {
+	for _, p := range ps {
+		if !p.Warning {
+			return true
+		}
+	}
+	return false
 }
 
 // decoder walks a YAML node tree against a struct, so that each key keeps
