@@ -119,6 +119,16 @@ func (a *Arbiter) Holder(groupID int64) (string, bool) {
 	return g.holder, true
 }
 
+// Groups lists the ids of the groups the arbiter holds, in order.
+func (a *Arbiter) Groups() []int64 {
+	ids := make([]int64, 0, len(a.groups))
+	for id := range a.groups {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
 // Queue returns the accounts waiting in group, first in line first.
 func (a *Arbiter) Queue(groupID int64) []string {
 	g := a.groups[groupID]

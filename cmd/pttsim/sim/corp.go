@@ -117,6 +117,7 @@ type corpReq struct {
 	Date         string         `json:"date"`
 	MsgID        platform.Int   `json:"msg_id"`
 	MsgCount     platform.Int   `json:"msg_count"`
+	Content      string         `json:"content"` // pttsim extension: message-send-group-message
 }
 
 func (s *Sim) corpLogin(w http.ResponseWriter, m *Member, password string) {
@@ -430,6 +431,15 @@ func (s *Sim) handleCorp(w http.ResponseWriter, r *http.Request) {
 		s.corpTrack(w, &q)
 	case "message-get-group-history-message":
 		s.corpHistory(w, &q)
+	case "message-send-group-message":
+		// pttsim's own (the seed reads history but has no send): a text
+		// message from the caller to a group, pushed to its handsets.
+		id, err := s.SendText(int64(q.GroupID), ss.uid, q.Content)
+		if err != nil {
+			corpErr(w, err)
+			return
+		}
+		corpOK(w, map[string]any{"msg_id": id})
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		corpFail(w, "404", "pttsim does not serve "+op)

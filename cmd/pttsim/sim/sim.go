@@ -68,6 +68,9 @@ type Sim struct {
 	pubMu sync.Mutex
 	pub   func(topic string, payload []byte) // nil until MQTT is up
 	mq    *mqtt.Client
+
+	fl         *floorHost
+	recordSeen map[recordKey]bool
 }
 
 type session struct {
@@ -83,6 +86,7 @@ type Stats struct {
 	Logins, Refreshes, RefreshRefused, TokenRefused int
 	EventsPublished, EventsDropped                  int
 	TrackPoints, TrackDuplicates, TrackBad          int
+	Records, RecordDuplicates, RecordsBad           int
 }
 
 // New builds a simulator, loading StateFile when it exists.
@@ -108,7 +112,8 @@ func New(o Options) (*Sim, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Sim{o: o, log: o.Logger, sessions: map[string]*session{}, refresh: map[string]*session{}, w: newWorld(o.Now())}
+	s := &Sim{o: o, log: o.Logger, sessions: map[string]*session{}, refresh: map[string]*session{}, w: newWorld(o.Now()),
+		fl: newFloorHost(), recordSeen: map[recordKey]bool{}}
 	if o.StateFile != "" {
 		data, err := os.ReadFile(o.StateFile)
 		switch {
@@ -174,12 +179,20 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
 		mq.Subscribe(proto.AllTracks(s.o.Prefix), 1, s.onTrack)
+		mq.Subscribe(proto.AllFloorUp(s.o.Prefix), 1, s.onFloor)
+		mq.Subscribe(proto.AllVoice(s.o.Prefix), 0, s.onVoice)
+		mq.Subscribe(proto.AllRecords(s.o.Prefix), 1, s.onRecord)
+		mq.Subscribe(proto.AllStatus(s.o.Prefix), 1, s.onPresence)
 		s.pubMu.Lock()
 		s.mq = mq
 		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }
 		s.pubMu.Unlock()
 		go func() { errc <- mq.Run(ctx) }()
 	}
+	s.refreshFloor()
+	floorCtx, stopFloor := context.WithCancel(ctx)
+	defer stopFloor()
+	go s.runFloor(floorCtx)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -248,6 +261,9 @@ func (s *Sim) change(f func(w *world, now time.Time) ([]outEvent, error)) error 
 	s.mu.Unlock()
 	for _, e := range evs {
 		s.publish(e)
+	}
+	if err == nil {
+		s.refreshFloor()
 	}
 	return err
 }
