@@ -28,12 +28,16 @@ type Card struct {
 	Dir    string
 	Config string
 	In     string // raw s16 native-endian mono; capture past its end repeats stale data
-	Out    string // WAV, truncated each time a playback stream opens
+	Out    string // WAV, truncated each time a playback stream opens (raw for UseCards)
+	// InDevice and OutDevice are the card's PortAudio device names.
+	InDevice, OutDevice string
+	raw                 bool
 }
 
 // NewCard writes the ALSA configuration for a file card in dir.
 func NewCard(dir string) (*Card, error) {
-	c := &Card{Dir: dir, Config: filepath.Join(dir, "asound.conf"), In: filepath.Join(dir, "in.raw"), Out: filepath.Join(dir, "out.wav")}
+	c := &Card{Dir: dir, Config: filepath.Join(dir, "asound.conf"), In: filepath.Join(dir, "in.raw"), Out: filepath.Join(dir, "out.wav"),
+		InDevice: "filein", OutDevice: "fileout"}
 	conf := fmt.Sprintf(`pcm.null { type null }
 pcm.filein { type file slave.pcm "null" file "/dev/null" infile %q format "raw" }
 pcm.fileout { type file slave.pcm "null" file %q format "wav" perm 0644 }
@@ -46,6 +50,37 @@ pcm.!default { type asym capture.pcm "filein" playback.pcm "fileout" }
 		return nil, err
 	}
 	return c, nil
+}
+
+// UseCards makes several file cards in one ALSA configuration and makes
+// it the process's (ALSA_CONFIG_PATH): ALSA and PortAudio read their
+// configuration once per process, so tests that run several agents in one
+// process give each its own card by name — PortAudio devices "{name}_in"
+// (reading In, raw) and "{name}_out" (appending to Out, raw samples, kept
+// across the stream's stops and starts). The default devices are silent
+// null devices. The caller removes the returned directory.
+func UseCards(names ...string) (dir string, cards map[string]*Card, err error) {
+	dir, err = os.MkdirTemp("", "pttagent-cards-")
+	if err != nil {
+		return "", nil, err
+	}
+	cards = map[string]*Card{}
+	var conf bytes.Buffer
+	conf.WriteString("pcm.null { type null }\npcm.!default { type asym capture.pcm \"null\" playback.pcm \"null\" }\n")
+	for _, n := range names {
+		c := &Card{Dir: dir, Config: filepath.Join(dir, "asound.conf"), In: filepath.Join(dir, n+".in.raw"),
+			Out: filepath.Join(dir, n+".out.raw"), InDevice: n + "_in", OutDevice: n + "_out", raw: true}
+		fmt.Fprintf(&conf, "pcm.%s { type file slave.pcm \"null\" file \"/dev/null\" infile %q format \"raw\" }\n", c.InDevice, c.In)
+		fmt.Fprintf(&conf, "pcm.%s { type file slave.pcm \"null\" file %q format \"raw\" perm 0644 }\n", c.OutDevice, c.Out)
+		if err := os.WriteFile(c.In, make([]byte, 2*audio.SampleRate), 0o644); err != nil {
+			return dir, nil, err
+		}
+		cards[n] = c
+	}
+	if err := os.WriteFile(filepath.Join(dir, "asound.conf"), conf.Bytes(), 0o644); err != nil {
+		return dir, nil, err
+	}
+	return dir, cards, os.Setenv("ALSA_CONFIG_PATH", filepath.Join(dir, "asound.conf"))
 }
 
 // UseCard makes a card in a fresh temp dir the process's sound card; for
@@ -75,6 +110,17 @@ func (c *Card) SetInput(samples []int16, pad time.Duration) error {
 
 // Output returns what was played since the playback stream was opened.
 func (c *Card) Output() ([]int16, error) {
+	if c.raw {
+		b, err := os.ReadFile(c.Out)
+		if err != nil {
+			return nil, err
+		}
+		s := make([]int16, len(b)/2)
+		for i := range s {
+			s[i] = int16(binary.NativeEndian.Uint16(b[2*i:]))
+		}
+		return s, nil
+	}
 	rate, s, err := ReadWAV(c.Out)
 	if err != nil {
 		return nil, err
