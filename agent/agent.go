@@ -39,6 +39,7 @@ type Agent struct {
 	mqtt     *mqtt.Client
 	health   *health.Tracker
 	sync     *platsync.Engine // nil without a platform
+	ptt      *pushToTalk
 
 	mu     sync.Mutex
 	queue  *queue.Queue
@@ -88,6 +89,9 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Agent, error) {
 	if a.sync, err = a.newSync(cfg); err != nil {
 		return nil, err
 	}
+	if a.ptt, err = newPTT(a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -132,6 +136,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.sync != nil {
 		g.Go(func() error { return a.sync.Run(ctx) })
 	}
+	g.Go(func() error { return a.ptt.Run(ctx) })
 	g.Go(func() error { return a.watch(ctx) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

@@ -21,6 +21,7 @@ type Status struct {
 	Uplink   UplinkStatus     `json:"uplink"`
 	Tracks   TrackStatus      `json:"tracks"`
 	Platform *PlatformStatus  `json:"platform,omitempty"` // nil without a platform
+	PTT      *PTTStatus       `json:"ptt,omitempty"`
 	Warnings []health.Warning `json:"warnings"`
 }
 
@@ -113,6 +114,7 @@ func (a *Agent) Status() Status {
 		s.Tracks.LastAckTime = sender.Stats().LastAck
 	}
 	s.Platform = a.platformStatus()
+	s.PTT = a.pttStatus()
 	s.Warnings = a.warnings()
 	return s
 }

@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"github.com/pttagent/pttagent/audio"
+)
+
+// PTTStatus is the push-to-talk part of Status.
+type PTTStatus struct {
+	// AudioError says why the sound card is not in use ("" when it is).
+	AudioError      string  `json:"audio_error,omitempty"`
+	Floor           string  `json:"floor"` // idle, pending-request, has-permission, queued, pending-release
+	ActiveGroup     int64   `json:"active_group,omitempty"`
+	ActiveGroupName string  `json:"active_group_name,omitempty"`
+	Speaker         string  `json:"speaker,omitempty"` // who has the floor in the active group
+	QueuePosition   int     `json:"queue_position,omitempty"`
+	TalkLimitS      float64 `json:"talk_limit_s,omitempty"` // while talking
+	LastCause       string  `json:"last_cause,omitempty"`   // of the last deny or revoke
+	Receiving       bool    `json:"receiving"`
+	TTS             bool    `json:"tts"`
+
+	Requests    uint64 `json:"requests"`     // floor requests sent
+	Grants      uint64 `json:"grants"`       //
+	Denies      uint64 `json:"denies"`       // by the platform, or no answer
+	LocalDenies uint64 `json:"local_denies"` // refused on the handset (state, rights, no group)
+	Revokes     uint64 `json:"revokes"`      //
+	Queued      uint64 `json:"queued"`       // requests that were queued
+
+	// LastAccessMs: PTT pressed → first voice packet sent, last burst.
+	LastAccessMs float64 `json:"last_access_ms,omitempty"`
+	// LastMouthToEarMs: the first frame of the last burst heard, from its
+	// capture on the speaker's handset to this speaker (clocks permitting).
+	LastMouthToEarMs float64 `json:"last_mouth_to_ear_ms,omitempty"`
+
+	BurstsSent    uint64 `json:"bursts_sent"`
+	FramesSent    uint64 `json:"frames_sent"`
+	PacketsSent   uint64 `json:"packets_sent"`
+	BurstsHeard   uint64 `json:"bursts_heard"`
+	VoiceReceived uint64 `json:"voice_received"` // packets handed to the jitter buffer
+	VoiceIgnored  uint64 `json:"voice_ignored"`  // packets of another group, our own, or while talking
+	VoiceBad      uint64 `json:"voice_bad"`      // malformed packets
+	FloorBad      uint64 `json:"floor_bad"`      // malformed floor messages
+	TextMessages  uint64 `json:"text_messages"`
+	Prompts       uint64 `json:"prompts"`
+	// PromptsDropped counts prompts and tones not played: their queue was full.
+	PromptsDropped uint64 `json:"prompts_dropped"`
+
+	Jitter     *audio.JitterStats `json:"jitter,omitempty"`
+	Capture    *audio.DeviceStats `json:"capture,omitempty"`
+	Playback   *audio.DeviceStats `json:"playback,omitempty"`
+	Battery    *BatteryStatus     `json:"battery,omitempty"`
+	Recordings *RecordingsStatus  `json:"recordings,omitempty"`
+}
+
+// BatteryStatus is the last battery reading.
+type BatteryStatus struct {
+	Percent  int    `json:"percent"` // -1: unknown
+	Charging bool   `json:"charging"`
+	Status   string `json:"status,omitempty"`
+}
+
+// RecordingsStatus is the recording queue.
+type RecordingsStatus struct {
+	Queued    int    `json:"queued"` // waiting for upload or report
+	Bytes     int64  `json:"bytes"`
+	Recorded  uint64 `json:"recorded"`
+	Uploaded  uint64 `json:"uploaded"`
+	Reported  uint64 `json:"reported"`
+	Dropped   uint64 `json:"dropped"` // the queue was full
+	Recovered uint64 `json:"recovered"`
+	Failures  uint64 `json:"failures"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+func (a *Agent) pttStatus() *PTTStatus {
+	p := a.ptt
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	s, snd, q := p.st, p.snd, p.recs
+	p.mu.Unlock()
+	if snd != nil {
+		c, pl := snd.paCapt.Stats(), snd.paPlay.Stats()
+		s.Capture, s.Playback = &c, &pl
+		j := snd.out.VoiceStats()
+		s.Jitter = &j
+		s.PromptsDropped += snd.out.Dropped()
+	}
+	if q != nil {
+		r := q.Stats()
+		s.Recordings = &RecordingsStatus{Queued: r.Queued, Bytes: r.Bytes, Recorded: r.Recorded, Uploaded: r.Uploaded,
+			Reported: r.Reported, Dropped: r.Dropped, Recovered: r.Recovered, Failures: r.Failures, LastError: r.LastError}
+	}
+	return &s
+}
