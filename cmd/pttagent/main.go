@@ -34,6 +34,8 @@ Usage:
   pttagent gps simulate --log FILE --link PATH
                                         play an NMEA log into a pseudo-terminal at PATH
   pttagent status [--json]              ask the running agent: uplink, GPS, tracks, warnings
+  pttagent ptt tap [MS] | ptt hold      press PTT through the running agent's bench socket
+  pttagent key NAME [MS]                tap group_up, group_down, volume_up or volume_down there
   pttagent version                      print the version
 `
 
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return gpsCommand(ctx, args, stdout, stderr)
 	case "status":
 		return statusCommand(ctx, args, stdout, stderr)
+	case "ptt", "key":
+		return pttCommand(ctx, cmd, args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
