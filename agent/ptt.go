@@ -331,7 +331,10 @@ func (p *pushToTalk) step(in floor.Input) {
 		p.log.Debug("floor", "from", prev.Phase, "to", next.Phase, "group", next.Group, "req", next.Req, "cause", next.Cause)
 	}
 	p.setStatus(func(s *PTTStatus) {
-		s.Floor, s.LastCause, s.Speaker = next.Phase.String(), next.Cause, p.speakers[p.active]
+		s.Floor, s.Speaker = next.Phase.String(), p.speakers[p.active]
+		if next.Cause != prev.Cause && next.Cause != "" {
+			s.LastCause = next.Cause
+		}
 		if next.Phase == floor.Queued {
 			s.QueuePosition = next.Position
 		} else {

@@ -16,6 +16,10 @@ import (
 var (
 	paMu    sync.Mutex
 	paUsers int
+	// openMu serialises opening and closing streams: the binding's device
+	// list is a package-level cache that Devices rebuilds without a lock,
+	// and several handsets (tests, benches) may open devices at once.
+	openMu sync.Mutex
 )
 
 func paAcquire() error {
@@ -112,6 +116,8 @@ var _ Capturer = (*PACapture)(nil)
 
 // OpenCapture opens the input device called name ("" = default).
 func OpenCapture(name string) (*PACapture, error) {
+	openMu.Lock()
+	defer openMu.Unlock()
 	if err := paAcquire(); err != nil {
 		return nil, &DeviceError{Op: "open capture", Device: name, Err: err}
 	}
@@ -164,6 +170,8 @@ func (c *PACapture) Stop() error {
 }
 
 func (c *PACapture) Close() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	err := c.stream.Close()
 	paRelease()
 	if err != nil {
@@ -186,6 +194,8 @@ var _ Player = (*PAPlayback)(nil)
 
 // OpenPlayback opens the output device called name ("" = default).
 func OpenPlayback(name string) (*PAPlayback, error) {
+	openMu.Lock()
+	defer openMu.Unlock()
 	if err := paAcquire(); err != nil {
 		return nil, &DeviceError{Op: "open playback", Device: name, Err: err}
 	}
@@ -246,6 +256,8 @@ func (p *PAPlayback) Stop() error {
 }
 
 func (p *PAPlayback) Close() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	err := p.stream.Close()
 	paRelease()
 	if err != nil {

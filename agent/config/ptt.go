@@ -124,9 +124,11 @@ func pttDefaults(c *Config) {
 		Complexity:      5,
 		ExpectedLoss:    5,
 		FramesPerPacket: 3,
-		JitterTarget:    Duration(60 * time.Millisecond),
-		JitterMax:       Duration(300 * time.Millisecond),
-		ToneVolume:      0.5,
+		// One packet (3 × 20 ms) plus 40 ms for the network's jitter: with
+		// less, every packet that is a little late is a gap.
+		JitterTarget: Duration(100 * time.Millisecond),
+		JitterMax:    Duration(300 * time.Millisecond),
+		ToneVolume:   0.5,
 	}
 	c.Board = Board{
 		SysfsRoot:     "/sys",
@@ -187,6 +189,10 @@ func (c *Config) validatePTT(v *validation) {
 	}
 	v.between("audio.jitter_target", a.JitterTarget, 20*time.Millisecond, 2*time.Second)
 	v.between("audio.jitter_max", a.JitterMax, a.JitterTarget.D(), 10*time.Second)
+	if pkt := time.Duration(a.FramesPerPacket) * 20 * time.Millisecond; a.FramesPerPacket >= 1 && a.JitterTarget.D() <= pkt {
+		v.warn("audio.jitter_target", "%s is not more than one packet (%s at audio.frames_per_packet %d): every late packet will be a gap; use at least %s",
+			a.JitterTarget, pkt, a.FramesPerPacket, pkt+40*time.Millisecond)
+	}
 	for key, d := range map[string]Duration{"audio.jitter_target": a.JitterTarget, "audio.jitter_max": a.JitterMax} {
 		if d.D()%(20*time.Millisecond) != 0 {
 			v.err(key, "%s is not a whole number of 20 ms frames; use e.g. 60ms", d)

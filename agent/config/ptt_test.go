@@ -12,7 +12,7 @@ func TestPTTDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Audio.Bitrate < 16000 || cfg.Audio.Bitrate > 24000 || cfg.Audio.FramesPerPacket != 3 ||
-		cfg.Audio.JitterTarget.D() != 60*time.Millisecond || cfg.Floor.TalkTime.D() != time.Minute ||
+		cfg.Audio.JitterTarget.D() != 100*time.Millisecond || cfg.Floor.TalkTime.D() != time.Minute ||
 		!cfg.TTS.Enabled || cfg.Board.SysfsRoot != "/sys" || cfg.Board.Debounce.D() != 20*time.Millisecond {
 		t.Fatalf("PTT defaults: %+v %+v %+v %+v", cfg.Audio, cfg.Board, cfg.Floor, cfg.TTS)
 	}
@@ -36,6 +36,11 @@ func TestPTTProblems(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %v\nwant …%s…", tc.yaml, err, tc.want)
 		}
+	}
+	// A target of one packet or less has no margin: warned, not refused.
+	_, warns, err := Parse("a.yaml", []byte(minimal+"audio:\n  jitter_target: 60ms\n"))
+	if err != nil || len(warns) == 0 || !strings.Contains(warns[0].Error(), "not more than one packet") {
+		t.Errorf("jitter_target 60ms: %v %v", warns, err)
 	}
 	good := minimal + "board:\n  input_device: /dev/input/event0\n  keys:\n    ptt: KEY_F1\n    group_up: gpio:17\n    volume_up: \"0x73\"\nfloor:\n  talk_time: 0s\n"
 	if _, _, err := Parse("a.yaml", []byte(good)); err != nil {
