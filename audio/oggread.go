@@ -6,15 +6,16 @@ import (
 	"time"
 )
 
-// OggDuration reads an Ogg Opus file written by OggWriter — possibly cut
-// short by a power loss — and returns how much audio its intact pages
-// hold (the last good page's granule position less the pre-skip) and how
-// many bytes those pages take. A recording interrupted mid-burst is thus
+// OggRepair takes an Ogg Opus file written by OggWriter — possibly cut
+// short by a power loss — and returns it up to its last intact page, with
+// that page marked end of stream, and how much audio it holds (the last
+// page's granule position: the packets' durations, pre-skip included, as
+// the burst's frames × 20 ms). A recording interrupted mid-burst is thus
 // kept up to its last complete page instead of being lost. It stops at the
-// first page whose header or CRC is wrong.
-func OggDuration(b []byte) (d time.Duration, good int, err error) {
+// first page whose header or CRC is wrong. b is not modified.
+func OggRepair(b []byte) (fixed []byte, d time.Duration, err error) {
 	var granule int64
-	pages := 0
+	pages, good, last := 0, 0, 0
 	for off := 0; off+27 <= len(b); {
 		p := b[off:]
 		if string(p[:4]) != "OggS" || p[4] != 0 {
@@ -28,32 +29,45 @@ func OggDuration(b []byte) (d time.Duration, good int, err error) {
 		for _, l := range p[27 : 27+nseg] {
 			size += int(l)
 		}
-		if size > len(p) {
+		if size > len(p) || pageCRC(p[:size]) != binary.LittleEndian.Uint32(p[22:]) {
 			break
 		}
-		page := p[:size]
-		want := binary.LittleEndian.Uint32(page[22:])
-		hdr := make([]byte, size)
-		copy(hdr, page)
-		binary.LittleEndian.PutUint32(hdr[22:], 0)
-		if oggCRC(hdr) != want {
+		// One logical stream, pages in sequence: anything else is not ours.
+		if pages > 0 && (binary.LittleEndian.Uint32(p[14:]) != binary.LittleEndian.Uint32(b[14:]) ||
+			binary.LittleEndian.Uint32(p[18:]) != uint32(pages)) {
 			break
 		}
-		body := page[27+nseg:]
 		if pages == 0 {
-			if len(body) < 19 || string(body[:8]) != "OpusHead" {
-				return 0, 0, errors.New("ogg: not an Ogg Opus stream")
+			if body := p[27+nseg : size]; len(body) < 19 || string(body[:8]) != "OpusHead" {
+				return nil, 0, errors.New("ogg: not an Ogg Opus stream")
 			}
 		}
-		if g := int64(binary.LittleEndian.Uint64(page[6:])); g > 0 {
+		if g := int64(binary.LittleEndian.Uint64(p[6:])); g > 0 {
 			granule = g
 		}
 		pages++
+		last, good = off, off+size
 		off += size
-		good = off
 	}
 	if pages == 0 {
-		return 0, 0, errors.New("ogg: no intact page")
+		return nil, 0, errors.New("ogg: no intact page")
 	}
-	return time.Duration(granule) * time.Second / 48000, good, nil
+	fixed = append([]byte(nil), b[:good]...)
+	if page := fixed[last:]; page[5]&0x04 == 0 {
+		page[5] |= 0x04
+		binary.LittleEndian.PutUint32(page[22:], pageCRC(page))
+	}
+	return fixed, time.Duration(granule) * time.Second / 48000, nil
+}
+
+// pageCRC is the CRC of a whole page with its CRC field taken as zero.
+func pageCRC(page []byte) uint32 {
+	var crc uint32
+	for i, c := range page {
+		if i >= 22 && i < 26 {
+			c = 0
+		}
+		crc = crc<<8 ^ oggTable[byte(crc>>24)^c]
+	}
+	return crc
 }

@@ -120,19 +120,17 @@ func (q *Queue) recover() error {
 			}
 			data, err := os.ReadFile(q.path(id, ".opus"))
 			var d time.Duration
-			good := 0
+			var fixed []byte
 			if err == nil {
-				d, good, err = audio.OggDuration(data)
+				fixed, d, err = audio.OggRepair(data)
 			}
 			if err != nil || d == 0 {
 				q.log.Warn("recording: burst cut short before any audio was written; removing it", "id", id, "err", err)
 				q.remove(id)
 				continue
 			}
-			if good < len(data) {
-				if err := os.Truncate(q.path(id, ".opus"), int64(good)); err != nil {
-					return fmt.Errorf("recordings: %w", err)
-				}
+			if err := writeFile(q.path(id, ".opus"), fixed); err != nil {
+				return fmt.Errorf("recordings: %w", err)
 			}
 			m.DurationMs, m.Complete = d.Milliseconds(), true
 			if err := q.writeMeta(m); err != nil {
@@ -163,7 +161,16 @@ func (q *Queue) readMeta(id string) (Meta, error) {
 // writeMeta replaces a recording's meta atomically.
 func (q *Queue) writeMeta(m Meta) error {
 	b, _ := json.Marshal(m)
-	tmp := q.path(m.ID, ".json.tmp")
+	if err := writeFile(q.path(m.ID, ".json"), b); err != nil {
+		return fmt.Errorf("recordings: write %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// writeFile replaces path atomically: a temporary file, fsync, rename,
+// fsync of the directory.
+func writeFile(path string, b []byte) error {
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err == nil {
 		_, err = f.Write(b)
@@ -175,16 +182,15 @@ func (q *Queue) writeMeta(m Meta) error {
 		}
 	}
 	if err == nil {
-		err = os.Rename(tmp, q.path(m.ID, ".json"))
+		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(q.dir)
+		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("recordings: write %s: %w", m.ID, err)
 	}
-	return nil
+	return err
 }
 
 func syncDir(dir string) error {

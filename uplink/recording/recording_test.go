@@ -1,0 +1,255 @@
+package recording
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/uplink/proto"
+)
+
+// frames encodes n frames of a tone, as the packetizer's OnFrame sees them.
+func frames(t testing.TB, n int) [][]byte {
+	t.Helper()
+	enc, err := audio.NewEncoder(audio.EncoderConfig{Bitrate: 20000, Complexity: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tone, _ := audio.RenderTone(audio.ToneEnd, 0.5)
+	pcm := make([]int16, audio.FrameSamples)
+	var out [][]byte
+	for i := range n {
+		copy(pcm, tone[(i%4)*audio.FrameSamples:])
+		buf := make([]byte, proto.MaxOpusFrame)
+		k, err := enc.Encode(pcm, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, buf[:k])
+	}
+	return out
+}
+
+func record(t *testing.T, q *Queue, begin int64, n int) Meta {
+	t.Helper()
+	b, err := q.Begin(Meta{Account: "a", Group: 7, GroupName: "Patrol", Burst: uint32(begin), BeginMs: begin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames(t, n) {
+		b.Frame(f)
+	}
+	m, err := b.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestQueueRecordsStandardOggOpus(t *testing.T) {
+	q, err := Open(t.TempDir(), 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := record(t, q, 1763712000123, 100)
+	if !m.Complete || m.DurationMs != 2000 || m.ID != "1763712000123-a56d607b" {
+		t.Fatalf("meta %+v", m)
+	}
+	p := q.Pending()
+	if len(p) != 1 || p[0] != m {
+		t.Fatalf("pending %+v", p)
+	}
+	if out, err := exec.Command("opusinfo", filepath.Join(q.Dir(), m.ID+".opus")).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "Playback length: 0m:01.993s") {
+		t.Errorf("opusinfo: %v\n%s", err, out)
+	}
+	// A burst without a frame (a tap too short to capture one) leaves nothing.
+	b, _ := q.Begin(Meta{Group: 7, Burst: 9, BeginMs: 1763712009000})
+	if m, err := b.End(); err != nil || m.Complete {
+		t.Errorf("empty burst: %+v %v", m, err)
+	}
+	if len(q.Pending()) != 1 {
+		t.Errorf("pending %+v", q.Pending())
+	}
+	if st := q.Stats(); st.Recorded != 1 || st.Queued != 1 || st.Bytes == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// A power cut mid-burst: the meta says incomplete and the file ends in a
+// torn page. At the next start the recording is kept up to its last
+// intact page, marked complete, and uploaded like any other.
+func TestQueueRecoversABurstCutShort(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := Open(dir, 1<<20, nil)
+	b, err := q.Begin(Meta{Account: "a", Group: 7, Burst: 5, BeginMs: 1763712000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames(t, 170) { // pages of 50 frames: 3 full pages written, 20 frames in memory
+		b.Frame(f)
+	}
+	b.f.Close() // the process dies here
+	path := filepath.Join(dir, b.meta.ID+".opus")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, append(data, "OggS\x00\x00garbage of a torn page"...), 0o640)
+	// A stray temporary file and an .opus without its meta are removed.
+	os.WriteFile(filepath.Join(dir, "x.json.tmp"), []byte("{"), 0o640)
+	os.WriteFile(filepath.Join(dir, "orphan.opus"), data, 0o640)
+
+	q2, err := Open(dir, 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := q2.Pending()
+	if len(p) != 1 || !p[0].Complete || p[0].DurationMs != 3000 {
+		t.Fatalf("recovered %+v", p)
+	}
+	if q2.Stats().Recovered != 1 {
+		t.Errorf("stats %+v", q2.Stats())
+	}
+	if out, err := exec.Command("opusinfo", path).CombinedOutput(); err != nil || strings.Contains(string(out), "WARNING") {
+		t.Errorf("the recovered file: %v\n%s", err, out)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("files left: %v", entries)
+	}
+	// A burst cut before any audio page is dropped, not uploaded empty.
+	b, _ = q2.Begin(Meta{Group: 7, Burst: 6, BeginMs: 1763712100000})
+	b.f.Close()
+	q3, _ := Open(dir, 1<<20, nil)
+	if len(q3.Pending()) != 1 {
+		t.Errorf("pending %+v", q3.Pending())
+	}
+}
+
+func TestQueueDropsTheOldestWhenFull(t *testing.T) {
+	q, _ := Open(t.TempDir(), 20000, nil)
+	for i := range 6 {
+		record(t, q, 1763712000000+int64(i)*10000, 100) // ~5 KB each
+	}
+	p := q.Pending()
+	st := q.Stats()
+	if st.Dropped == 0 || st.Bytes > 20000 || len(p) == 0 || p[len(p)-1].BeginMs != 1763712050000 {
+		t.Errorf("stats %+v pending %d", st, len(p))
+	}
+	if p[0].BeginMs == 1763712000000 {
+		t.Errorf("the oldest recording was kept")
+	}
+}
+
+type fakePlatform struct {
+	mu       sync.Mutex
+	down     bool
+	files    map[string][]byte
+	reports  []proto.RecordReport
+	uploads  int
+	failRepo bool
+}
+
+func (f *fakePlatform) upload(_ context.Context, name string, data []byte) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.uploads++
+	if f.down {
+		return "", errors.New("platform down")
+	}
+	f.files[name] = data
+	return "http://platform.example/files/" + name, nil
+}
+
+func (f *fakePlatform) report(_ context.Context, r proto.RecordReport) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failRepo {
+		return errors.New("no PUBACK")
+	}
+	f.reports = append(f.reports, r)
+	return nil
+}
+
+func (f *fakePlatform) set(down, failReport bool) {
+	f.mu.Lock()
+	f.down, f.failRepo = down, failReport
+	f.mu.Unlock()
+}
+
+// The uploader sends oldest first, retries through an outage, never
+// uploads a file twice once the platform has it (even when the report
+// fails), and leaves the disk empty once everything is reported.
+func TestUploaderThroughAnOutage(t *testing.T) {
+	q, _ := Open(t.TempDir(), 1<<20, nil)
+	plat := &fakePlatform{files: map[string][]byte{}, down: true}
+	u := &Uploader{Queue: q, Upload: plat.upload, Report: plat.report, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- u.Run(ctx) }()
+	first := record(t, q, 1763712000000, 50)
+	second := record(t, q, 1763712060000, 25)
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	wait("failed attempts", func() bool { return q.Stats().Failures >= 3 })
+	plat.set(false, true) // uploads work, reports do not
+	wait("the first upload", func() bool { plat.mu.Lock(); defer plat.mu.Unlock(); return len(plat.files) == 1 })
+	wait("failed reports", func() bool { return q.Stats().Failures >= 6 })
+	plat.mu.Lock()
+	uploads := plat.uploads
+	plat.mu.Unlock()
+	plat.set(false, false)
+	wait("both reported", func() bool { return q.Stats().Reported == 2 })
+	cancel()
+	<-done
+	plat.mu.Lock()
+	defer plat.mu.Unlock()
+	if plat.uploads != uploads+1 || len(plat.files) != 2 {
+		t.Errorf("uploaded %d times (%d before the reports worked), %d files: a file went up twice", plat.uploads, uploads, len(plat.files))
+	}
+	if len(plat.reports) != 2 || plat.reports[0].BeginMs != first.BeginMs || plat.reports[1].Burst != second.Burst ||
+		plat.reports[0].DurationMs != 1000 || plat.reports[1].DurationMs != 500 || plat.reports[0].GroupName != "Patrol" ||
+		!strings.HasSuffix(plat.reports[0].URL, "a_1763712000000_"+first.ID[len(first.ID)-8:]+".opus") {
+		t.Errorf("reports %+v", plat.reports)
+	}
+	if entries, _ := os.ReadDir(q.Dir()); len(entries) != 0 {
+		t.Errorf("left on disk: %v", entries)
+	}
+}
+
+// An upload that succeeded before a reboot is not repeated after it.
+func TestUploadedURLSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := Open(dir, 1<<20, nil)
+	m := record(t, q, 1763712000000, 10)
+	if err := q.SetURL(m.ID, "http://p/f.opus"); err != nil {
+		t.Fatal(err)
+	}
+	q2, _ := Open(dir, 1<<20, nil)
+	plat := &fakePlatform{files: map[string][]byte{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go (&Uploader{Queue: q2, Upload: plat.upload, Report: plat.report}).Run(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for q2.Stats().Reported == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	plat.mu.Lock()
+	defer plat.mu.Unlock()
+	if plat.uploads != 0 || len(plat.reports) != 1 || plat.reports[0].URL != "http://p/f.opus" {
+		t.Errorf("uploads %d reports %+v", plat.uploads, plat.reports)
+	}
+}
