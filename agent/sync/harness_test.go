@@ -63,6 +63,7 @@ type hsOptions struct {
 	baseURL  string        // default: the simulator
 	timeout  time.Duration // per request
 	onChange func(old, new *platform.Model)
+	onEvent  func(ev proto.Event) bool
 }
 
 // handset is the agent's sync side: its own MQTT connection, a platform
@@ -117,7 +118,7 @@ func startHandset(t *testing.T, l *lab, o hsOptions) *handset {
 	mq := mqtt.New(mqtt.Options{Brokers: []string{l.broker.URL()}, ClientID: devAccount, KeepAlive: 10 * time.Second,
 		ConnectTimeout: 3 * time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond, Logger: log})
 	hs.e = &sync.Engine{Client: client, Dialect: o.dialect, Account: devAccount, StatePath: filepath.Join(o.stateDir, "platform.json"),
-		Poll: o.poll, MQTT: mq, Logger: log, OnChange: o.onChange}
+		Poll: o.poll, MQTT: mq, Logger: log, OnChange: o.onChange, OnEvent: o.onEvent}
 	if o.events {
 		hs.e.EventTopic = hs.topics.Event()
 	}

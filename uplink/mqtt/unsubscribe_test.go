@@ -1,0 +1,65 @@
+package mqtt_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
+)
+
+// Unsubscribe stops the messages now and keeps a reconnect from
+// restoring the subscription (push-to-talk follows the active group's
+// voice this way).
+func TestUnsubscribe(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	c := mqtt.New(mqtt.Options{Brokers: []string{b.URL()}, ClientID: "dev-unsub", KeepAlive: 5 * time.Second,
+		ConnectTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	var got atomic.Int32
+	c.Subscribe("ptt/group/1/voice/+", 0, func(string, []byte) { got.Add(1) })
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("pub"))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(50)
+	var probes atomic.Int32
+	c.Subscribe("ptt/probe", 1, func(string, []byte) { probes.Add(1) })
+	wait := func(what, topic string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			pub.Publish(topic, 0, false, []byte("v")).Wait()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait("a message", "ptt/group/1/voice/x", func() bool { return got.Load() > 0 })
+	c.Unsubscribe("ptt/group/1/voice/+")
+	// Restart the broker: the client reconnects without the subscription
+	// (and with the other one: a probe arrives again).
+	b.Stop()
+	b.Start()
+	n := got.Load()
+	p := probes.Load()
+	wait("both clients back", "ptt/probe", func() bool { return probes.Load() > p })
+	for range 10 {
+		pub.Publish("ptt/group/1/voice/x", 0, false, []byte("v")).Wait()
+	}
+	p = probes.Load()
+	wait("a probe after the voice", "ptt/probe", func() bool { return probes.Load() > p })
+	if d := got.Load() - n; d != 0 {
+		t.Errorf("%d messages after Unsubscribe", d)
+	}
+}
