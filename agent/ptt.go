@@ -330,7 +330,14 @@ func (p *pushToTalk) step(in floor.Input) {
 	if prev.Phase != next.Phase {
 		p.log.Debug("floor", "from", prev.Phase, "to", next.Phase, "group", next.Group, "req", next.Req, "cause", next.Cause)
 	}
+	var grantMs float64
+	if next.Phase == floor.HasPermission && prev.Phase != floor.HasPermission && !p.keyAt.IsZero() {
+		grantMs = float64(time.Since(p.keyAt).Microseconds()) / 1000
+	}
 	p.setStatus(func(s *PTTStatus) {
+		if grantMs > 0 {
+			s.LastGrantMs = grantMs
+		}
 		s.Floor, s.Speaker = next.Phase.String(), p.speakers[p.active]
 		if next.Cause != prev.Cause && next.Cause != "" {
 			s.LastCause = next.Cause
@@ -533,7 +540,11 @@ func (p *pushToTalk) startTalk(group int64) {
 			}
 		}
 	}()
-	p.log.Info("talking", "group", group, "burst", t.burst, "talk_limit", p.fs.TalkLimit)
+	grantMs := 0.0
+	if !keyAt.IsZero() {
+		grantMs = float64(begin.Sub(keyAt).Microseconds()) / 1000
+	}
+	p.log.Info("talking", "group", group, "burst", t.burst, "talk_limit", p.fs.TalkLimit, "grant_ms", grantMs)
 }
 
 // stopTalk closes the microphone: the talk goroutine sends the burst's
@@ -625,13 +636,17 @@ func (p *pushToTalk) onVoice(topic string, payload []byte) {
 // → the same frame heard, given the clocks agree).
 func (p *pushToTalk) onVoicePlaying(on bool) {
 	p.leds.set(p.leds.rx, on)
+	m2e := 0.0
+	if c := p.rxCapture.Load(); on && c != 0 {
+		m2e = float64(time.Now().Add(p.snd.latency).UnixMicro()-c) / 1000
+		p.log.Info("voice heard", "burst", p.rxBurst.Load(), "mouth_to_ear_ms", m2e)
+	}
 	p.setStatus(func(s *PTTStatus) {
 		s.Receiving = on
 		if on {
 			s.BurstsHeard++
-			if c := p.rxCapture.Load(); c != 0 {
-				heard := time.Now().Add(p.snd.latency)
-				s.LastMouthToEarMs = float64(heard.UnixMicro()-c) / 1000
+			if m2e != 0 {
+				s.LastMouthToEarMs = m2e
 			}
 		}
 	})

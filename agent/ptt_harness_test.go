@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -56,7 +57,7 @@ func TestMain(m *testing.M) {
 
 // handset is one running agent.
 type handset struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	member  sim.Member
 	card    *audiotest.Card
@@ -76,10 +77,14 @@ type handsetSpec struct {
 	priority int    // wapi priority 1–10, lower is higher
 	tts      bool
 	sysfs    string // a sysfs tree with the battery BAT0 ("": no battery)
+	// jack: the JACK server's "system" device (a real-time clock) instead
+	// of the paced file card, with the default jitter target — for the
+	// latency benchmark.
+	jack bool
 }
 
 type pttWorld struct {
-	t      *testing.T
+	t      testing.TB
 	broker *mqtttest.Broker
 	sim    *simtest.Sim
 	web    *mqtttest.Proxy // in front of pttsim's HTTP: a platform outage is a Cut
@@ -90,7 +95,7 @@ type pttWorld struct {
 	probe  paho.Client
 }
 
-func startPTTWorld(t *testing.T, specs ...handsetSpec) *pttWorld {
+func startPTTWorld(t testing.TB, specs ...handsetSpec) *pttWorld {
 	t.Helper()
 	audiotest.NeedTools(t, "espeak-ng", "mosquitto")
 	w := &pttWorld{t: t, hs: map[string]*handset{}}
@@ -125,7 +130,7 @@ func startPTTWorld(t *testing.T, specs ...handsetSpec) *pttWorld {
 	}
 	t.Cleanup(func() { w.probe.Disconnect(50) })
 	for _, sp := range specs {
-		w.start(w.hs[sp.name], sp.sysfs)
+		w.start(w.hs[sp.name], sp)
 	}
 	for _, sp := range specs {
 		w.ready(w.hs[sp.name])
@@ -133,7 +138,7 @@ func startPTTWorld(t *testing.T, specs ...handsetSpec) *pttWorld {
 	return w
 }
 
-func (w *pttWorld) start(h *handset, sysfs string) {
+func (w *pttWorld) start(h *handset, sp handsetSpec) {
 	t := w.t
 	t.Helper()
 	h.dir = t.TempDir()
@@ -143,8 +148,15 @@ func (w *pttWorld) start(h *handset, sysfs string) {
 	}
 	h.bench = filepath.Join(h.dir, "run", "keys.sock")
 	battery := "battery: none"
-	if sysfs != "" {
-		battery = "battery: BAT0\n  sysfs_root: " + sysfs
+	if sp.sysfs != "" {
+		battery = "battery: BAT0\n  sysfs_root: " + sp.sysfs
+	}
+	// Above the default jitter target: CI's two cores are shared with
+	// other test packages, and a goroutine stalled there looks like
+	// network jitter.
+	sound := fmt.Sprintf("capture_device: %s\n  playback_device: %s\n  pace: true\n  jitter_target: 160ms", h.card.InDevice, h.card.OutDevice)
+	if sp.jack {
+		sound = "capture_device: system\n  playback_device: system"
 	}
 	y := fmt.Sprintf(`device: {account: %s}
 secrets_file: %s
@@ -161,12 +173,7 @@ platform:
   poll: 1h
   request_timeout: 2s
 audio:
-  capture_device: %s
-  playback_device: %s
-  pace: true
-  # Above the default: CI's two cores are shared with other test
-  # packages, and a goroutine stalled there looks like network jitter.
-  jitter_target: 160ms
+  %s
 board:
   bench_socket: %s
   %s
@@ -174,7 +181,7 @@ floor:
   warning: 1s
 tts:
   voice: en
-`, h.name, secrets, h.dir, h.dir, h.dir, w.broker.URL(), w.web.Port, h.card.InDevice, h.card.OutDevice, h.bench, battery)
+`, h.name, secrets, h.dir, h.dir, h.dir, w.broker.URL(), w.web.Port, sound, h.bench, battery)
 	path := filepath.Join(h.dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
@@ -183,7 +190,7 @@ tts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.a, err = agent.New(cfg, testLogger(t).With("handset", h.name), "test"); err != nil {
+	if h.a, err = agent.New(cfg, pttLogger().With("handset", h.name), "test"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -221,7 +228,7 @@ func (h *handset) stop() {
 func (w *pttWorld) ready(h *handset) {
 	t := w.t
 	t.Helper()
-	waitFor(t, 15*time.Second, h.name+" in its group", func() bool {
+	await(t, 15*time.Second, h.name+" in its group", func() bool {
 		s := h.status()
 		return s.AudioError == "" && s.ActiveGroup == w.group.ID && h.a.Status().Uplink.Connected
 	})
@@ -229,7 +236,7 @@ func (w *pttWorld) ready(h *handset) {
 	// subscriptions work without a sound.
 	floorTopic := proto.FloorDownTopic("ptt", h.name)
 	voiceTopic := proto.GroupVoice("ptt", w.group.ID, "probe")
-	waitFor(t, 10*time.Second, h.name+"'s subscriptions", func() bool {
+	await(t, 10*time.Second, h.name+"'s subscriptions", func() bool {
 		s := h.status()
 		if s.FloorBad > 0 && s.VoiceBad > 0 {
 			return true
@@ -299,7 +306,7 @@ func (h *handset) tap(key string) {
 // waitFloor waits for the handset's floor phase.
 func (h *handset) waitFloor(phase string, d time.Duration) {
 	h.t.Helper()
-	waitFor(h.t, d, h.name+" "+phase, func() bool { return h.status().Floor == phase })
+	await(h.t, d, h.name+" "+phase, func() bool { return h.status().Floor == phase })
 }
 
 // output is what the handset's speaker played so far.
@@ -317,7 +324,7 @@ func (h *handset) output() []int16 {
 func (h *handset) waitQuiet(d time.Duration) {
 	h.t.Helper()
 	last, since := -1, time.Now()
-	waitFor(h.t, d, h.name+" quiet", func() bool {
+	await(h.t, d, h.name+" quiet", func() bool {
 		fi, err := os.Stat(h.card.Out)
 		n := 0
 		if err == nil {
@@ -361,7 +368,7 @@ func requestsFrom(events []sim.FloorEvent, account string) int {
 }
 
 // renderPrompt is what the agent's espeak-ng settings make of text.
-func renderPrompt(t *testing.T, text string) []int16 {
+func renderPrompt(t testing.TB, text string) []int16 {
 	t.Helper()
 	pcm, err := audio.TTS{Voice: "en", Speed: 160, Volume: 0.8}.Render(context.Background(), text)
 	if err != nil {
@@ -370,7 +377,7 @@ func renderPrompt(t *testing.T, text string) []int16 {
 	return pcm
 }
 
-func httpGet(t *testing.T, url string) []byte {
+func httpGet(t testing.TB, url string) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -390,4 +397,24 @@ func httpGet(t *testing.T, url string) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// await polls cond until it holds or d passes (waitFor for benchmarks too).
+func await(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pttLogger discards, unless AGENT_TEST_LOG is set (as testLogger).
+func pttLogger() *slog.Logger {
+	if os.Getenv("AGENT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -25,6 +25,8 @@ type PTTStatus struct {
 	Revokes     uint64 `json:"revokes"`      //
 	Queued      uint64 `json:"queued"`       // requests that were queued
 
+	// LastGrantMs: PTT pressed → floor granted (the grant tone), last burst.
+	LastGrantMs float64 `json:"last_grant_ms,omitempty"`
 	// LastAccessMs: PTT pressed → first voice packet sent, last burst.
 	LastAccessMs float64 `json:"last_access_ms,omitempty"`
 	// LastMouthToEarMs: the first frame of the last burst heard, from its

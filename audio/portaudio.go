@@ -16,9 +16,12 @@ import (
 var (
 	paMu    sync.Mutex
 	paUsers int
-	// openMu serialises opening and closing streams: the binding's device
-	// list is a package-level cache that Devices rebuilds without a lock,
-	// and several handsets (tests, benches) may open devices at once.
+	// openMu serialises opening, starting, stopping and closing streams:
+	// PortAudio's calls are not thread-safe (the JACK host API fails a
+	// Pa_StartStream made while another stream starts), the binding's
+	// device list is a package-level cache that Devices rebuilds without a
+	// lock, and the speaker and the microphone start from different
+	// goroutines when the floor is granted.
 	openMu sync.Mutex
 )
 
@@ -143,6 +146,8 @@ func OpenCapture(name string) (*PACapture, error) {
 func (c *PACapture) Name() string { return c.name }
 
 func (c *PACapture) Start() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	if err := c.stream.Start(); err != nil {
 		return &DeviceError{Op: "start capture", Device: c.name, Err: err}
 	}
@@ -163,6 +168,8 @@ func (c *PACapture) ReadFrame(pcm []int16) error {
 }
 
 func (c *PACapture) Stop() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	if err := c.stream.Stop(); err != nil {
 		return &DeviceError{Op: "stop capture", Device: c.name, Err: err}
 	}
@@ -229,6 +236,8 @@ func (p *PAPlayback) Latency() time.Duration {
 }
 
 func (p *PAPlayback) Start() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	if err := p.stream.Start(); err != nil {
 		return &DeviceError{Op: "start playback", Device: p.name, Err: err}
 	}
@@ -249,6 +258,8 @@ func (p *PAPlayback) WriteFrame(pcm []int16) error {
 }
 
 func (p *PAPlayback) Stop() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	if err := p.stream.Stop(); err != nil {
 		return &DeviceError{Op: "stop playback", Device: p.name, Err: err}
 	}

@@ -28,6 +28,8 @@ type Options struct {
 	Persistence bool
 	// ACL is the content of an ACL file; empty allows everything.
 	ACL string
+	// Config is appended to mosquitto.conf (e.g. "set_tcp_nodelay true").
+	Config string
 }
 
 // Broker is a mosquitto process listening on 127.0.0.1.
@@ -84,6 +86,9 @@ func Start(t testing.TB, o Options) *Broker {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&conf, "acl_file %s\n", acl)
+	}
+	if o.Config != "" {
+		conf.WriteString(o.Config + "\n")
 	}
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")
 	if err := os.WriteFile(b.conf, conf.Bytes(), 0o644); err != nil {

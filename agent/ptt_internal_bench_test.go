@@ -1,0 +1,215 @@
+package agent
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"gopkg.in/hraban/opus.v2"
+
+	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/audio/audiotest"
+	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
+	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/uplink/recording"
+)
+
+// The voice paths as the agent wires them, per 20 ms frame, on the real
+// parts (PortAudio on the file card "a" that TestMain configures, Opus,
+// the Ogg recording on disk, paho publishing to mosquitto), against a
+// plain libopus encode loop of the same speech in the same run:
+//
+//	go test -c -o /tmp/agent.test ./agent && cd agent
+//	for i in 1 2 3 4 5 6 7; do /tmp/agent.test -test.run '^$' \
+//	  -test.bench 'WiredSendPath|OpusReference|WiredReceivePath' \
+//	  -test.benchtime 3000x -test.benchmem 2>/dev/null | grep ^Benchmark; done
+
+const benchFrames = 4000
+
+func benchSpeech(b *testing.B) []int16 {
+	b.Helper()
+	sp, err := audiotest.Speak("Unit seven to base. Arriving at the north gate in five minutes, over.", "en")
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]int16, 0, benchFrames*audio.FrameSamples)
+	for len(out) < cap(out) {
+		out = append(out, sp[:min(len(sp), cap(out)-len(out))]...)
+	}
+	return out
+}
+
+func benchSound(b *testing.B) (*sound, *config.Config) {
+	b.Helper()
+	if b.N > benchFrames {
+		b.Fatalf("at most %d frames (-benchtime %dx)", benchFrames, benchFrames)
+	}
+	// Card "a" of TestMain: its microphone file gets the speech before the
+	// stream opens (the file plugin reads it from the start).
+	in := filepath.Join(filepath.Dir(os.Getenv("ALSA_CONFIG_PATH")), "a.in.raw")
+	sp := benchSpeech(b)
+	raw := make([]byte, 0, 2*len(sp))
+	for _, s := range sp {
+		raw = binary.NativeEndian.AppendUint16(raw, uint16(s))
+	}
+	if err := os.WriteFile(in, raw, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Audio.CaptureDevice, cfg.Audio.PlaybackDevice = "a_in", "a_out"
+	snd, err := openSound(&cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(snd.close)
+	return snd, &cfg
+}
+
+// BenchmarkWiredSendPath: microphone buffer → Opus → packet (3 frames) →
+// the recording's Ogg page (OnFrame) → a copy for paho → MQTT publish, QoS
+// 0, to a real broker.
+func BenchmarkWiredSendPath(b *testing.B) {
+	snd, _ := benchSound(b)
+	broker := mqtttest.Start(b, mqtttest.Options{})
+	mq := mqtt.New(mqtt.Options{Brokers: []string{broker.URL()}, ClientID: "bench-send", KeepAlive: 30 * time.Second,
+		ConnectTimeout: 5 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go mq.Run(ctx)
+	for up, _ := mq.State(); !up; up, _ = mq.State() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	q, err := recording.Open(b.TempDir(), 1<<30, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := q.Begin(recording.Meta{Account: "a", Group: 1, Burst: 1, BeginMs: time.Now().UnixMilli()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snd.pk.OnFrame = rec.Frame
+	if err := snd.pk.Begin(1); err != nil {
+		b.Fatal(err)
+	}
+	if err := snd.paCapt.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer snd.paCapt.Stop()
+	topic := proto.Topics{Prefix: "ptt", Account: "a"}.Voice(1)
+	pub := func(p []byte) paho.Token { return mq.Publish(topic, 0, false, p) }
+	var bufs voiceBuffers
+	pcm := make([]int16, audio.FrameSamples)
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := snd.paCapt.ReadFrame(pcm); err != nil {
+			b.Fatal(err)
+		}
+		p, err := snd.pk.Add(pcm, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p != nil {
+			bufs.publish(p, pub)
+		}
+	}
+	b.StopTimer()
+	if _, err := rec.End(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkOpusReference: a plain libopus encode loop with the same
+// settings on the same speech, nothing else.
+func BenchmarkOpusReference(b *testing.B) {
+	sp := benchSpeech(b)
+	enc, err := opus.NewEncoder(audio.SampleRate, 1, opus.AppVoIP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc.SetBitrate(20000)
+	enc.SetComplexity(5)
+	enc.SetInBandFEC(true)
+	enc.SetPacketLossPerc(5)
+	out := make([]byte, proto.MaxOpusFrame)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f := i % benchFrames
+		if _, err := enc.Encode(sp[f*audio.FrameSamples:(f+1)*audio.FrameSamples], out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWiredReceivePath: the agent's MQTT voice handler (gate, header,
+// counters) → jitter buffer → Opus decode → the PortAudio playback
+// buffer; per frame (3 per packet).
+func BenchmarkWiredReceivePath(b *testing.B) {
+	snd, cfg := benchSound(b)
+	sp := benchSpeech(b)
+	enc, _ := audio.NewEncoder(audio.EncoderConfig{Bitrate: 20000, Complexity: 5, ExpectedLoss: 5})
+	pk, _ := audio.NewPacketizer(enc, 3)
+	pk.Begin(7)
+	var packets [][]byte
+	for f := 0; f < benchFrames; f++ {
+		if p, _ := pk.Add(sp[f*audio.FrameSamples:(f+1)*audio.FrameSamples], time.Now()); p != nil {
+			packets = append(packets, append([]byte(nil), p...))
+		}
+	}
+	cfg.Device.Account = "b"
+	p := &pushToTalk{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), snd: snd}
+	pfx := proto.GroupVoice("ptt", 1, "")
+	p.listenPrefix.Store(&pfx)
+	topic := proto.GroupVoice("ptt", 1, "a")
+	if err := snd.paPlay.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer snd.paPlay.Stop()
+	pcm := make([]int16, audio.FrameSamples)
+	t0 := time.Now()
+	turn := 0
+	play := func() {
+		kind, err := snd.rx.Next(t0.Add(time.Duration(turn)*audio.FrameDuration), pcm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		turn++
+		if kind == audio.PlayFrame || kind == audio.PlayConceal {
+			snd.paPlay.WriteFrame(pcm)
+		}
+	}
+	// Fill the buffer to its target before measuring.
+	next := 0
+	for ; next < 3; next++ {
+		p.onVoice(topic, packets[next])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%3 == 0 {
+			p.onVoice(topic, packets[next%len(packets)])
+			next++
+		}
+		play()
+	}
+	b.StopTimer()
+	if s := p.status(); s.VoiceReceived == 0 || s.VoiceBad != 0 {
+		b.Fatalf("voice handler: %+v", s)
+	}
+}
+
+func (p *pushToTalk) status() PTTStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.st
+}
