@@ -128,6 +128,7 @@ type sound struct {
 // path on them.
 func openSound(cfg *config.Config, log *slog.Logger) (*sound, error) {
 	a := cfg.Audio
+	audio.SetLogger(log)
 	s := &sound{tones: map[floor.Tone][]int16{}}
 	var err error
 	if s.paCapt, err = audio.OpenCapture(a.CaptureDevice); err != nil {

@@ -29,7 +29,7 @@ func paAcquire() error {
 	paMu.Lock()
 	defer paMu.Unlock()
 	if paUsers == 0 {
-		if err := portaudio.Initialize(); err != nil {
+		if err := quietly(portaudio.Initialize); err != nil {
 			return fmt.Errorf("initialise PortAudio: %w", err)
 		}
 	}
