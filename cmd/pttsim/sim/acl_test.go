@@ -41,7 +41,9 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 			}
 			plat := connect("platform", "ptt/dev/+/floor", "ptt/dev/+/voice/+", "ptt/dev/+/record")
 			dev := connect("dev-1", "ptt/dev/dev-1/floor/ctl", "ptt/group/+/voice/+", "ptt/dev/dev-2/floor/ctl")
-			pub := func(c paho.Client, topic, payload string) { c.Publish(topic, 1, false, payload).WaitTimeout(5 * time.Second) }
+			pub := func(c paho.Client, topic, payload string) {
+				c.Publish(topic, 1, false, payload).WaitTimeout(5 * time.Second)
+			}
 			pub(dev, "ptt/dev/dev-1/floor", "request")
 			pub(dev, "ptt/dev/dev-1/voice/5", "voice")
 			pub(dev, "ptt/dev/dev-1/record", "report")
