@@ -117,7 +117,13 @@ func newPTT(a *Agent) (*pushToTalk, error) {
 		if g := p.loadPrefs().ActiveGroup; g != 0 {
 			a.sync.SetActive(g)
 		}
-		if cfg.Recordings.Enabled {
+		switch {
+		case !cfg.Recordings.Enabled:
+		case cfg.Secrets.PlatformPassword == "":
+			// A wapi handset with a fixed token cannot log in to the corp
+			// file-upload: recordings would only pile up on the disk.
+			p.log.Warn("recordings are off: uploading them needs platform_password in the secrets file")
+		default:
 			if err := p.newUploader(); err != nil {
 				return nil, err
 			}

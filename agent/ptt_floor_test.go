@@ -25,6 +25,17 @@ func TestPushToTalkFloor(t *testing.T) {
 	for f, v := range map[string]string{"type": "Battery", "status": "Discharging", "capacity": "10"} {
 		os.WriteFile(filepath.Join(bat, f), []byte(v+"\n"), 0o644)
 	}
+	for _, led := range []string{"red:tx", "green:rx", "blue:online"} {
+		d := filepath.Join(sysfs, "class", "leds", led)
+		os.MkdirAll(d, 0o755)
+		for f, v := range map[string]string{"brightness": "0", "max_brightness": "255", "trigger": "[none] timer", "delay_on": "0", "delay_off": "0"} {
+			os.WriteFile(filepath.Join(d, f), []byte(v+"\n"), 0o644)
+		}
+	}
+	led := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(sysfs, "class", "leds", name, "brightness"))
+		return strings.TrimSpace(string(b))
+	}
 	w := startPTTWorld(t,
 		handsetSpec{name: "a", priority: 5},
 		handsetSpec{name: "b", priority: 3},
@@ -54,7 +65,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		waitFor(t, 5*time.Second, "a free floor", func() bool { _, held := w.sim.FloorHolder(gid); return !held })
 	}
 
-	t.Run("low battery is announced", func(t *testing.T) {
+	t.Run("low battery announced, LEDs at rest", func(t *testing.T) {
 		waitFor(t, 10*time.Second, "the prompt", func() bool { return c.status().Prompts > 0 })
 		c.waitQuiet(10 * time.Second)
 		if _, ncc := find(renderPrompt(t, "Battery low, 10 percent"), c.output(), 0); ncc < 0.9 {
@@ -62,6 +73,9 @@ func TestPushToTalkFloor(t *testing.T) {
 		}
 		if bs := c.status().Battery; bs == nil || bs.Percent != 10 || bs.Charging {
 			t.Errorf("battery %+v", bs)
+		}
+		if led("blue:online") != "255" || led("red:tx") != "0" || led("green:rx") != "0" {
+			t.Errorf("LEDs online %s, tx %s, rx %s", led("blue:online"), led("red:tx"), led("green:rx"))
 		}
 	})
 
@@ -118,6 +132,9 @@ func TestPushToTalkFloor(t *testing.T) {
 		c.press()
 		c.waitFloor("has-permission", 5*time.Second)
 		waitFor(t, 3*time.Second, "c heard", func() bool { return b.status().VoiceReceived > heard })
+		if led("red:tx") != "255" {
+			t.Errorf("c talks, its transmitting LED is %s", led("red:tx"))
+		}
 		revokes := c.status().Revokes
 		a.press() // 5 beats 8
 		a.waitFloor("has-permission", 5*time.Second)
@@ -126,6 +143,10 @@ func TestPushToTalkFloor(t *testing.T) {
 			t.Errorf("c: %+v", s)
 		}
 		c.waitFloor("idle", 5*time.Second)
+		if led("red:tx") != "0" {
+			t.Errorf("c revoked, its transmitting LED is %s", led("red:tx"))
+		}
+		waitFor(t, 3*time.Second, "c's receiving LED while a talks", func() bool { return led("green:rx") == "255" })
 		b.press() // 3 beats 5
 		b.waitFloor("has-permission", 5*time.Second)
 		waitFor(t, 5*time.Second, "a revoked", func() bool { return a.status().LastCause == proto.CausePreempted })

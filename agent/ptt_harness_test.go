@@ -22,6 +22,7 @@ import (
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/cmd/pttsim/sim"
 	"github.com/pttagent/pttagent/cmd/pttsim/sim/simtest"
+	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 	"github.com/pttagent/pttagent/uplink/proto"
 )
@@ -69,6 +70,7 @@ type handset struct {
 	mu      sync.Mutex
 	conn    net.Conn
 	replies *bufio.Scanner
+	gnss    *gpstest.Device
 }
 
 // handsetSpec describes one agent of a pttWorld.
@@ -81,6 +83,9 @@ type handsetSpec struct {
 	// of the paced file card, with the default jitter target — for the
 	// latency benchmark.
 	jack bool
+	// gnss: a GNSS on a pseudo-terminal as the handset's receiver; the
+	// test plays NMEA into handset.gnss.
+	gnss bool
 }
 
 type pttWorld struct {
@@ -147,9 +152,18 @@ func (w *pttWorld) start(h *handset, sp handsetSpec) {
 		t.Fatal(err)
 	}
 	h.bench = filepath.Join(h.dir, "run", "keys.sock")
+	gnss := filepath.Join(h.dir, "no-gnss")
+	if sp.gnss {
+		gnss = filepath.Join(h.dir, "gnss")
+		var err error
+		if h.gnss, err = gpstest.NewDevice(gnss); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.gnss.Close() })
+	}
 	battery := "battery: none"
 	if sp.sysfs != "" {
-		battery = "battery: BAT0\n  sysfs_root: " + sp.sysfs
+		battery = "battery: BAT0\n  sysfs_root: " + sp.sysfs + "\n  leds: {transmitting: \"red:tx\", receiving: \"green:rx\", online: \"blue:online\"}"
 	}
 	// Above the default jitter target: CI's two cores are shared with
 	// other test packages, and a goroutine stalled there looks like
@@ -162,7 +176,7 @@ func (w *pttWorld) start(h *handset, sp handsetSpec) {
 secrets_file: %s
 state_dir: %s/state
 runtime_dir: %s/run
-gps: {device: %s/no-gnss}
+gps: {device: %s}
 mqtt:
   brokers: [%s]
   reconnect_min: 100ms
@@ -181,7 +195,7 @@ floor:
   warning: 1s
 tts:
   voice: en
-`, h.name, secrets, h.dir, h.dir, h.dir, w.broker.URL(), w.web.Port, sound, h.bench, battery)
+`, h.name, secrets, h.dir, h.dir, gnss, w.broker.URL(), w.web.Port, sound, h.bench, battery)
 	path := filepath.Join(h.dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -13,7 +14,7 @@ import (
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/cmd/pttsim/sim"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/gps/gpstest"
 )
 
 const speechText = "Unit seven to base. Arriving at the north gate in five minutes, over."
@@ -33,7 +34,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 	}
 	w := startPTTWorld(t,
 		handsetSpec{name: "a", priority: 5},
-		handsetSpec{name: "b", priority: 5, tts: true})
+		handsetSpec{name: "b", priority: 5, tts: true, gnss: true})
 	a, b := w.hs["a"], w.hs["b"]
 
 	t.Run("B hears what A says", func(t *testing.T) {
@@ -222,7 +223,43 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 			t.Errorf("B received %d packets of another group", got-n)
 		}
 	})
-	_ = proto.EventGroupMessage
+
+	t.Run("GPS fix and the network, acquired and lost, are announced", func(t *testing.T) {
+		nmea, err := os.ReadFile("../gps/testdata/ublox-m8-drive.nmea")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.waitQuiet(5 * time.Second)
+		from := len(b.output())
+		ctx, stopGNSS := context.WithCancel(context.Background())
+		defer stopGNSS()
+		go (&gpstest.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, b.gnss, nmea)
+		prompts := b.status().Prompts
+		waitFor(t, 20*time.Second, "the fix announced", func() bool { return b.status().Prompts > prompts })
+		stopGNSS() // the receiver goes quiet: no more fixes
+		prompts = b.status().Prompts
+		waitFor(t, 20*time.Second, "the loss announced", func() bool { return b.status().Prompts > prompts })
+		b.waitQuiet(10 * time.Second)
+		for _, text := range []string{"GPS fix acquired", "GPS fix lost"} {
+			if _, ncc := find(renderPrompt(t, text), b.output(), from); ncc < 0.9 {
+				t.Errorf("%q on B's speaker: NCC %.3f", text, ncc)
+			}
+		}
+
+		from = len(b.output())
+		prompts = b.status().Prompts
+		w.broker.Stop()
+		waitFor(t, 15*time.Second, "the uplink loss announced", func() bool { return b.status().Prompts > prompts })
+		prompts = b.status().Prompts
+		w.broker.Start()
+		waitFor(t, 15*time.Second, "the uplink announced back", func() bool { return b.status().Prompts > prompts })
+		b.waitQuiet(10 * time.Second)
+		for _, text := range []string{"Network lost", "Network restored"} {
+			if _, ncc := find(renderPrompt(t, text), b.output(), from); ncc < 0.9 {
+				t.Errorf("%q on B's speaker: NCC %.3f", text, ncc)
+			}
+		}
+	})
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
