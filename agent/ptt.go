@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -44,7 +45,8 @@ type pushToTalk struct {
 	say     phrases
 	recs    *recording.Queue // nil: no recordings
 	upload  *recording.Uploader
-	prefsAt string // {state_dir}/ptt.json
+	prefsAt string   // {state_dir}/ptt.json
+	prefs   pttPrefs // owned by loop after newPTT
 
 	snd   *sound // nil until the devices are open
 	leds  leds
@@ -112,9 +114,14 @@ func newPTT(a *Agent) (*pushToTalk, error) {
 		speakers: map[int64]string{}, lastFloor: map[int64]int64{}, ttsOn: cfg.TTS.Enabled,
 		prefsAt: filepath.Join(cfg.StateDir, "ptt.json")}
 	p.st.Floor = floor.Idle.String()
+	p.prefs = p.loadPrefs()
+	if p.prefs.Volume < 1 || p.prefs.Volume > 10 {
+		p.prefs.Volume = cfg.Audio.Volume
+	}
+	p.st.Volume = p.prefs.Volume
 	if a.sync != nil {
 		a.sync.OnEvent = p.onEvent
-		if g := p.loadPrefs().ActiveGroup; g != 0 {
+		if g := p.prefs.ActiveGroup; g != 0 {
 			a.sync.SetActive(g)
 		}
 		switch {
@@ -217,6 +224,7 @@ func (p *pushToTalk) Run(ctx context.Context) error {
 	p.log.Info("push-to-talk ready", "capture", p.snd.paCapt.Name(), "playback", p.snd.paPlay.Name(),
 		"paced", p.cfg.Audio.Pace, "recordings", p.recs != nil)
 	p.snd.out.OnVoice = p.onVoicePlaying
+	p.snd.out.SetGain(volumeGain(p.prefs.Volume))
 	p.leds = openLEDs(p.cfg, p.log)
 	p.batt = openBattery(p.cfg, p.log)
 	if b := p.cfg.Board.BenchSocket; b != "" {
@@ -431,10 +439,8 @@ func (p *pushToTalk) onKey(ev board.KeyEvent) {
 			p.switchGroup(map[board.KeyName]int{board.GroupUp: 1, board.GroupDown: -1}[ev.Key])
 		}
 	case board.VolumeUp, board.VolumeDown:
-		// The volume is the sound card's mixer on a handset; nothing to do
-		// here yet.
 		if ev.Down {
-			p.log.Debug("volume key", "key", ev.Key)
+			p.changeVolume(map[board.KeyName]int{board.VolumeUp: 1, board.VolumeDown: -1}[ev.Key])
 		}
 	}
 }
@@ -790,7 +796,8 @@ func (p *pushToTalk) switchGroup(dir int) {
 		return
 	}
 	p.a.sync.SetActive(g.ID)
-	p.savePrefs(pttPrefs{ActiveGroup: g.ID})
+	p.prefs.ActiveGroup = g.ID
+	p.savePrefs()
 	p.setActive(g.ID)
 	p.setStatus(func(s *PTTStatus) { s.ActiveGroup, s.ActiveGroupName = g.ID, g.Name })
 	p.speak(g.Name)
@@ -872,9 +879,30 @@ func (p *pushToTalk) checkGPS() {
 	}
 }
 
+// changeVolume moves the speaker's level one step and ticks at the new
+// level, so the user hears where it is; at either end the level stays.
+func (p *pushToTalk) changeVolume(step int) {
+	level := max(1, min(10, p.prefs.Volume+step))
+	if level != p.prefs.Volume {
+		p.prefs.Volume = level
+		p.snd.out.SetGain(volumeGain(level))
+		p.savePrefs()
+		p.setStatus(func(s *PTTStatus) { s.Volume = level })
+		p.log.Info("volume", "level", level)
+	}
+	p.snd.out.PlayTone(p.snd.volumeTone)
+}
+
+// volumeGain maps the handset's volume level, 1 to 10, to a playback gain:
+// 10 is full scale, each step down 3 dB (level 1 is −27 dB, about 1/22).
+func volumeGain(level int) float64 {
+	return math.Pow(10, -3*float64(10-level)/20)
+}
+
 // pttPrefs are the user's choices kept across reboots.
 type pttPrefs struct {
 	ActiveGroup int64 `json:"active_group"`
+	Volume      int   `json:"volume,omitempty"`
 }
 
 func (p *pushToTalk) loadPrefs() pttPrefs {
@@ -887,15 +915,15 @@ func (p *pushToTalk) loadPrefs() pttPrefs {
 	return pr
 }
 
-func (p *pushToTalk) savePrefs(pr pttPrefs) {
-	b, _ := json.Marshal(pr)
+func (p *pushToTalk) savePrefs() {
+	b, _ := json.Marshal(p.prefs)
 	tmp := p.prefsAt + ".tmp"
 	err := os.WriteFile(tmp, b, 0o640)
 	if err == nil {
 		err = os.Rename(tmp, p.prefsAt)
 	}
 	if err != nil {
-		p.log.Warn("cannot keep the active group across reboots", "file", p.prefsAt, "err", err)
+		p.log.Warn("cannot keep the active group and volume across reboots", "file", p.prefsAt, "err", err)
 	}
 }
 

@@ -122,6 +122,8 @@ type sound struct {
 	tx       *audio.Transmitter
 	prompter *audio.Prompter
 	tones    map[floor.Tone][]int16
+
+	volumeTone []int16 // the tick at a new volume level
 }
 
 // openSound opens the configured PortAudio devices and builds the voice
@@ -171,6 +173,9 @@ func openSound(cfg *config.Config, log *slog.Logger) (*sound, error) {
 			return fail(err)
 		}
 		s.tones[ft] = pcm
+	}
+	if s.volumeTone, err = audio.RenderTone(audio.ToneVolume, a.ToneVolume); err != nil {
+		return fail(err)
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -260,6 +261,59 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the volume keys change what B hears, and B keeps the level", func(t *testing.T) {
+		// The previous subtest restarted the broker: the handsets and the
+		// platform must all be back (a request sent while the platform is
+		// still reconnecting gets no answer: the handset's "timeout" deny).
+		waitFor(t, 15*time.Second, "both uplinks and the platform back", func() bool {
+			return a.a.Status().Uplink.Connected && b.a.Status().Uplink.Connected && w.sim.Connected()
+		})
+		if v := b.status().Volume; v != 8 {
+			t.Fatalf("B starts at volume %d, want the default 8", v)
+		}
+		// B switched to Harbour above; back to Patrol, where A talks.
+		b.tap("group_down")
+		waitFor(t, 5*time.Second, "B back on Patrol", func() bool { return b.status().ActiveGroup == w.group.ID })
+		b.waitQuiet(10 * time.Second)
+		before := len(b.output())
+		b.tap("volume_down")
+		b.tap("volume_down")
+		waitFor(t, 5*time.Second, "volume 6", func() bool { return b.status().Volume == 6 })
+		b.waitQuiet(5 * time.Second)
+		// Each press ticks at the new level: level 7, then 6, one step
+		// (3 dB) quieter. The level scales whole frames, so voice and
+		// prompts follow it the same way (audio's TestOutputGain).
+		tick, err := audio.RenderTone(audio.ToneVolume, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		beep := tick[:800] // the 50 ms tick without its padding
+		out := b.output()
+		at7, ncc7 := find(beep, out, before)
+		at6, ncc6 := find(beep, out, at7+len(beep))
+		if ncc7 < 0.9 || ncc6 < 0.9 {
+			t.Fatalf("the ticks on B's speaker: NCC %.3f and %.3f", ncc7, ncc6)
+		}
+		ratio := rms(out[at6:at6+len(beep)]) / rms(out[at7:at7+len(beep)])
+		if want := math.Pow(10, -3.0/20); ratio < want*0.95 || ratio > want*1.05 {
+			t.Errorf("level 6 against level 7: amplitude ratio %.3f, want %.3f (−3 dB)", ratio, want)
+		}
+		if got, want := rms(out[at7:at7+len(beep)])/rms(beep), math.Pow(10, -9.0/20); got < want*0.95 || got > want*1.05 {
+			t.Errorf("level 7 plays at %.3f of the tone's level, want %.3f (−9 dB)", got, want)
+		}
+		raw, _ := os.ReadFile(filepath.Join(b.dir, "state", "ptt.json"))
+		if !strings.Contains(string(raw), `"volume":6`) {
+			t.Errorf("the level is not kept for the next start: ptt.json %s", raw)
+		}
+	})
+}
+
+func rms(pcm []int16) float64 {
+	var sum float64
+	for _, v := range pcm {
+		sum += float64(v) * float64(v)
+	}
+	return math.Sqrt(sum / float64(len(pcm)))
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -17,6 +17,7 @@ type PTTStatus struct {
 	LastCause       string  `json:"last_cause,omitempty"`   // of the last deny or revoke
 	Receiving       bool    `json:"receiving"`
 	TTS             bool    `json:"tts"`
+	Volume          int     `json:"volume"` // speaker level, 1–10
 
 	Requests    uint64 `json:"requests"`     // floor requests sent
 	Grants      uint64 `json:"grants"`       //

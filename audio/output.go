@@ -25,6 +25,7 @@ type Output struct {
 	voice    bool // a burst is playing (for OnVoice)
 	dropped  uint64
 	maxQueue int
+	gain     int32 // Q15: 32768 is unity
 
 	// OnVoice, if set, is called (from Run) when received voice starts
 	// and stops: the receiving LED.
@@ -33,7 +34,19 @@ type Output struct {
 
 // NewOutput plays rx's bursts, tones and prompts on player.
 func NewOutput(player Player, rx *Receiver) *Output {
-	return &Output{player: player, rx: rx, wake: make(chan struct{}, 1), maxQueue: 16}
+	return &Output{player: player, rx: rx, wake: make(chan struct{}, 1), maxQueue: 16, gain: unityGain}
+}
+
+const unityGain = 1 << 15
+
+// SetGain sets the loudness of everything played — voice, prompts and
+// tones — as a factor of 0 to 1 (the handset's volume keys). It applies
+// from the next 20 ms frame.
+func (o *Output) SetGain(g float64) {
+	g = max(0, min(1, g))
+	o.mu.Lock()
+	o.gain = int32(g * unityGain)
+	o.mu.Unlock()
 }
 
 // PutVoice hands a received voice payload to the receiver.
@@ -176,6 +189,11 @@ func (o *Output) next(now time.Time, frame []int16) (more, voice bool) {
 			o.tones[0] = t[len(frame):]
 		}
 		more = true
+	}
+	if o.gain != unityGain {
+		for i, v := range frame {
+			frame[i] = int16(int32(v) * o.gain >> 15)
+		}
 	}
 	return more, voice
 }

@@ -16,10 +16,11 @@ const (
 	ToneRevoke  Tone = "revoke"  // the floor was taken from you: three falling notes
 	ToneEnd     Tone = "end"     // a burst ended: one short beep ("roger beep")
 	ToneWarning Tone = "warning" // talk time nearly over: three fast high pips
+	ToneVolume  Tone = "volume"  // the volume changed: one short tick at the new level
 )
 
 // Tones are all tone names.
-var Tones = []Tone{ToneGrant, ToneDeny, ToneQueued, ToneRevoke, ToneEnd, ToneWarning}
+var Tones = []Tone{ToneGrant, ToneDeny, ToneQueued, ToneRevoke, ToneEnd, ToneWarning, ToneVolume}
 
 type note struct {
 	hz, ms float64 // hz 0: a pause
@@ -32,6 +33,7 @@ var toneNotes = map[Tone][]note{
 	ToneRevoke:  {{1320, 80}, {880, 80}, {440, 120}},
 	ToneEnd:     {{1000, 80}},
 	ToneWarning: {{1500, 40}, {0, 40}, {1500, 40}, {0, 40}, {1500, 40}},
+	ToneVolume:  {{1200, 50}},
 }
 
 // RenderTone generates tone at volume (0–1 of full scale), padded with

@@ -35,6 +35,10 @@ type Audio struct {
 	JitterMax Duration `yaml:"jitter_max"`
 	// ToneVolume is the loudness of the floor tones, 0–1 of full scale.
 	ToneVolume float64 `yaml:"tone_volume"`
+	// Volume is the speaker's level at first start, 1 (quietest) to 10
+	// (full), 3 dB a step; the volume keys change it and the handset keeps
+	// the user's choice across reboots.
+	Volume int `yaml:"volume"`
 	// Pace paces the sound card to the wall clock: for cards made of files
 	// (ALSA's file plugin on a bench or in tests), which run as fast as the
 	// CPU. A real card paces itself; leave it off.
@@ -129,6 +133,7 @@ func pttDefaults(c *Config) {
 		JitterTarget: Duration(100 * time.Millisecond),
 		JitterMax:    Duration(300 * time.Millisecond),
 		ToneVolume:   0.5,
+		Volume:       8,
 	}
 	c.Board = Board{
 		SysfsRoot:     "/sys",
@@ -197,6 +202,9 @@ func (c *Config) validatePTT(v *validation) {
 		if d.D()%(20*time.Millisecond) != 0 {
 			v.err(key, "%s is not a whole number of 20 ms frames; use e.g. 60ms", d)
 		}
+	}
+	if a.Volume < 1 || a.Volume > 10 {
+		v.err("audio.volume", "%d is out of range; use 1 (quietest) to 10 (full)", a.Volume)
 	}
 	if a.ToneVolume < 0 || a.ToneVolume > 1 {
 		v.err("audio.tone_volume", "%g is out of range; use 0 (silent) to 1 (full scale)", a.ToneVolume)
