@@ -3,7 +3,6 @@ package proto
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 )
 
 // Event is a platform event pushed to a handset, in the corp seed's shape:
@@ -67,12 +66,9 @@ func (e Event) Encode() []byte {
 // DecodeEvent parses an event and checks the envelope: a msg_id and a
 // msg_type are required, content must be a JSON object or absent.
 func DecodeEvent(payload []byte) (Event, error) {
-	var e Event
-	if len(payload) > MaxEventSize {
-		return e, fmt.Errorf("decode event: %d bytes, more than %d", len(payload), MaxEventSize)
-	}
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+	e, err := decodeJSON[Event]("event", payload, MaxEventSize)
+	if err != nil {
+		return e, err
 	}
 	if e.MsgType == "" {
 		return Event{}, errors.New("decode event: no msg_type")

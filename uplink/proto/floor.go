@@ -76,12 +76,9 @@ func (f Floor) Encode() []byte {
 
 // DecodeFloor parses and checks a floor message.
 func DecodeFloor(payload []byte) (Floor, error) {
-	var f Floor
-	if len(payload) > MaxFloorSize {
-		return f, fmt.Errorf("decode floor: %d bytes, more than %d", len(payload), MaxFloorSize)
-	}
-	if err := json.Unmarshal(payload, &f); err != nil {
-		return Floor{}, fmt.Errorf("decode floor: %w", err)
+	f, err := decodeJSON[Floor]("floor", payload, MaxFloorSize)
+	if err != nil {
+		return f, err
 	}
 	if f.V != 1 {
 		return Floor{}, fmt.Errorf("decode floor: version %d not supported", f.V)

@@ -41,12 +41,9 @@ func (r RecordReport) Encode() []byte {
 
 // DecodeRecordReport parses and checks a report.
 func DecodeRecordReport(payload []byte) (RecordReport, error) {
-	var r RecordReport
-	if len(payload) > MaxRecordSize {
-		return r, fmt.Errorf("decode record: %d bytes, more than %d", len(payload), MaxRecordSize)
-	}
-	if err := json.Unmarshal(payload, &r); err != nil {
-		return RecordReport{}, fmt.Errorf("decode record: %w", err)
+	r, err := decodeJSON[RecordReport]("record", payload, MaxRecordSize)
+	if err != nil {
+		return r, err
 	}
 	switch {
 	case r.V != 1:

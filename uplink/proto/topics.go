@@ -2,6 +2,7 @@ package proto
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -54,4 +55,18 @@ type Presence struct {
 func (p Presence) Encode() []byte {
 	b, _ := json.Marshal(p)
 	return b
+}
+
+// decodeJSON parses a JSON payload of at most max bytes; larger ones are
+// refused unparsed (a hostile peer cannot make us allocate for them).
+func decodeJSON[T any](what string, payload []byte, max int) (T, error) {
+	var v T
+	if len(payload) > max {
+		return v, fmt.Errorf("decode %s: %d bytes, more than %d", what, len(payload), max)
+	}
+	if err := json.Unmarshal(payload, &v); err != nil {
+		var zero T
+		return zero, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return v, nil
 }
