@@ -66,6 +66,7 @@ type Engine struct {
 	seen     map[int64]bool
 	seenRing []int64
 	seenNext int
+	gen      uint64 // bumped (by the loop) whenever an event changes the model
 }
 
 // Stats describe the sync for status and tests.
@@ -183,24 +184,68 @@ func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(0) // fetch at once
 	defer timer.Stop()
 	attempt := 0
+	// A fetch runs beside the loop: an unreachable platform API (each
+	// request may retry for the better part of a minute) must not hold up
+	// the events MQTT delivers meanwhile — text messages, settings. One
+	// fetch at a time; asking for another while one runs queues one more.
+	var (
+		results = make(chan fetchResult, 1)
+		running bool
+		again   string
+	)
 	fetch := func(why string) {
-		if err := e.fetch(ctx, why); err != nil {
-			if ctx.Err() != nil {
-				return
+		if running {
+			if again == "" {
+				again = why
 			}
-			attempt++
-			wait := min(mqtt.Backoff(attempt, time.Second, e.Poll), e.Poll)
-			e.Logger.Warn("platform sync failed; keeping the last known state", "why", why, "err", err, "retry_in", wait.Round(time.Millisecond))
-			resetTimer(timer, wait)
 			return
 		}
-		attempt = 0
-		resetTimer(timer, e.Poll)
+		running = true
+		e.mu.Lock()
+		cur := e.model
+		e.mu.Unlock()
+		gen := e.gen
+		go func() {
+			next, err := e.load(ctx, cur)
+			results <- fetchResult{next: next, err: err, why: why, gen: gen}
+		}()
 	}
+	defer func() {
+		if running {
+			<-results // ctx is done: the fetch returns promptly
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case r := <-results:
+			running = false
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case r.err != nil:
+				attempt++
+				wait := min(mqtt.Backoff(attempt, time.Second, e.Poll), e.Poll)
+				e.Logger.Warn("platform sync failed; keeping the last known state", "why", r.why, "err", r.err, "retry_in", wait.Round(time.Millisecond))
+				resetTimer(timer, wait)
+			case r.gen != e.gen:
+				// Events changed the model while this fetch was under way:
+				// its answer may predate them. Ask again rather than flip a
+				// setting back and forth.
+				if again == "" {
+					again = r.why
+				}
+			default:
+				attempt = 0
+				e.set(r.next, r.why)
+				resetTimer(timer, e.Poll)
+			}
+			if again != "" {
+				why := again
+				again = ""
+				fetch(why)
+			}
 		case <-timer.C:
 			fetch("poll")
 		case <-mqttChanged:
@@ -290,13 +335,24 @@ func (e *Engine) handle(ev proto.Event) bool {
 		// Versions may have been cleared to force the fetch: keep them in
 		// memory only; the persisted model is only written when content changes.
 		e.set(next, "event "+ev.MsgType)
+		e.gen++
 	}
 	return refetch
 }
 
-func (e *Engine) fetch(ctx context.Context, why string) error {
+// fetchResult is what a fetch running beside the loop brings back. gen is
+// the event generation the fetch started from.
+type fetchResult struct {
+	next *platform.Model
+	err  error
+	why  string
+	gen  uint64
+}
+
+// load asks the platform for the model, starting from cur (its versions
+// spare unchanged parts). It does not install it.
+func (e *Engine) load(ctx context.Context, cur *platform.Model) (*platform.Model, error) {
 	e.mu.Lock()
-	cur := e.model
 	e.stats.LastAttempt = time.Now()
 	e.mu.Unlock()
 	next, err := e.Client.Fetch(ctx, cur)
@@ -319,10 +375,9 @@ func (e *Engine) fetch(ctx context.Context, why string) error {
 	}
 	e.mu.Unlock()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	e.set(next, why)
-	return nil
+	return next, nil
 }
 
 // set installs a new model: logs what changed, persists it when its content
