@@ -47,8 +47,10 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-// Handler receives a message on a subscribed topic. It runs on paho's
-// delivery goroutine: return quickly, do not retain payload.
+// Handler receives a message on a subscribed topic. Handlers run one at a
+// time, in the order the broker delivered the messages, on paho's delivery
+// goroutine: return quickly, never wait on the network (a Publish is fine,
+// waiting for its token is not), do not retain payload.
 type Handler func(topic string, payload []byte)
 
 // Client is safe for concurrent use.
@@ -108,7 +110,12 @@ func New(o Options) *Client {
 		po.SetPingTimeout(min(o.KeepAlive, 10*time.Second))
 		po.SetConnectTimeout(o.ConnectTimeout)
 		po.SetWriteTimeout(o.ConnectTimeout)
-		po.SetOrderMatters(false) // handlers must not block paho's reader
+		// In order: MQTT delivers a topic's QoS 1 messages in order, and the
+		// receivers rely on it (de-duplication by "seq not above the
+		// highest", floor messages). paho's unordered mode runs each handler
+		// in its own goroutine and reorders them. Handlers therefore run on
+		// paho's delivery goroutine and must not block (see Handler).
+		po.SetOrderMatters(true)
 		if o.TLS != nil {
 			po.SetTLSConfig(o.TLS)
 		}
@@ -235,6 +242,12 @@ func (c *Client) connected(cli paho.Client, broker string) {
 	failures := c.stats.Failures
 	c.stats.Failures = 0
 	c.stats.LastError = ""
+	// Up, and the subscriptions to restore, under one lock: a Subscribe
+	// racing this connect either is in the copy (it saw the link down and
+	// left the subscribing to us) or sees the link up and subscribes
+	// itself. Marking the link up after the copy once lost a subscription
+	// made in between.
+	c.markUpLocked(true)
 	subs := make(map[string]sub, len(c.subs))
 	for k, v := range c.subs {
 		subs[k] = v
@@ -247,7 +260,6 @@ func (c *Client) connected(cli paho.Client, broker string) {
 		c.subscribe(cli, filter, s)
 	}
 	c.log.Info("mqtt connected", "broker", broker, "failed_attempts", failures)
-	c.setUp(true, nil)
 }
 
 func (c *Client) current() paho.Client {
@@ -287,6 +299,10 @@ func (c *Client) setUp(up bool, err error) {
 	if err != nil {
 		c.stats.LastError = err.Error()
 	}
+	c.markUpLocked(up)
+}
+
+func (c *Client) markUpLocked(up bool) {
 	if c.up == up {
 		return
 	}
