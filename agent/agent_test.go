@@ -107,10 +107,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.Close()
-	log, err := os.ReadFile("../gps/testdata/ublox-m8-drive.nmea")
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := gpstest.DriveLog(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	play := func(ctx context.Context) {

@@ -70,18 +70,9 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 
 	dir := t.TempDir()
 	devPath := filepath.Join(dir, "gps0")
-	gnss, err := gpstest.NewDevice(devPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gnss.Close()
-	nmea, err := os.ReadFile("../gps/testdata/ublox-m8-drive.nmea")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gpstest.Simulate(t, devPath, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go (&gpstest.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, gnss, nmea)
 
 	cfg := platformConfig(t, dir, devPath, broker.URL(), s.URL)
 	a, err := agent.New(cfg, testLogger(t), "test")

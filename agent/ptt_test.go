@@ -226,10 +226,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 	})
 
 	t.Run("GPS fix and the network, acquired and lost, are announced", func(t *testing.T) {
-		nmea, err := os.ReadFile("../gps/testdata/ublox-m8-drive.nmea")
-		if err != nil {
-			t.Fatal(err)
-		}
+		nmea := gpstest.DriveLog(t)
 		b.waitQuiet(5 * time.Second)
 		from := len(b.output())
 		ctx, stopGNSS := context.WithCancel(context.Background())

@@ -129,18 +129,9 @@ func testService(t *testing.T, silentAtStop bool) {
 	}).WaitTimeout(5 * time.Second)
 
 	dir := t.TempDir()
-	dev, err := gpstest.NewDevice(filepath.Join(dir, "gps0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	nmea, err := os.ReadFile("../../gps/testdata/ublox-m8-drive.nmea")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gpstest.Simulate(t, filepath.Join(dir, "gps0"), 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go (&gpstest.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, dev, nmea)
 
 	// Every secret the secrets file can hold, each with its own marker, so
 	// a secret added later by another part is covered too. The platform

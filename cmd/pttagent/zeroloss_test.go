@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -146,19 +145,7 @@ func TestZeroLossThroughOutageAndSIGKILL(t *testing.T) {
 	defer platform.Disconnect(50)
 
 	dir := t.TempDir()
-	dev, err := gpstest.NewDevice(filepath.Join(dir, "gps0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	nmea, err := os.ReadFile("../../gps/testdata/ublox-m8-drive.nmea")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	gnssCtx, stopGNSS := context.WithCancel(ctx)
-	go (&gpstest.Player{Speed: 10, Loop: true, Retime: true}).Play(gnssCtx, dev, nmea)
+	_, stopGNSS := gpstest.Simulate(t, filepath.Join(dir, "gps0"), 10)
 
 	cfg := filepath.Join(dir, "agent.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`device: {account: dev-zeroloss}
