@@ -16,53 +16,60 @@ import (
 type Int int64
 
 func (i *Int) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
+	text, _, null, err := scalar(b)
+	if err != nil {
+		return err
+	}
+	if null || len(text) == 0 {
 		*i = 0
 		return nil
 	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s == "" {
-			*i = 0
-			return nil
-		}
-		b = []byte(s)
-	}
-	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+	if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
 		*i = Int(n)
 		return nil
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
+	f, err := strconv.ParseFloat(string(text), 64)
 	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return fmt.Errorf("not a whole number: %.40s", b)
+		return fmt.Errorf("not a whole number: %.40s", text)
 	}
 	*i = Int(f)
 	return nil
+}
+
+// scalar returns the text of a JSON value: a string's contents (quoted
+// true), or the literal as it stands; null reports JSON null. The platforms
+// send numbers as strings and strings as numbers, so each lenient type
+// starts here.
+func scalar(b []byte) (text []byte, quoted, null bool, err error) {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		return nil, false, true, nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, false, false, err
+		}
+		return []byte(s), true, false, nil
+	}
+	return b, false, false, nil
 }
 
 // Float is a number that may arrive as a string.
 type Float float64
 
 func (f *Float) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
+	text, _, null, err := scalar(b)
+	if err != nil {
+		return err
+	}
+	if null {
 		*f = Float(math.NaN())
 		return nil
 	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		b = []byte(s)
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
+	v, err := strconv.ParseFloat(string(text), 64)
 	if err != nil {
-		return fmt.Errorf("not a number: %.40s", b)
+		return fmt.Errorf("not a number: %.40s", text)
 	}
 	*f = Float(v)
 	return nil
@@ -80,22 +87,18 @@ func (y YN) Yes() bool { return y != "N" && y != "n" }
 type Str string
 
 func (s *Str) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
+	text, quoted, null, err := scalar(b)
+	switch {
+	case err != nil:
+		return err
+	case null:
 		*s = ""
 		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
+	case !quoted:
+		if _, err := strconv.ParseFloat(string(text), 64); err != nil {
+			return fmt.Errorf("not text: %.40s", text)
 		}
-		*s = Str(v)
-		return nil
 	}
-	if _, err := strconv.ParseFloat(string(b), 64); err != nil {
-		return fmt.Errorf("not text: %.40s", b)
-	}
-	*s = Str(b)
+	*s = Str(text)
 	return nil
 }
