@@ -57,7 +57,7 @@ test-deb: deb
 
 # The pure-logic packages' tests, built for arm64 and run under
 # qemu-aarch64-static (binfmt_misc is not mounted on CI, hence -exec).
-ARM64_TEST_PKGS ?= ./gps/ ./agent/config ./agent/health ./agent/track ./agent/floor ./board ./uplink/proto ./uplink/queue ./systemd
+ARM64_TEST_PKGS ?= ./gps/ ./agent/config ./agent/health ./agent/track ./agent/floor ./board ./wire ./uplink/queue ./systemd
 test-arm64:
 	CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config \
 	  $(GO) test -exec qemu-aarch64-static -timeout 5m $(ARM64_TEST_PKGS)

@@ -18,13 +18,14 @@ import (
 
 	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/agent/health"
-	platsync "github.com/pttagent/pttagent/agent/sync"
+	"github.com/pttagent/pttagent/agent/platformsync"
 	"github.com/pttagent/pttagent/agent/track"
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/uplink"
+	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/mqtt"
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Agent is one running handset daemon.
@@ -33,12 +34,12 @@ type Agent struct {
 	log     *slog.Logger
 	version string
 
-	topics   proto.Topics
+	topics   wire.Topics
 	gps      *gps.Source
 	reporter *track.Reporter
 	mqtt     *mqtt.Client
 	health   *health.Tracker
-	sync     *platsync.Engine // nil without a platform
+	sync     *platformsync.Engine // nil without a platform
 	ptt      *pushToTalk
 
 	mu     sync.Mutex
@@ -52,8 +53,8 @@ type Agent struct {
 // New prepares an agent from a validated config; Run starts it.
 func New(cfg *config.Config, log *slog.Logger, version string) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, version: version,
-		topics: proto.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}}
-	tlsConf, err := mqtt.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
+		topics: wire.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}}
+	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
 		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
 	if err != nil {
 		return nil, err
@@ -68,17 +69,17 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Agent, error) {
 		ReconnectMin: cfg.MQTT.ReconnectMin.D(), ReconnectMax: cfg.MQTT.ReconnectMax.D(),
 		StatusTopic: a.topics.Status(),
 		Online: func() []byte {
-			return proto.Presence{State: "online", Time: time.Now().Unix(), Version: version}.Encode()
+			return wire.Presence{State: "online", Time: time.Now().Unix(), Version: version}.Encode()
 		},
-		OfflineWill: proto.Presence{State: "offline"}.Encode(),
+		OfflineWill: wire.Presence{State: "offline"}.Encode(),
 		Offline: func() []byte {
-			return proto.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
+			return wire.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
 		},
 		Logger: log.With("part", "mqtt"),
 	})
 	a.gps = &gps.Source{Device: cfg.GPS.Device, Baud: cfg.GPS.Baud, SilenceTimeout: cfg.GPS.SilenceTimeout.D(),
 		Logger: log.With("part", "gps")}
-	a.reporter = &track.Reporter{Options: cfg.Tracks, Logger: log.With("part", "tracks")}
+	a.reporter = &track.Reporter{Options: trackOptions(cfg.Tracks), Logger: log.With("part", "tracks")}
 	a.health = health.New(map[string]time.Duration{
 		health.GPSAbsent:   10 * time.Second,
 		health.GPSNoFix:    60 * time.Second,
@@ -191,4 +192,17 @@ func (a *Agent) checkHealth(now time.Time, s Status) {
 	set(health.UplinkDown, !s.Uplink.Connected, s.Uplink.LastError)
 	set(health.QueueBehind, s.Tracks.Queued > 1000, fmt.Sprintf("%d points waiting", s.Tracks.Queued))
 	set(health.DiskFull, s.Tracks.LastError != "", s.Tracks.LastError)
+}
+
+// trackOptions are the reporter's options from the config file's tracks
+// section.
+func trackOptions(t config.Tracks) track.Options {
+	c := t.Corner
+	return track.Options{
+		Periods:     track.Periods{High: t.Periods.High.D(), Medium: t.Periods.Medium.D(), Low: t.Periods.Low.D()},
+		MinDistance: t.MinDistance,
+		Heartbeat:   t.Heartbeat.D(),
+		Corner: track.CornerPeg{Enabled: c.Enabled, MinSpeed: c.MinSpeed, MinTurn: c.MinTurn, TurnSlope: c.TurnSlope,
+			MinInterval: c.MinInterval.D()},
+	}
 }

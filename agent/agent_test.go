@@ -16,15 +16,16 @@ import (
 
 	"github.com/pttagent/pttagent/agent"
 	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/gps/gpssim"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // platform is the receiving end: every point and status message it got.
 type platform struct {
 	mu     sync.Mutex
-	points []proto.Point
+	points []wire.Point
 	status []string
 }
 
@@ -35,8 +36,8 @@ func (p *platform) listen(t *testing.T, url string) {
 		t.Fatalf("platform connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { cli.Disconnect(50) })
-	cli.Subscribe(proto.AllTracks("ptt"), 1, func(_ paho.Client, m paho.Message) {
-		pts, err := proto.DecodeTrackBatch(m.Payload())
+	cli.Subscribe(wire.AllTracks("ptt"), 1, func(_ paho.Client, m paho.Message) {
+		pts, err := wire.DecodeTrackBatch(m.Payload())
 		if err != nil {
 			t.Errorf("undecodable batch %q: %v", m.Payload(), err)
 			return
@@ -45,7 +46,7 @@ func (p *platform) listen(t *testing.T, url string) {
 		p.points = append(p.points, pts...)
 		p.mu.Unlock()
 	}).WaitTimeout(5 * time.Second)
-	cli.Subscribe(proto.AllStatus("ptt"), 1, func(_ paho.Client, m paho.Message) {
+	cli.Subscribe(wire.AllStatus("ptt"), 1, func(_ paho.Client, m paho.Message) {
 		p.mu.Lock()
 		p.status = append(p.status, string(m.Payload()))
 		p.mu.Unlock()
@@ -102,7 +103,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	plat.listen(t, broker.URL())
 
 	devPath := filepath.Join(t.TempDir(), "gps0")
-	dev, err := gpstest.NewDevice(devPath)
+	dev, err := gpssim.NewDevice(devPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	play := func(ctx context.Context) {
-		p := gpstest.Player{Speed: 4, Loop: true, Retime: true}
+		p := gpssim.Player{Speed: 4, Loop: true, Retime: true}
 		p.Play(ctx, dev, log)
 	}
 	playCtx, stopPlay := context.WithCancel(ctx)
@@ -180,7 +181,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	})
 	plat.mu.Lock()
 	defer plat.mu.Unlock()
-	var on, off proto.Presence
+	var on, off wire.Presence
 	json.Unmarshal([]byte(plat.status[0]), &on)
 	json.Unmarshal([]byte(plat.status[len(plat.status)-1]), &off)
 	if on.State != "online" || on.Version != "test" || off.State != "offline" || off.Reason != "shutdown" {

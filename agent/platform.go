@@ -6,23 +6,24 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/agent/config"
-	platsync "github.com/pttagent/pttagent/agent/sync"
+	"github.com/pttagent/pttagent/agent/platformsync"
 	"github.com/pttagent/pttagent/agent/track"
-	"github.com/pttagent/pttagent/uplink/platform"
-	"github.com/pttagent/pttagent/uplink/platform/corp"
-	"github.com/pttagent/pttagent/uplink/platform/wapi"
+	"github.com/pttagent/pttagent/platform"
+	"github.com/pttagent/pttagent/uplink/httpapi"
+	"github.com/pttagent/pttagent/uplink/httpapi/corp"
+	"github.com/pttagent/pttagent/uplink/httpapi/wapi"
 )
 
 // newSync builds the platform sync for cfg, or nil with platform.dialect
 // none. It loads the persisted model at once, so the reporter starts with
 // the platform's last known settings, not the file's.
-func (a *Agent) newSync(cfg *config.Config) (*platsync.Engine, error) {
+func (a *Agent) newSync(cfg *config.Config) (*platformsync.Engine, error) {
 	p := cfg.Platform
 	if p.Dialect == "none" || p.Dialect == "" {
 		return nil, nil
 	}
 	log := a.log.With("part", "platform")
-	h, err := platform.NewHTTP(platform.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
+	h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
 		Logger: log})
 	if err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func (a *Agent) newSync(cfg *config.Config) (*platsync.Engine, error) {
 	default:
 		return nil, fmt.Errorf("platform.dialect %q", p.Dialect)
 	}
-	e := &platsync.Engine{Client: client, Dialect: p.Dialect, Account: account,
+	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: account,
 		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), MQTT: a.mqtt,
 		OnChange: a.platformChanged, Logger: log}
 	if p.Events {
@@ -81,7 +82,7 @@ func (a *Agent) platformChanged(old, m *platform.Model) {
 }
 
 // Sync is the platform sync engine, nil with platform.dialect none.
-func (a *Agent) Sync() *platsync.Engine { return a.sync }
+func (a *Agent) Sync() *platformsync.Engine { return a.sync }
 
 // Model is what the platform last said about this member and its groups
 // (nil before the first sync and without a platform). Push-to-talk reads

@@ -13,9 +13,9 @@ import (
 
 	"github.com/pttagent/pttagent/agent"
 	"github.com/pttagent/pttagent/agent/config"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim/simtest"
 	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
@@ -59,13 +59,13 @@ platform:
 // and a reboot without the platform starts from the persisted settings.
 func TestAgentFollowsThePlatform(t *testing.T) {
 	broker := mqtttest.Start(t, mqtttest.Options{})
-	s := simtest.Start(t, sim.Options{Broker: broker.URL()})
-	admin, _ := s.AddMember(sim.MemberSpec{Num: "admin", Password: "admin", Type: sim.TypeOwner})
-	dev, err := s.AddMember(sim.MemberSpec{Num: "dev-e2e", Name: "E2E", Password: "s3cret", Type: sim.TypeDevice, LocShare: 1, Track: 1})
+	s := simtest.Start(t, pttsim.Options{Broker: broker.URL()})
+	admin, _ := s.AddMember(pttsim.MemberSpec{Num: "admin", Password: "admin", Type: pttsim.TypeOwner})
+	dev, err := s.AddMember(pttsim.MemberSpec{Num: "dev-e2e", Name: "E2E", Password: "s3cret", Type: pttsim.TypeDevice, LocShare: 1, Track: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	grp, _ := s.CreateGroup(sim.GroupSpec{Name: "Patrol", Creator: admin.ID, Members: []int64{admin.ID, dev.ID}})
+	grp, _ := s.CreateGroup(pttsim.GroupSpec{Name: "Patrol", Creator: admin.ID, Members: []int64{admin.ID, dev.ID}})
 	op := s.Login(t, "admin", "admin")
 
 	dir := t.TempDir()

@@ -21,10 +21,11 @@ import (
 	"github.com/pttagent/pttagent/agent/floor"
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/board"
-	"github.com/pttagent/pttagent/uplink/platform"
-	"github.com/pttagent/pttagent/uplink/platform/corp"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/platform"
+	"github.com/pttagent/pttagent/uplink/httpapi"
+	"github.com/pttagent/pttagent/uplink/httpapi/corp"
 	"github.com/pttagent/pttagent/uplink/recording"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // pushToTalk is the handset's reason to exist: the PTT key asks the
@@ -52,8 +53,8 @@ type pushToTalk struct {
 	leds  leds
 	batt  board.Battery
 	keysC chan board.KeyEvent
-	floor chan proto.Floor
-	texts chan proto.GroupMessage
+	floor chan wire.Floor
+	texts chan wire.GroupMessage
 	fired chan timerFire
 	ended chan error // a talk burst ended by itself (microphone failure)
 
@@ -109,8 +110,8 @@ func newPTT(a *Agent) (*pushToTalk, error) {
 	p := &pushToTalk{a: a, cfg: cfg, log: a.log.With("part", "ptt"),
 		fcfg: floor.Config{DefaultTalkTime: cfg.Floor.TalkTime.D(), Warning: cfg.Floor.Warning.D(),
 			ResponseTimeout: cfg.Floor.ResponseTimeout.D()},
-		say: phrasesFor(cfg.TTS.Voice), keysC: make(chan board.KeyEvent, 16), floor: make(chan proto.Floor, 64),
-		texts: make(chan proto.GroupMessage, 16), fired: make(chan timerFire, 8), ended: make(chan error, 1),
+		say: phrasesFor(cfg.TTS.Voice), keysC: make(chan board.KeyEvent, 16), floor: make(chan wire.Floor, 64),
+		texts: make(chan wire.GroupMessage, 16), fired: make(chan timerFire, 8), ended: make(chan error, 1),
 		speakers: map[int64]string{}, lastFloor: map[int64]int64{}, ttsOn: cfg.TTS.Enabled,
 		prefsAt: filepath.Join(cfg.StateDir, "ptt.json")}
 	p.st.Floor = floor.Idle.String()
@@ -148,7 +149,7 @@ func (p *pushToTalk) newUploader() error {
 	if cc, ok := p.a.sync.Client.(*corp.Client); ok {
 		c = cc
 	} else {
-		h, err := platform.NewHTTP(platform.Options{BaseURL: cfg.Platform.BaseURL, Timeout: cfg.Platform.RequestTimeout.D(),
+		h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: cfg.Platform.BaseURL, Timeout: cfg.Platform.RequestTimeout.D(),
 			CAFile: cfg.Platform.CAFile, Logger: p.log})
 		if err != nil {
 			return err
@@ -172,7 +173,7 @@ func (p *pushToTalk) newUploader() error {
 
 // report publishes a recording report and waits for the broker's
 // acknowledgement.
-func (p *pushToTalk) report(ctx context.Context, r proto.RecordReport) error {
+func (p *pushToTalk) report(ctx context.Context, r wire.RecordReport) error {
 	if up, _ := p.a.mqtt.State(); !up {
 		return errors.New("uplink down")
 	}
@@ -368,10 +369,10 @@ func (p *pushToTalk) step(in floor.Input) {
 func (p *pushToTalk) do(a floor.Action) {
 	switch a.Kind {
 	case floor.SendRequest:
-		p.publishFloor(proto.Floor{Type: proto.FloorRequest, Group: a.Group, Req: a.Req})
+		p.publishFloor(wire.Floor{Type: wire.FloorRequest, Group: a.Group, Req: a.Req})
 		p.setStatus(func(s *PTTStatus) { s.Requests++ })
 	case floor.SendRelease:
-		p.publishFloor(proto.Floor{Type: proto.FloorRelease, Group: a.Group, Req: a.Req})
+		p.publishFloor(wire.Floor{Type: wire.FloorRelease, Group: a.Group, Req: a.Req})
 	case floor.PlayTone:
 		if pcm := p.snd.tones[a.Tone]; pcm != nil {
 			p.snd.out.PlayTone(pcm)
@@ -407,7 +408,7 @@ func (p *pushToTalk) do(a floor.Action) {
 	}
 }
 
-func (p *pushToTalk) publishFloor(f proto.Floor) {
+func (p *pushToTalk) publishFloor(f wire.Floor) {
 	f.TimeMs = time.Now().UnixMilli()
 	p.a.mqtt.Publish(p.a.topics.FloorUp(), 1, false, f.Encode())
 	p.log.Debug("floor sent", "type", f.Type, "group", f.Group, "req", f.Req)
@@ -453,38 +454,38 @@ func (p *pushToTalk) mayTalk() string {
 	case g == nil:
 		return "no-group"
 	case !m.Self.State.CanTalk():
-		return proto.CauseMemberState
+		return wire.CauseMemberState
 	case !g.My.Speak && g.Muted:
-		return proto.CauseMuted
+		return wire.CauseMuted
 	case !g.My.Speak || !g.My.Call:
-		return proto.CauseNoPermission
+		return wire.CauseNoPermission
 	}
 	return ""
 }
 
 // onFloorMsg applies one message of the platform's arbiter.
-func (p *pushToTalk) onFloorMsg(f proto.Floor) {
+func (p *pushToTalk) onFloorMsg(f wire.Floor) {
 	in := floor.Input{Group: f.Group, Req: f.Req, Cause: f.Cause, Position: f.Position, Speaker: f.Speaker,
 		TalkTime: time.Duration(f.TalkTime) * time.Second}
 	switch f.Type {
-	case proto.FloorGranted:
+	case wire.FloorGranted:
 		in.Kind = floor.Granted
 		p.speakers[f.Group] = p.a.cfg.Device.Account
-	case proto.FloorDeny:
+	case wire.FloorDeny:
 		in.Kind = floor.Denied
-	case proto.FloorQueued:
+	case wire.FloorQueued:
 		in.Kind = floor.QueuedMsg
-	case proto.FloorRevoke:
+	case wire.FloorRevoke:
 		in.Kind = floor.Revoked
 		p.log.Info("floor revoked", "group", f.Group, "cause", f.Cause)
-	case proto.FloorIdle, proto.FloorTaken:
+	case wire.FloorIdle, wire.FloorTaken:
 		// MQTT may hand two messages over out of order; the older one of a
 		// pair that crossed says nothing new.
 		if f.TimeMs != 0 && f.TimeMs < p.lastFloor[f.Group] {
 			return
 		}
 		p.lastFloor[f.Group] = f.TimeMs
-		if f.Type == proto.FloorIdle {
+		if f.Type == wire.FloorIdle {
 			in.Kind = floor.FloorIdle
 			delete(p.speakers, f.Group)
 		} else {
@@ -616,7 +617,7 @@ func (v *voiceBuffers) publish(payload []byte, pub func([]byte) paho.Token) {
 		}
 	}
 	if cap(s.buf) < len(payload) {
-		s.buf = make([]byte, 0, proto.MaxVoicePacket)
+		s.buf = make([]byte, 0, wire.MaxVoicePacket)
 	}
 	s.buf = append(s.buf[:0], payload...)
 	s.tok = pub(s.buf)
@@ -631,8 +632,8 @@ func (p *pushToTalk) onVoice(topic string, payload []byte) {
 		p.count(func(s *PTTStatus) { s.VoiceIgnored++ })
 		return
 	}
-	var pkt proto.VoicePacket
-	if err := proto.DecodeVoicePacket(payload, &pkt); err == nil && pkt.Burst != p.rxBurst.Load() && pkt.NFrames > 0 {
+	var pkt wire.VoicePacket
+	if err := wire.DecodeVoicePacket(payload, &pkt); err == nil && pkt.Burst != p.rxBurst.Load() && pkt.NFrames > 0 {
 		p.rxBurst.Store(pkt.Burst)
 		p.rxCapture.Store(pkt.TimeMicro - int64(pkt.Seq)*audio.FrameDuration.Microseconds())
 	}
@@ -666,7 +667,7 @@ func (p *pushToTalk) onVoicePlaying(on bool) {
 
 // onFloor runs on MQTT's delivery goroutines.
 func (p *pushToTalk) onFloor(topic string, payload []byte) {
-	f, err := proto.DecodeFloor(payload)
+	f, err := wire.DecodeFloor(payload)
 	if err != nil {
 		p.log.Warn("dropping a malformed floor message", "err", err)
 		p.count(func(s *PTTStatus) { s.FloorBad++ })
@@ -680,11 +681,11 @@ func (p *pushToTalk) onFloor(topic string, payload []byte) {
 }
 
 // onEvent is the sync's OnEvent: text messages are ours.
-func (p *pushToTalk) onEvent(ev proto.Event) bool {
-	if ev.MsgType != proto.EventGroupMessage {
+func (p *pushToTalk) onEvent(ev wire.Event) bool {
+	if ev.MsgType != wire.EventGroupMessage {
 		return false
 	}
-	m, err := proto.DecodeGroupMessage(ev.Content)
+	m, err := wire.DecodeGroupMessage(ev.Content)
 	if err != nil {
 		p.log.Warn("dropping a malformed group message", "msg_id", ev.MsgID, "err", err)
 		return true
@@ -697,7 +698,7 @@ func (p *pushToTalk) onEvent(ev proto.Event) bool {
 	return true
 }
 
-func (p *pushToTalk) onText(m proto.GroupMessage) {
+func (p *pushToTalk) onText(m wire.GroupMessage) {
 	text, ok := m.Text()
 	p.log.Info("group message", "group", m.Group.ID, "from", m.User.Name, "text", text, "active", m.Group.ID == p.active)
 	p.setStatus(func(s *PTTStatus) { s.TextMessages++ })
@@ -757,7 +758,7 @@ func (p *pushToTalk) setActive(gid int64) {
 	}
 	p.snd.out.ResetVoice()
 	if gid != 0 {
-		p.voiceSub = proto.GroupVoice(p.cfg.MQTT.TopicPrefix, gid, "+")
+		p.voiceSub = wire.GroupVoice(p.cfg.MQTT.TopicPrefix, gid, "+")
 		p.a.mqtt.Subscribe(p.voiceSub, 0, p.onVoice)
 	}
 	p.listen()
@@ -771,7 +772,7 @@ func (p *pushToTalk) listen() {
 		}
 		return
 	}
-	pfx := proto.GroupVoice(p.cfg.MQTT.TopicPrefix, p.active, "")
+	pfx := wire.GroupVoice(p.cfg.MQTT.TopicPrefix, p.active, "")
 	if cur := p.listenPrefix.Load(); cur == nil || *cur != pfx {
 		p.listenPrefix.Store(&pfx)
 	}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/audio"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
-	plat "github.com/pttagent/pttagent/uplink/platform"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/internal/pttsim"
+	plat "github.com/pttagent/pttagent/platform"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Floor control with three real agents in one group, the platform's rules
@@ -42,7 +42,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		handsetSpec{name: "c", priority: 8, tts: true, sysfs: sysfs})
 	a, b, c := w.hs["a"], w.hs["b"], w.hs["c"]
 	gid := w.group.ID
-	setGroup := func(f func(*sim.Group), applied func(*plat.Group) bool) {
+	setGroup := func(f func(*pttsim.Group), applied func(*plat.Group) bool) {
 		t.Helper()
 		if _, err := w.sim.ChangeGroup(gid, f); err != nil {
 			t.Fatal(err)
@@ -80,14 +80,14 @@ func TestPushToTalkFloor(t *testing.T) {
 	})
 
 	t.Run("burst mode 1: a second talker is denied", func(t *testing.T) {
-		setGroup(func(g *sim.Group) { g.BurstMode = 1 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstGrab })
+		setGroup(func(g *pttsim.Group) { g.BurstMode = 1 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstGrab })
 		a.press()
 		a.waitFloor("has-permission", 5*time.Second)
 		waitFor(t, 3*time.Second, "c told a talks", func() bool { return c.status().Speaker == "a" })
 		denies := b.status().Denies
 		b.press()
 		waitFor(t, 5*time.Second, "b denied", func() bool { return b.status().Denies == denies+1 })
-		if s := b.status(); s.LastCause != proto.CauseTaken || s.Floor != "idle" {
+		if s := b.status(); s.LastCause != wire.CauseTaken || s.Floor != "idle" {
 			t.Errorf("b: %+v", s)
 		}
 		if holder, _ := w.sim.FloorHolder(gid); holder != "a" {
@@ -97,7 +97,7 @@ func TestPushToTalkFloor(t *testing.T) {
 	})
 
 	t.Run("burst mode 0: requests queue by priority", func(t *testing.T) {
-		setGroup(func(g *sim.Group) { g.BurstMode = 0 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstQueue })
+		setGroup(func(g *pttsim.Group) { g.BurstMode = 0 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstQueue })
 		n := len(w.sim.FloorEvents())
 		a.press()
 		a.waitFloor("has-permission", 5*time.Second)
@@ -117,7 +117,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		idle()
 		var grants []string
 		for _, e := range w.floorSince(n) {
-			if e.Floor.Type == proto.FloorGranted {
+			if e.Floor.Type == wire.FloorGranted {
 				grants = append(grants, e.To)
 			}
 		}
@@ -127,7 +127,7 @@ func TestPushToTalkFloor(t *testing.T) {
 	})
 
 	t.Run("burst mode 2: a higher priority pre-empts", func(t *testing.T) {
-		setGroup(func(g *sim.Group) { g.BurstMode = 2 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstPreempt })
+		setGroup(func(g *pttsim.Group) { g.BurstMode = 2 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstPreempt })
 		ended, heard := w.sim.FloorStats().BurstsEnded, b.status().VoiceReceived
 		c.press()
 		c.waitFloor("has-permission", 5*time.Second)
@@ -139,7 +139,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		a.press() // 5 beats 8
 		a.waitFloor("has-permission", 5*time.Second)
 		waitFor(t, 5*time.Second, "c revoked", func() bool { return c.status().Revokes == revokes+1 })
-		if s := c.status(); s.LastCause != proto.CausePreempted {
+		if s := c.status(); s.LastCause != wire.CausePreempted {
 			t.Errorf("c: %+v", s)
 		}
 		c.waitFloor("idle", 5*time.Second)
@@ -149,12 +149,12 @@ func TestPushToTalkFloor(t *testing.T) {
 		waitFor(t, 3*time.Second, "c's receiving LED while a talks", func() bool { return led("green:rx") == "255" })
 		b.press() // 3 beats 5
 		b.waitFloor("has-permission", 5*time.Second)
-		waitFor(t, 5*time.Second, "a revoked", func() bool { return a.status().LastCause == proto.CausePreempted })
+		waitFor(t, 5*time.Second, "a revoked", func() bool { return a.status().LastCause == wire.CausePreempted })
 		denies := c.status().Denies
 		c.release()
 		c.press() // 8 does not beat 3
 		waitFor(t, 5*time.Second, "c denied", func() bool { return c.status().Denies == denies+1 })
-		if s := c.status(); s.LastCause != proto.CauseTaken {
+		if s := c.status(); s.LastCause != wire.CauseTaken {
 			t.Errorf("c: %+v", s)
 		}
 		if holder, _ := w.sim.FloorHolder(gid); holder != "b" {
@@ -167,38 +167,38 @@ func TestPushToTalkFloor(t *testing.T) {
 	})
 
 	t.Run("a muted group: refused on the handset", func(t *testing.T) {
-		setGroup(func(g *sim.Group) { g.Shutup = 1 }, func(g *plat.Group) bool { return g.Muted })
+		setGroup(func(g *pttsim.Group) { g.Shutup = 1 }, func(g *plat.Group) bool { return g.Muted })
 		n := len(w.sim.FloorEvents())
 		local := a.status().LocalDenies
 		a.press()
 		waitFor(t, 5*time.Second, "a refused", func() bool { return a.status().LocalDenies == local+1 })
-		if s := a.status(); s.LastCause != proto.CauseMuted || s.Floor != "idle" {
+		if s := a.status(); s.LastCause != wire.CauseMuted || s.Floor != "idle" {
 			t.Errorf("a: %+v", s)
 		}
 		a.release()
 		if r := requestsFrom(w.floorSince(n), "a"); r != 0 {
 			t.Errorf("a asked the platform %d times", r)
 		}
-		setGroup(func(g *sim.Group) { g.Shutup = 0 }, func(g *plat.Group) bool { return !g.Muted })
+		setGroup(func(g *pttsim.Group) { g.Shutup = 0 }, func(g *plat.Group) bool { return !g.Muted })
 	})
 
 	t.Run("a denied permission: the platform refuses", func(t *testing.T) {
-		if err := w.sim.ChangeGroupMember(gid, a.member.ID, func(m *sim.GroupMember) { m.CanSpeak = "N" }); err != nil {
+		if err := w.sim.ChangeGroupMember(gid, a.member.ID, func(m *pttsim.GroupMember) { m.CanSpeak = "N" }); err != nil {
 			t.Fatal(err)
 		}
 		denies := a.status().Denies
 		a.press()
 		waitFor(t, 5*time.Second, "a denied", func() bool { return a.status().Denies == denies+1 })
-		if s := a.status(); s.LastCause != proto.CauseNoPermission {
+		if s := a.status(); s.LastCause != wire.CauseNoPermission {
 			t.Errorf("a: %+v", s)
 		}
 		a.release()
-		w.sim.ChangeGroupMember(gid, a.member.ID, func(m *sim.GroupMember) { m.CanSpeak = "Y" })
+		w.sim.ChangeGroupMember(gid, a.member.ID, func(m *pttsim.GroupMember) { m.CanSpeak = "Y" })
 		idle()
 	})
 
 	t.Run("a paused member has no PTT at all", func(t *testing.T) {
-		if _, err := w.sim.SetMemberState(a.member.ID, sim.StatePaused); err != nil {
+		if _, err := w.sim.SetMemberState(a.member.ID, pttsim.StatePaused); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 5*time.Second, "a paused", func() bool { m := a.a.Model(); return m != nil && m.Self.State == plat.StatePaused })
@@ -207,18 +207,18 @@ func TestPushToTalkFloor(t *testing.T) {
 		a.press()
 		waitFor(t, 5*time.Second, "a refused", func() bool { return a.status().LocalDenies == local+1 })
 		a.release()
-		if s := a.status(); s.LastCause != proto.CauseMemberState {
+		if s := a.status(); s.LastCause != wire.CauseMemberState {
 			t.Errorf("a: %+v", s)
 		}
 		if r := requestsFrom(w.floorSince(n), "a"); r != 0 {
 			t.Errorf("a asked the platform %d times", r)
 		}
-		w.sim.SetMemberState(a.member.ID, sim.StateActive)
+		w.sim.SetMemberState(a.member.ID, pttsim.StateActive)
 		waitFor(t, 5*time.Second, "a enabled", func() bool { return a.a.Model().Self.State == plat.StateEnabled })
 	})
 
 	t.Run("the talk-time limit: warning, then the handset releases", func(t *testing.T) {
-		if _, err := w.sim.ChangeGroup(gid, func(g *sim.Group) { g.TalkTime = 3 }); err != nil {
+		if _, err := w.sim.ChangeGroup(gid, func(g *pttsim.Group) { g.TalkTime = 3 }); err != nil {
 			t.Fatal(err)
 		}
 		a.waitQuiet(5 * time.Second)
@@ -238,8 +238,8 @@ func TestPushToTalkFloor(t *testing.T) {
 		}
 		var released, revoked bool
 		for _, e := range w.floorSince(n) {
-			released = released || (e.From == "a" && e.Floor.Type == proto.FloorRelease)
-			revoked = revoked || e.Floor.Type == proto.FloorRevoke
+			released = released || (e.From == "a" && e.Floor.Type == wire.FloorRelease)
+			revoked = revoked || e.Floor.Type == wire.FloorRevoke
 		}
 		if !released || revoked {
 			t.Errorf("events: released %v, revoked %v", released, revoked)
@@ -251,6 +251,6 @@ func TestPushToTalkFloor(t *testing.T) {
 			t.Errorf("the warning tone: NCC %.3f", ncc)
 		}
 		t.Logf("warning tone %.2f s into what a played after the press (the grant tone, then silence until the warning)", float64(at-from)/audio.SampleRate)
-		w.sim.ChangeGroup(gid, func(g *sim.Group) { g.TalkTime = 60 })
+		w.sim.ChangeGroup(gid, func(g *pttsim.Group) { g.TalkTime = 60 })
 	})
 }

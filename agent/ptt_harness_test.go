@@ -20,11 +20,11 @@ import (
 	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/audiotest"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim/simtest"
-	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/gps/gpssim"
+	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // The push-to-talk tests run real agents in this test process, each on its
@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 type handset struct {
 	t       testing.TB
 	name    string
-	member  sim.Member
+	member  pttsim.Member
 	card    *audiotest.Card
 	a       *agent.Agent
 	dir     string
@@ -70,7 +70,7 @@ type handset struct {
 	mu      sync.Mutex
 	conn    net.Conn
 	replies *bufio.Scanner
-	gnss    *gpstest.Device
+	gnss    *gpssim.Device
 }
 
 // handsetSpec describes one agent of a pttWorld.
@@ -94,8 +94,8 @@ type pttWorld struct {
 	sim    *simtest.Sim
 	web    *mqtttest.Proxy // in front of pttsim's HTTP: a platform outage is a Cut
 	op     *simtest.Operator
-	admin  sim.Member
-	group  sim.Group
+	admin  pttsim.Member
+	group  pttsim.Group
 	hs     map[string]*handset
 	probe  paho.Client
 }
@@ -105,10 +105,10 @@ func startPTTWorld(t testing.TB, specs ...handsetSpec) *pttWorld {
 	audiotest.NeedTools(t, "espeak-ng", "mosquitto")
 	w := &pttWorld{t: t, hs: map[string]*handset{}}
 	w.broker = mqtttest.Start(t, mqtttest.Options{})
-	w.sim = simtest.Start(t, sim.Options{Broker: w.broker.URL()})
+	w.sim = simtest.Start(t, pttsim.Options{Broker: w.broker.URL()})
 	w.web = mqtttest.NewProxy(t, strings.TrimPrefix(w.sim.URL, "http://"))
 	var err error
-	if w.admin, err = w.sim.AddMember(sim.MemberSpec{Num: "admin", Name: "Operator", Password: "admin", Type: sim.TypeOwner}); err != nil {
+	if w.admin, err = w.sim.AddMember(pttsim.MemberSpec{Num: "admin", Name: "Operator", Password: "admin", Type: pttsim.TypeOwner}); err != nil {
 		t.Fatal(err)
 	}
 	ids := []int64{w.admin.ID}
@@ -117,15 +117,15 @@ func startPTTWorld(t testing.TB, specs ...handsetSpec) *pttWorld {
 		if sp.tts {
 			tts = 1
 		}
-		m, err := w.sim.AddMember(sim.MemberSpec{Num: sp.name, Name: "Unit " + strings.ToUpper(sp.name), Password: "pw-" + sp.name,
-			Type: sim.TypeDevice, TTS: tts, LocShare: 1, Track: 3, Priority: sp.priority})
+		m, err := w.sim.AddMember(pttsim.MemberSpec{Num: sp.name, Name: "Unit " + strings.ToUpper(sp.name), Password: "pw-" + sp.name,
+			Type: pttsim.TypeDevice, TTS: tts, LocShare: 1, Track: 3, Priority: sp.priority})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.hs[sp.name] = &handset{t: t, name: sp.name, member: m, card: cards[sp.name]}
 		ids = append(ids, m.ID)
 	}
-	if w.group, err = w.sim.CreateGroup(sim.GroupSpec{Name: "Patrol", Creator: w.admin.ID, Members: ids}); err != nil {
+	if w.group, err = w.sim.CreateGroup(pttsim.GroupSpec{Name: "Patrol", Creator: w.admin.ID, Members: ids}); err != nil {
 		t.Fatal(err)
 	}
 	w.op = w.sim.Login(t, "admin", "admin")
@@ -156,7 +156,7 @@ func (w *pttWorld) start(h *handset, sp handsetSpec) {
 	if sp.gnss {
 		gnss = filepath.Join(h.dir, "gnss")
 		var err error
-		if h.gnss, err = gpstest.NewDevice(gnss); err != nil {
+		if h.gnss, err = gpssim.NewDevice(gnss); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { h.gnss.Close() })
@@ -248,8 +248,8 @@ func (w *pttWorld) ready(h *handset) {
 	})
 	// Malformed messages are counted and otherwise ignored: they show the
 	// subscriptions work without a sound.
-	floorTopic := proto.FloorDownTopic("ptt", h.name)
-	voiceTopic := proto.GroupVoice("ptt", w.group.ID, "probe")
+	floorTopic := wire.FloorDownTopic("ptt", h.name)
+	voiceTopic := wire.GroupVoice("ptt", w.group.ID, "probe")
 	await(t, 10*time.Second, h.name+"'s subscriptions", func() bool {
 		s := h.status()
 		if s.FloorBad > 0 && s.VoiceBad > 0 {
@@ -362,7 +362,7 @@ func find(ref, out []int16, from int) (at int, ncc float64) {
 }
 
 // floorSince lists the floor messages pttsim handled after n.
-func (w *pttWorld) floorSince(n int) []sim.FloorEvent {
+func (w *pttWorld) floorSince(n int) []pttsim.FloorEvent {
 	ev := w.sim.FloorEvents()
 	if n > len(ev) {
 		return nil
@@ -371,10 +371,10 @@ func (w *pttWorld) floorSince(n int) []sim.FloorEvent {
 }
 
 // requestsFrom counts the requests a device sent among events.
-func requestsFrom(events []sim.FloorEvent, account string) int {
+func requestsFrom(events []pttsim.FloorEvent, account string) int {
 	n := 0
 	for _, e := range events {
-		if e.From == account && e.Floor.Type == proto.FloorRequest {
+		if e.From == account && e.Floor.Type == wire.FloorRequest {
 			n++
 		}
 	}

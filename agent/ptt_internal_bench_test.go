@@ -18,8 +18,8 @@ import (
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/recording"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // The voice paths as the agent wires them, per 20 ms frame, on the real
@@ -37,10 +37,7 @@ const benchFrames = 12000
 
 func benchSpeech(b *testing.B) []int16 {
 	b.Helper()
-	sp, err := audiotest.Speak("Unit seven to base. Arriving at the north gate in five minutes, over.", "en")
-	if err != nil {
-		b.Fatal(err)
-	}
+	sp := audiotest.Speech(b)
 	out := make([]int16, 0, benchFrames*audio.FrameSamples)
 	for len(out) < cap(out) {
 		out = append(out, sp[:min(len(sp), cap(out)-len(out))]...)
@@ -104,7 +101,7 @@ func BenchmarkWiredSendPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer snd.paCapt.Stop()
-	topic := proto.Topics{Prefix: "ptt", Account: "a"}.Voice(1)
+	topic := wire.Topics{Prefix: "ptt", Account: "a"}.Voice(1)
 	pub := func(p []byte) paho.Token { return mq.Publish(topic, 0, false, p) }
 	var bufs voiceBuffers
 	pcm := make([]int16, audio.FrameSamples)
@@ -141,7 +138,7 @@ func BenchmarkOpusReference(b *testing.B) {
 	enc.SetComplexity(5)
 	enc.SetInBandFEC(true)
 	enc.SetPacketLossPerc(5)
-	out := make([]byte, proto.MaxOpusFrame)
+	out := make([]byte, wire.MaxOpusFrame)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -169,9 +166,9 @@ func BenchmarkWiredReceivePath(b *testing.B) {
 	}
 	cfg.Device.Account = "b"
 	p := &pushToTalk{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), snd: snd}
-	pfx := proto.GroupVoice("ptt", 1, "")
+	pfx := wire.GroupVoice("ptt", 1, "")
 	p.listenPrefix.Store(&pfx)
-	topic := proto.GroupVoice("ptt", 1, "a")
+	topic := wire.GroupVoice("ptt", 1, "a")
 	if err := snd.paPlay.Start(); err != nil {
 		b.Fatal(err)
 	}

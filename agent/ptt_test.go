@@ -14,11 +14,10 @@ import (
 
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/audiotest"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
+	"github.com/pttagent/pttagent/gps/gpssim"
 	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/internal/pttsim"
 )
-
-const speechText = "Unit seven to base. Arriving at the north gate in five minutes, over."
 
 // A handset user's whole push-to-talk: A holds PTT and says a sentence
 // (espeak-ng speech in its microphone's file), B hears the same sentence
@@ -26,10 +25,7 @@ const speechText = "Unit seven to base. Arriving at the north gate in five minut
 // through both seeds' query APIs, and arrives there even when the
 // platform is down for a while. Then text messages and voice prompts.
 func TestPushToTalkVoiceAndRecordings(t *testing.T) {
-	speech, err := audiotest.Speak(speechText, "en")
-	if err != nil {
-		t.Fatal(err)
-	}
+	speech := audiotest.Speech(t)
 	if err := cards["a"].SetInput(speech, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +92,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		var env struct {
 			Status int `json:"status"`
 			Data   struct {
-				Records []sim.AudioRecord `json:"records"`
+				Records []pttsim.AudioRecord `json:"records"`
 			} `json:"data"`
 		}
 		if json.Unmarshal(raw, &env) != nil || env.Status != 200 || len(env.Data.Records) != 1 || env.Data.Records[0] != rec {
@@ -193,7 +189,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 	})
 
 	t.Run("switching groups speaks the group's name and is kept", func(t *testing.T) {
-		g2, err := w.sim.CreateGroup(sim.GroupSpec{Name: "Harbour", Creator: w.admin.ID, Members: []int64{w.admin.ID, b.member.ID}})
+		g2, err := w.sim.CreateGroup(pttsim.GroupSpec{Name: "Harbour", Creator: w.admin.ID, Members: []int64{w.admin.ID, b.member.ID}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +227,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		from := len(b.output())
 		ctx, stopGNSS := context.WithCancel(context.Background())
 		defer stopGNSS()
-		go (&gpstest.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, b.gnss, nmea)
+		go (&gpssim.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, b.gnss, nmea)
 		prompts := b.status().Prompts
 		waitFor(t, 20*time.Second, "the fix announced", func() bool { return b.status().Prompts > prompts })
 		stopGNSS() // the receiver goes quiet: no more fixes

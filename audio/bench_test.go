@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/audio"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 	"gopkg.in/hraban/opus.v2"
 )
 
@@ -207,7 +207,7 @@ func BenchmarkOpusEncodeReference(b *testing.B) {
 	enc.SetInBandFEC(true)
 	enc.SetPacketLossPerc(encCfg.ExpectedLoss)
 	sp := repeat(speech(b), sendInputFrames*audio.FrameSamples/len(speech(b))+1)[:sendInputFrames*audio.FrameSamples]
-	out := make([]byte, proto.MaxOpusFrame)
+	out := make([]byte, wire.MaxOpusFrame)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // JitterConfig sizes the receive buffer in frames of 20 ms.
@@ -49,7 +49,7 @@ type jslot struct {
 	seq   uint32
 	valid bool
 	n     int
-	data  [proto.MaxOpusFrame]byte
+	data  [wire.MaxOpusFrame]byte
 }
 
 // Jitter is the receive buffer of one speaker at a time: frames of the
@@ -84,7 +84,7 @@ func NewJitter(cfg JitterConfig) (*Jitter, error) {
 		cfg.Silence = time.Second
 	}
 	// Room for Max frames plus one packet in flight beyond it.
-	return &Jitter{cfg: cfg, ring: make([]jslot, cfg.Max+proto.MaxVoiceFrames+1)}, nil
+	return &Jitter{cfg: cfg, ring: make([]jslot, cfg.Max+wire.MaxVoiceFrames+1)}, nil
 }
 
 // Stats returns the counters.
@@ -111,7 +111,7 @@ func (j *Jitter) Reset() {
 
 // Put takes a decoded voice packet received at now. It reports whether the
 // packet started a new burst (the caller resets its decoder).
-func (j *Jitter) Put(p *proto.VoicePacket, now time.Time) (started bool) {
+func (j *Jitter) Put(p *wire.VoicePacket, now time.Time) (started bool) {
 	if !j.active || p.Burst != j.burst {
 		switch {
 		case p.Burst == j.lastBurst && j.stats.Bursts > 0:
@@ -164,7 +164,7 @@ func (j *Jitter) Put(p *proto.VoicePacket, now time.Time) (started bool) {
 	return started
 }
 
-func (j *Jitter) start(p *proto.VoicePacket) {
+func (j *Jitter) start(p *wire.VoicePacket) {
 	for i := range j.ring {
 		j.ring[i].valid = false
 	}
@@ -188,7 +188,7 @@ func (j *Jitter) skipTo(seq uint32) {
 // dst and returns its length; for PlayConceal it copies the following
 // frame, when that one is already here, so the caller can recover the
 // missing one from its FEC (length 0: plain PLC). dst must hold
-// proto.MaxOpusFrame bytes.
+// wire.MaxOpusFrame bytes.
 func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 	if !j.active {
 		return PlayNothing, 0

@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 var jt0 = time.Unix(1763712000, 0)
 
-func pkt(burst, seq uint32, n int, last bool) *proto.VoicePacket {
-	p := &proto.VoicePacket{Burst: burst, Seq: seq, NFrames: n, Last: last, FrameMs: 20}
+func pkt(burst, seq uint32, n int, last bool) *wire.VoicePacket {
+	p := &wire.VoicePacket{Burst: burst, Seq: seq, NFrames: n, Last: last, FrameMs: 20}
 	for i := 0; i < n; i++ {
 		p.Frames[i] = []byte{byte(seq + uint32(i)), 0xAA}
 	}
@@ -21,7 +21,7 @@ func pkt(burst, seq uint32, n int, last bool) *proto.VoicePacket {
 // turn plays one turn and renders it: "f<seq>" a frame, "c" conceal,
 // "c+<seq>" conceal with the next frame's FEC, "-" nothing, "end".
 func turn(j *Jitter, now time.Time) string {
-	buf := make([]byte, proto.MaxOpusFrame)
+	buf := make([]byte, wire.MaxOpusFrame)
 	kind, n := j.Next(now, buf)
 	switch kind {
 	case PlayFrame:
@@ -187,7 +187,7 @@ func TestJitterShortBurstAndReset(t *testing.T) {
 func TestJitterNoAlloc(t *testing.T) {
 	j := newJ(t, 3, 10)
 	p := pkt(1, 0, 3, false)
-	buf := make([]byte, proto.MaxOpusFrame)
+	buf := make([]byte, wire.MaxOpusFrame)
 	now := jt0
 	allocs := testing.AllocsPerRun(200, func() {
 		j.Put(p, now)
@@ -212,14 +212,14 @@ func FuzzJitter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		j, _ := NewJitter(JitterConfig{Target: 2, Max: 6, Silence: 100 * time.Millisecond})
 		now := jt0
-		buf := make([]byte, proto.MaxOpusFrame)
+		buf := make([]byte, wire.MaxOpusFrame)
 		var lastSeq int64 = -1
 		for len(ops) >= 4 {
 			op, a, b, c := ops[0], ops[1], ops[2], ops[3]
 			ops = ops[4:]
 			switch op % 4 {
 			case 0, 1: // a packet: burst a%3, seq near b*7, c%4 frames
-				p := &proto.VoicePacket{Burst: uint32(a % 3), Seq: uint32(b) * 7, NFrames: int(c % 4), Last: op%4 == 1}
+				p := &wire.VoicePacket{Burst: uint32(a % 3), Seq: uint32(b) * 7, NFrames: int(c % 4), Last: op%4 == 1}
 				for i := 0; i < p.NFrames; i++ {
 					p.Frames[i] = []byte{byte(p.Seq) + byte(i), byte((p.Seq + uint32(i)) >> 8)}
 				}

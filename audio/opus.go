@@ -44,7 +44,7 @@ func NewEncoder(c EncoderConfig) (*Encoder, error) {
 	return &Encoder{enc: enc}, nil
 }
 
-// Encode encodes one frame into out (proto.MaxOpusFrame bytes is always
+// Encode encodes one frame into out (wire.MaxOpusFrame bytes is always
 // enough) and returns the frame's length.
 func (e *Encoder) Encode(pcm []int16, out []byte) (int, error) {
 	n, err := e.enc.Encode(pcm, out)

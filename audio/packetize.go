@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Packetizer encodes frames of one talk burst and groups them into voice
@@ -13,8 +13,8 @@ import (
 type Packetizer struct {
 	enc             *Encoder
 	framesPerPacket int
-	pkt             proto.VoicePacket
-	frames          [proto.MaxVoiceFrames][proto.MaxOpusFrame]byte
+	pkt             wire.VoicePacket
+	frames          [wire.MaxVoiceFrames][wire.MaxOpusFrame]byte
 	out             []byte
 	nextSeq         uint32
 	active          bool
@@ -22,17 +22,17 @@ type Packetizer struct {
 	OnFrame func(frame []byte)
 }
 
-// NewPacketizer packs framesPerPacket (1–proto.MaxVoiceFrames) frames per packet.
+// NewPacketizer packs framesPerPacket (1–wire.MaxVoiceFrames) frames per packet.
 func NewPacketizer(enc *Encoder, framesPerPacket int) (*Packetizer, error) {
-	if framesPerPacket < 1 || framesPerPacket > proto.MaxVoiceFrames {
+	if framesPerPacket < 1 || framesPerPacket > wire.MaxVoiceFrames {
 		return nil, errors.New("packetizer: frames per packet must be 1–10")
 	}
-	return &Packetizer{enc: enc, framesPerPacket: framesPerPacket, out: make([]byte, 0, proto.MaxVoicePacket)}, nil
+	return &Packetizer{enc: enc, framesPerPacket: framesPerPacket, out: make([]byte, 0, wire.MaxVoicePacket)}, nil
 }
 
 // Begin starts a burst with the given id.
 func (p *Packetizer) Begin(burst uint32) error {
-	p.pkt = proto.VoicePacket{Burst: burst, FrameMs: 20}
+	p.pkt = wire.VoicePacket{Burst: burst, FrameMs: 20}
 	p.nextSeq, p.active = 0, true
 	return p.enc.Reset()
 }
@@ -83,7 +83,7 @@ func (p *Packetizer) Frames() uint32 { return p.nextSeq }
 
 func (p *Packetizer) flush(last bool) []byte {
 	p.pkt.Last = last
-	p.out = proto.AppendVoicePacket(p.out[:0], &p.pkt)
+	p.out = wire.AppendVoicePacket(p.out[:0], &p.pkt)
 	p.pkt.NFrames = 0
 	return p.out
 }

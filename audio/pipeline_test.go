@@ -25,20 +25,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var speechCache []int16
-
-func speech(t testing.TB) []int16 {
-	t.Helper()
-	if speechCache == nil {
-		audiotest.NeedTools(t, "espeak-ng")
-		s, err := audiotest.Speak("Unit seven to base. Arriving at the north gate in five minutes, over.", "en")
-		if err != nil {
-			t.Fatal(err)
-		}
-		speechCache = s
-	}
-	return speechCache
-}
+func speech(t testing.TB) []int16 { return audiotest.Speech(t) }
 
 type netSim struct {
 	loss    float64 // probability a packet is lost

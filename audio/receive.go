@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Receiver is the receive path of one group: voice payloads in, 20 ms of
@@ -14,8 +14,8 @@ import (
 type Receiver struct {
 	jit   *Jitter
 	dec   *Decoder
-	pkt   proto.VoicePacket
-	frame [proto.MaxOpusFrame]byte
+	pkt   wire.VoicePacket
+	frame [wire.MaxOpusFrame]byte
 	// Bad counts payloads that were not valid voice packets.
 	Bad uint64
 	// DecodeErrors counts frames the decoder refused (concealed instead).
@@ -36,7 +36,7 @@ func NewReceiver(cfg JitterConfig) (*Receiver, error) {
 
 // Put takes one voice payload received at now.
 func (r *Receiver) Put(payload []byte, now time.Time) error {
-	if err := proto.DecodeVoicePacket(payload, &r.pkt); err != nil {
+	if err := wire.DecodeVoicePacket(payload, &r.pkt); err != nil {
 		r.Bad++
 		return err
 	}

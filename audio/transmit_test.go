@@ -8,7 +8,7 @@ import (
 
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/audiotest"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // A burst held for 200 ms of (fake, paced) microphone time: packets of 3
@@ -20,13 +20,13 @@ func TestTransmitterBurst(t *testing.T) {
 		enc, _ := audio.NewEncoder(audio.EncoderConfig{Bitrate: 16000, Complexity: 3})
 		pk, _ := audio.NewPacketizer(enc, 3)
 		tx := &audio.Transmitter{Capture: mic, Packetizer: pk}
-		var got []proto.VoicePacket
+		var got []wire.VoicePacket
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond+time.Millisecond)
 		defer cancel()
 		start := time.Now()
 		frames, err := tx.Talk(ctx, 77, func(b []byte) {
-			var p proto.VoicePacket
-			if err := proto.DecodeVoicePacket(b, &p); err != nil {
+			var p wire.VoicePacket
+			if err := wire.DecodeVoicePacket(b, &p); err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, p)

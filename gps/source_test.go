@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/gps"
-	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/gps/gpssim"
 )
 
 // syncBuffer is a log sink the Source's goroutine and the test share.
@@ -59,7 +59,7 @@ var t0 = time.Date(2024, 11, 19, 6, 0, 0, 0, time.UTC)
 
 type harness struct {
 	t     *testing.T
-	dev   *gpstest.Device
+	dev   *gpssim.Device
 	src   *gps.Source
 	log   *syncBuffer
 	fixes chan gps.Fix
@@ -70,7 +70,7 @@ type harness struct {
 func start(t *testing.T, fixes chan gps.Fix, configure func(*gps.Source)) *harness {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gps0")
-	dev, err := gpstest.NewDevice(path)
+	dev, err := gpssim.NewDevice(path)
 	if err != nil {
 		t.Fatal(err)
 	}

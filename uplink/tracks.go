@@ -12,8 +12,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Publisher is what TrackSender needs of the MQTT client.
@@ -94,7 +94,7 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 	var (
 		cursor  uint64 // highest sequence number handed to MQTT in this drain
 		window  []inflight
-		buf     []proto.Point
+		buf     []wire.Point
 		timeout = time.NewTimer(time.Hour)
 	)
 	defer timeout.Stop()
@@ -118,7 +118,7 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 			}
 			// paho keeps the payload until the broker acknowledged it, so
 			// each batch needs its own buffer.
-			payload := proto.AppendTrackBatch(make([]byte, 0, s.BatchBytes+256), buf)
+			payload := wire.AppendTrackBatch(make([]byte, 0, s.BatchBytes+256), buf)
 			first, last := buf[0].Seq, buf[len(buf)-1].Seq
 			tok := s.MQTT.Publish(s.Topic, 1, false, payload)
 			window = append(window, inflight{first: first, last: last, n: len(buf), tok: tok, sent: time.Now()})

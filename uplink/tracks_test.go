@@ -15,8 +15,8 @@ import (
 	"github.com/pttagent/pttagent/uplink"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // collector is the platform's side: it records every sequence number it
@@ -28,7 +28,7 @@ type collector struct {
 }
 
 func (c *collector) handle(_ paho.Client, m paho.Message) {
-	pts, err := proto.DecodeTrackBatch(m.Payload())
+	pts, err := wire.DecodeTrackBatch(m.Payload())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -73,7 +73,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func TestEveryPointArrivesThroughDeadZones(t *testing.T) {
 	broker := mqtttest.Start(t, mqtttest.Options{})
 	proxy := mqtttest.NewProxy(t, broker.Addr())
-	topics := proto.Topics{Prefix: "ptt", Account: "dev-1"}
+	topics := wire.Topics{Prefix: "ptt", Account: "dev-1"}
 	var got collector
 	subscribe(t, broker.URL(), topics.Track(), &got)
 
@@ -96,7 +96,7 @@ func TestEveryPointArrivesThroughDeadZones(t *testing.T) {
 
 	const n = 400
 	for i := 1; i <= n; i++ {
-		if _, err := q.Append(&proto.Point{Created: int64(i), Latitude: 1, Longitude: 2}); err != nil {
+		if _, err := q.Append(&wire.Point{Created: int64(i), Latitude: 1, Longitude: 2}); err != nil {
 			t.Fatal(err)
 		}
 		switch i {
@@ -128,14 +128,14 @@ func TestEveryPointArrivesThroughDeadZones(t *testing.T) {
 func TestPresenceOnlineRetainedAndLastWill(t *testing.T) {
 	broker := mqtttest.Start(t, mqtttest.Options{})
 	proxy := mqtttest.NewProxy(t, broker.Addr())
-	topics := proto.Topics{Prefix: "ptt", Account: "dev-2"}
+	topics := wire.Topics{Prefix: "ptt", Account: "dev-2"}
 	client := mqtt.New(mqtt.Options{
 		Brokers: []string{proxy.URL()}, ClientID: "dev-2", KeepAlive: 5 * time.Second,
 		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Hour, ReconnectMax: time.Hour,
 		StatusTopic: topics.Status(),
-		Online:      func() []byte { return proto.Presence{State: "online", Time: 1}.Encode() },
-		OfflineWill: proto.Presence{State: "offline"}.Encode(),
-		Offline:     func() []byte { return proto.Presence{State: "offline", Reason: "shutdown"}.Encode() },
+		Online:      func() []byte { return wire.Presence{State: "online", Time: 1}.Encode() },
+		OfflineWill: wire.Presence{State: "offline"}.Encode(),
+		Offline:     func() []byte { return wire.Presence{State: "offline", Reason: "shutdown"}.Encode() },
 		Logger:      quietLogger(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,14 +154,14 @@ func TestPresenceOnlineRetainedAndLastWill(t *testing.T) {
 
 func TestCleanStopPublishesOffline(t *testing.T) {
 	broker := mqtttest.Start(t, mqtttest.Options{})
-	topics := proto.Topics{Prefix: "ptt", Account: "dev-3"}
+	topics := wire.Topics{Prefix: "ptt", Account: "dev-3"}
 	client := mqtt.New(mqtt.Options{
 		Brokers: []string{broker.URL()}, ClientID: "dev-3", KeepAlive: 5 * time.Second,
 		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second,
 		StatusTopic: topics.Status(),
-		Online:      func() []byte { return proto.Presence{State: "online"}.Encode() },
-		OfflineWill: proto.Presence{State: "offline"}.Encode(),
-		Offline:     func() []byte { return proto.Presence{State: "offline", Reason: "shutdown"}.Encode() },
+		Online:      func() []byte { return wire.Presence{State: "online"}.Encode() },
+		OfflineWill: wire.Presence{State: "offline"}.Encode(),
+		Offline:     func() []byte { return wire.Presence{State: "offline", Reason: "shutdown"}.Encode() },
 		Logger:      quietLogger(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -191,24 +191,6 @@ func TestUnreachableBrokerThenBack(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
 	if st := client.Stats(); st.Broker != broker.URL() {
 		t.Errorf("connected to %q, want the second broker %q", st.Broker, broker.URL())
-	}
-}
-
-func TestBackoffIsCappedAndJittered(t *testing.T) {
-	lo, hi := 100*time.Millisecond, 2*time.Second
-	distinct := map[time.Duration]bool{}
-	for n := 0; n < 50; n++ {
-		d := mqtt.Backoff(n, lo, hi)
-		want := min(lo<<min(n, 30), hi)
-		if d < want/2 || d > want {
-			t.Fatalf("Backoff(%d) = %v, want in [%v, %v]", n, d, want/2, want)
-		}
-		if n > 10 {
-			distinct[d] = true
-		}
-	}
-	if len(distinct) < 10 {
-		t.Errorf("no jitter: %d distinct waits at the cap", len(distinct))
 	}
 }
 
@@ -259,7 +241,7 @@ func TestDocumentedACLConfinesDevices(t *testing.T) {
 	defer cancel()
 	go client.Run(ctx)
 	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
-	batch := proto.AppendTrackBatch(nil, []proto.Point{{Seq: 1, Latitude: 1, Longitude: 1}})
+	batch := wire.AppendTrackBatch(nil, []wire.Point{{Seq: 1, Latitude: 1, Longitude: 1}})
 	client.Publish("ptt/dev/dev-b/track", 1, false, batch).WaitTimeout(2 * time.Second)
 	client.Publish("ptt/dev/dev-a/track", 1, false, batch).WaitTimeout(2 * time.Second)
 	waitFor(t, 5*time.Second, func() bool { return len(own.unique()) == 1 })
@@ -333,10 +315,10 @@ func TestIdleLongerThanAckTimeout(t *testing.T) {
 	go client.Run(ctx)
 	done := make(chan error, 1)
 	go func() { done <- sender.Run(ctx) }()
-	q.Append(&proto.Point{Created: 1, Latitude: 1, Longitude: 1})
+	q.Append(&wire.Point{Created: 1, Latitude: 1, Longitude: 1})
 	waitFor(t, 5*time.Second, func() bool { return q.Len() == 0 })
 	time.Sleep(800 * time.Millisecond) // four ack timeouts with nothing in flight
-	q.Append(&proto.Point{Created: 2, Latitude: 1, Longitude: 1})
+	q.Append(&wire.Point{Created: 2, Latitude: 1, Longitude: 1})
 	waitFor(t, 5*time.Second, func() bool { return q.Len() == 0 })
 	if st := sender.Stats(); st.Points != 2 || st.Restarts != 0 {
 		t.Errorf("sender %+v", st)

@@ -15,10 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/gps"
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Settings are the member's settings that govern tracks. Until platform
@@ -32,17 +31,45 @@ type Settings struct {
 // ErrReserved is returned for the track value the platform reserves.
 var ErrReserved = errors.New("track value 4 is reserved")
 
+// Options are the reporter's own settings (the config file's tracks
+// section; its defaults and documentation are in agent/config).
+type Options struct {
+	Periods Periods
+	// MinDistance (metres, 0 = off): a periodic point is skipped when the
+	// handset moved less than this since the last point sent.
+	MinDistance float64
+	// Heartbeat (0 = off): with no point queued for this long, the last
+	// valid fix is queued again, marked as a heartbeat with its age.
+	Heartbeat time.Duration
+	Corner    CornerPeg
+}
+
+// Periods are the reporting periods of the platform's track values 1, 2
+// and 3.
+type Periods struct {
+	High, Medium, Low time.Duration
+}
+
+// CornerPeg is APRS SmartBeaconing's corner pegging: a point as soon as
+// the heading has turned by more than MinTurn + TurnSlope/speed(km/h)
+// degrees, at MinSpeed km/h or more, at most every MinInterval.
+type CornerPeg struct {
+	Enabled                      bool
+	MinSpeed, MinTurn, TurnSlope float64
+	MinInterval                  time.Duration
+}
+
 // Period maps the platform's track value to a reporting period; 0 is off.
-func Period(track int, p config.Periods) (time.Duration, error) {
+func Period(track int, p Periods) (time.Duration, error) {
 	switch {
 	case track == 0:
 		return 0, nil
 	case track == 1:
-		return p.High.D(), nil
+		return p.High, nil
 	case track == 2:
-		return p.Medium.D(), nil
+		return p.Medium, nil
 	case track == 3:
-		return p.Low.D(), nil
+		return p.Low, nil
 	case track == 4:
 		return 0, ErrReserved
 	case track < 0:
@@ -53,13 +80,13 @@ func Period(track int, p config.Periods) (time.Duration, error) {
 
 // Appender stores a point durably and numbers it (queue.Queue).
 type Appender interface {
-	Append(*proto.Point) (uint64, error)
+	Append(*wire.Point) (uint64, error)
 }
 
 // Reporter turns fixes into queued points.
 type Reporter struct {
 	Queue   Appender
-	Options config.Tracks
+	Options Options
 	Logger  *slog.Logger
 
 	apply chan Settings
@@ -114,7 +141,7 @@ func (r *Reporter) Run(ctx context.Context, initial Settings, fixes <-chan gps.F
 	diskFull := false
 	for {
 		var (
-			p  proto.Point
+			p  wire.Point
 			ok bool
 		)
 		select {
@@ -178,7 +205,7 @@ func (r *Reporter) set(d *decider, s Settings, now time.Time) {
 
 // decider holds the trigger state. All methods take the current time.
 type decider struct {
-	opts     config.Tracks
+	opts     Options
 	locShare bool
 	period   time.Duration // 0: off
 
@@ -200,7 +227,7 @@ type decider struct {
 	suppressed uint64
 }
 
-func newDecider(o config.Tracks) *decider { return &decider{opts: o} }
+func newDecider(o Options) *decider { return &decider{opts: o} }
 
 func (d *decider) active() bool { return d.locShare && d.period > 0 }
 
@@ -216,26 +243,26 @@ func (d *decider) setSettings(now time.Time, locShare bool, period time.Duration
 	}
 }
 
-func (d *decider) onFix(now time.Time, f gps.Fix) (proto.Point, bool) {
+func (d *decider) onFix(now time.Time, f gps.Fix) (wire.Point, bool) {
 	if !f.Valid || !f.Is(gps.HasPosition) {
-		return proto.Point{}, false
+		return wire.Point{}, false
 	}
 	d.fix, d.fixAt, d.hasFx = f, now, true
 	if !d.active() {
-		return proto.Point{}, false
+		return wire.Point{}, false
 	}
 	if d.corner(now, &f) {
-		return d.emit(now, &f, proto.TriggerCorner, 0), true
+		return d.emit(now, &f, wire.TriggerCorner, 0), true
 	}
 	if now.Before(d.nextDue) {
-		return proto.Point{}, false
+		return wire.Point{}, false
 	}
 	if d.opts.MinDistance > 0 && d.sent && Distance(d.sentLat, d.sentLon, f.Lat, f.Lon) < d.opts.MinDistance {
 		d.suppressed++
 		d.nextDue = now.Add(d.period) // look again one period later
-		return proto.Point{}, false
+		return wire.Point{}, false
 	}
-	return d.emit(now, &f, proto.TriggerPeriod, 0), true
+	return d.emit(now, &f, wire.TriggerPeriod, 0), true
 }
 
 // corner reports whether the heading has turned enough since the last point:
@@ -247,31 +274,31 @@ func (d *decider) corner(now time.Time, f *gps.Fix) bool {
 		return false
 	}
 	kmh := f.Speed * 3.6
-	if kmh < c.MinSpeed || kmh <= 0 || now.Sub(d.sentAt) < c.MinInterval.D() {
+	if kmh < c.MinSpeed || kmh <= 0 || now.Sub(d.sentAt) < c.MinInterval {
 		return false
 	}
 	turn := math.Abs(math.Mod(f.Course-d.sentCourse+540, 360) - 180)
 	return turn > c.MinTurn+c.TurnSlope/kmh
 }
 
-func (d *decider) onTick(now time.Time) (proto.Point, bool) {
-	hb := d.opts.Heartbeat.D()
+func (d *decider) onTick(now time.Time) (wire.Point, bool) {
+	hb := d.opts.Heartbeat
 	if hb <= 0 || !d.active() || !d.hasFx || (d.sent && now.Sub(d.sentAt) < hb) {
-		return proto.Point{}, false
+		return wire.Point{}, false
 	}
 	if !d.sent && now.Sub(d.fixAt) < hb {
-		return proto.Point{}, false
+		return wire.Point{}, false
 	}
 	f := d.fix
-	return d.emit(now, &f, proto.TriggerHeartbeat, int64(now.Sub(d.fixAt)/time.Second)), true
+	return d.emit(now, &f, wire.TriggerHeartbeat, int64(now.Sub(d.fixAt)/time.Second)), true
 }
 
-func (d *decider) emit(now time.Time, f *gps.Fix, trig proto.Trigger, fixAge int64) proto.Point {
+func (d *decider) emit(now time.Time, f *gps.Fix, trig wire.Trigger, fixAge int64) wire.Point {
 	d.sent, d.sentAt, d.sentLat, d.sentLon = true, now, f.Lat, f.Lon
 	if f.Is(gps.HasCourse) {
 		d.sentCourse, d.hasCourse = f.Course, true
 	}
-	if trig != proto.TriggerHeartbeat {
+	if trig != wire.TriggerHeartbeat {
 		// Keep the schedule (no drift by a fix interval each period) unless
 		// we fell more than a period behind.
 		d.nextDue = d.nextDue.Add(d.period)
@@ -284,10 +311,10 @@ func (d *decider) emit(now time.Time, f *gps.Fix, trig proto.Trigger, fixAge int
 
 // PointOf converts a fix. The position's own time is the point's time when
 // the receiver gave a date; the handset clock otherwise.
-func PointOf(f *gps.Fix, now time.Time, trig proto.Trigger, fixAge int64) proto.Point {
+func PointOf(f *gps.Fix, now time.Time, trig wire.Trigger, fixAge int64) wire.Point {
 	nan := math.NaN()
-	p := proto.Point{Latitude: f.Lat, Longitude: f.Lon, Speed: nan, Altitude: nan, Bearing: nan, HDOP: nan,
-		Mode: int(f.Mode), PositionType: proto.PositionGPS, Trigger: trig, FixAge: fixAge}
+	p := wire.Point{Latitude: f.Lat, Longitude: f.Lon, Speed: nan, Altitude: nan, Bearing: nan, HDOP: nan,
+		Mode: int(f.Mode), PositionType: wire.PositionGPS, Trigger: trig, FixAge: fixAge}
 	if f.Is(gps.HasTime | gps.HasDate) {
 		p.Created = f.Time.Unix()
 	} else {

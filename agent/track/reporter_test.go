@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/gps"
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
 )
 
 var t0 = time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
@@ -24,7 +23,14 @@ func fix(sec int, lat, lon, speedKmh, course float64) gps.Fix {
 	}
 }
 
-func opts() config.Tracks { return config.Default().Tracks }
+// opts are the options of the tests: the periods and corner pegging of
+// the shipped defaults (docs/config.md).
+func opts() Options {
+	return Options{
+		Periods: Periods{High: time.Minute, Medium: 3 * time.Minute, Low: 10 * time.Minute},
+		Corner:  CornerPeg{MinSpeed: 5, MinTurn: 28, TurnSlope: 410, MinInterval: 15 * time.Second},
+	}
+}
 
 func TestPeriodFromPlatformValue(t *testing.T) {
 	p := opts().Periods
@@ -50,10 +56,10 @@ type step struct {
 	tick   bool
 	set    *Settings
 	want   bool
-	reason proto.Trigger
+	reason wire.Trigger
 }
 
-func run(t *testing.T, o config.Tracks, initial Settings, steps []step) {
+func run(t *testing.T, o Options, initial Settings, steps []step) {
 	t.Helper()
 	d := newDecider(o)
 	period, _ := Period(initial.Track, o.Periods)
@@ -61,7 +67,7 @@ func run(t *testing.T, o config.Tracks, initial Settings, steps []step) {
 	for i, s := range steps {
 		now := t0.Add(time.Duration(s.at) * time.Second)
 		var (
-			p  proto.Point
+			p  wire.Point
 			ok bool
 		)
 		switch {
@@ -115,7 +121,7 @@ func TestScheduleDoesNotDrift(t *testing.T) {
 
 func TestNothingWithoutLocShareOrTrackOff(t *testing.T) {
 	o := opts()
-	o.Heartbeat = config.Duration(30 * time.Second)
+	o.Heartbeat = 30 * time.Second
 	for _, s := range []Settings{{LocShare: false, Track: 1}, {LocShare: true, Track: 0}} {
 		run(t, o, s, []step{
 			{at: 0, fix: f(0, 1)},
@@ -169,7 +175,7 @@ func TestMinDistanceSuppressesStationaryPoints(t *testing.T) {
 func TestHeartbeatCarriesLastValidFix(t *testing.T) {
 	o := opts()
 	o.MinDistance = 50
-	o.Heartbeat = config.Duration(60 * time.Second)
+	o.Heartbeat = 60 * time.Second
 	d := newDecider(o)
 	d.setSettings(t0, true, 10*time.Second)
 	if _, ok := d.onFix(t0, fix(0, 1, 2, 0, 0)); !ok {
@@ -186,7 +192,7 @@ func TestHeartbeatCarriesLastValidFix(t *testing.T) {
 		t.Fatal("heartbeat before 60 s")
 	}
 	p, ok := d.onTick(t0.Add(60 * time.Second))
-	if !ok || p.Trigger != proto.TriggerHeartbeat || p.Latitude != 1 || p.FixAge != 30 || p.Created != t0.Add(30*time.Second).Unix() {
+	if !ok || p.Trigger != wire.TriggerHeartbeat || p.Latitude != 1 || p.FixAge != 30 || p.Created != t0.Add(30*time.Second).Unix() {
 		t.Fatalf("heartbeat = %+v, %v", p, ok)
 	}
 	if _, ok := d.onTick(t0.Add(90 * time.Second)); ok {
@@ -200,7 +206,7 @@ func TestHeartbeatCarriesLastValidFix(t *testing.T) {
 func TestCornerPegging(t *testing.T) {
 	o := opts()
 	o.Corner.Enabled = true
-	o.Corner.MinInterval = config.Duration(5 * time.Second)
+	o.Corner.MinInterval = 5 * time.Second
 	o.MinDistance = 0
 	at := func(sec int, kmh, course float64) *gps.Fix { x := fix(sec, 1, 1, kmh, course); return &x }
 	// 60 km/h: threshold 28 + 410/60 ≈ 34.8°. 10 km/h: 28 + 41 = 69°.
@@ -208,23 +214,23 @@ func TestCornerPegging(t *testing.T) {
 		{at: 0, fix: at(0, 60, 90), want: true},
 		{at: 3, fix: at(3, 60, 180)}, // turned, but within min_interval
 		{at: 6, fix: at(6, 60, 120)}, // 30° < 34.8°
-		{at: 7, fix: at(7, 60, 130), want: true, reason: proto.TriggerCorner},
+		{at: 7, fix: at(7, 60, 130), want: true, reason: wire.TriggerCorner},
 		{at: 13, fix: at(13, 10, 180)}, // 50° at 10 km/h < 69°
-		{at: 14, fix: at(14, 10, 210), want: true, reason: proto.TriggerCorner},
-		{at: 20, fix: at(20, 3, 30)},                                            // below min_speed: heading is noise
-		{at: 30, fix: at(30, 60, 350), want: true, reason: proto.TriggerCorner}, // 210 → 350 is 140° across north
+		{at: 14, fix: at(14, 10, 210), want: true, reason: wire.TriggerCorner},
+		{at: 20, fix: at(20, 3, 30)},                                           // below min_speed: heading is noise
+		{at: 30, fix: at(30, 60, 350), want: true, reason: wire.TriggerCorner}, // 210 → 350 is 140° across north
 	})
 }
 
 func TestPointOfConvertsUnits(t *testing.T) {
 	fx := fix(0, 22.5, 115.1, 36, 270)
-	p := PointOf(&fx, t0.Add(time.Hour), proto.TriggerPeriod, 0)
+	p := PointOf(&fx, t0.Add(time.Hour), wire.TriggerPeriod, 0)
 	if p.Speed != 36 || p.Altitude != 12.5 || p.Bearing != 270 || p.Created != t0.Unix() || p.Mode != 3 || p.Sats != 9 {
 		t.Errorf("%+v", p)
 	}
 	fx.Has = gps.HasPosition // a bare 2D fix without date
 	fx.Mode = 0
-	p = PointOf(&fx, t0.Add(time.Hour), proto.TriggerPeriod, 0)
+	p = PointOf(&fx, t0.Add(time.Hour), wire.TriggerPeriod, 0)
 	if !math.IsNaN(p.Speed) || !math.IsNaN(p.Altitude) || p.Created != t0.Add(time.Hour).Unix() || p.Mode != 2 {
 		t.Errorf("%+v", p)
 	}
@@ -248,7 +254,7 @@ func TestReporterQueuesPoints(t *testing.T) {
 	}
 	defer q.Close()
 	o := opts()
-	o.Periods.High = config.Duration(100 * time.Millisecond)
+	o.Periods.High = 100 * time.Millisecond
 	r := &Reporter{Queue: q, Options: o}
 	fixes := make(chan gps.Fix)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -169,6 +169,28 @@ func Speak(text, voice string) ([]int16, error) {
 	return audio.Resample(s, rate, audio.SampleRate), nil
 }
 
+// SpeechText is the sentence the voice tests send: a radio call of about
+// four seconds, with pauses between phrases.
+const SpeechText = "Unit seven to base. Arriving at the north gate in five minutes, over."
+
+var speech struct {
+	once sync.Once
+	pcm  []int16
+	err  error
+}
+
+// Speech is SpeechText spoken by espeak-ng at 16 kHz, rendered once per
+// test process. Callers must not modify it.
+func Speech(t testing.TB) []int16 {
+	t.Helper()
+	NeedTools(t, "espeak-ng")
+	speech.once.Do(func() { speech.pcm, speech.err = Speak(SpeechText, "en") })
+	if speech.err != nil {
+		t.Fatal(speech.err)
+	}
+	return speech.pcm
+}
+
 // NeedTools fails the test when a command the test needs is missing:
 // .ci/deps installs them, so a missing one is a broken machine, not a
 // reason to skip.

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pttagent/pttagent/gps"
-	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/gps/gpssim"
 )
 
 const gpsUsage = `Usage:
@@ -176,7 +176,7 @@ func gpsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("gps simulate: %w", err)
 	}
-	dev, err := gpstest.NewDevice(*link)
+	dev, err := gpssim.NewDevice(*link)
 	if err != nil {
 		return fmt.Errorf("gps simulate: %w", err)
 	}
@@ -186,7 +186,7 @@ func gpsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dev.Lossy = true
 	fmt.Fprintf(stdout, "gps simulate: receiver at %s (%s), playing %s at %gx%s; Ctrl-C to stop\n",
 		*link, dev.Name(), *logFile, *speed, map[bool]string{true: ", looping", false: ""}[*loop])
-	p := gpstest.Player{Speed: *speed, Loop: *loop, Retime: *retime}
+	p := gpssim.Player{Speed: *speed, Loop: *loop, Retime: *retime}
 	err = p.Play(ctx, dev, data)
 	if ctx.Err() != nil {
 		return nil

@@ -18,10 +18,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim/simtest"
+	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Push-to-talk latency between two real pttagent processes, through
@@ -91,14 +91,14 @@ var (
 func benchLatency(b *testing.B, brokerConf string, sound func(dir string) (env []string, yaml string)) {
 	bin := benchBinary(b)
 	broker := mqtttest.Start(b, mqtttest.Options{Config: brokerConf})
-	s := simtest.Start(b, sim.Options{Broker: broker.URL()})
-	admin, _ := s.AddMember(sim.MemberSpec{Num: "admin", Password: "admin", Type: sim.TypeOwner})
+	s := simtest.Start(b, pttsim.Options{Broker: broker.URL()})
+	admin, _ := s.AddMember(pttsim.MemberSpec{Num: "admin", Password: "admin", Type: pttsim.TypeOwner})
 	ids := []int64{admin.ID}
 	for _, n := range []string{"a", "b"} {
-		m, _ := s.AddMember(sim.MemberSpec{Num: n, Password: "pw", Type: sim.TypeDevice})
+		m, _ := s.AddMember(pttsim.MemberSpec{Num: n, Password: "pw", Type: pttsim.TypeDevice})
 		ids = append(ids, m.ID)
 	}
-	g, _ := s.CreateGroup(sim.GroupSpec{Name: "Patrol", Creator: admin.ID, Members: ids})
+	g, _ := s.CreateGroup(pttsim.GroupSpec{Name: "Patrol", Creator: admin.ID, Members: ids})
 
 	type proc struct {
 		cmd   *exec.Cmd
@@ -160,10 +160,10 @@ recordings: {enabled: false}
 		b.Fatal(tok.Error())
 	}
 	defer sub.Disconnect(50)
-	sub.Subscribe(proto.GroupVoice("ptt", g.ID, "+"), 0, func(_ paho.Client, m paho.Message) {
+	sub.Subscribe(wire.GroupVoice("ptt", g.ID, "+"), 0, func(_ paho.Client, m paho.Message) {
 		now := time.Now()
-		var p proto.VoicePacket
-		if proto.DecodeVoicePacket(m.Payload(), &p) == nil && p.NFrames > 0 {
+		var p wire.VoicePacket
+		if wire.DecodeVoicePacket(m.Payload(), &p) == nil && p.NFrames > 0 {
 			mu.Lock()
 			if _, ok := first[p.Burst]; !ok {
 				first[p.Burst] = now

@@ -22,12 +22,12 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/agent/config"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
-	"github.com/pttagent/pttagent/cmd/pttsim/sim/simtest"
 	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/systemd"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // notifyLog is systemd's side of sd_notify: every datagram, in order.
@@ -113,15 +113,15 @@ func testService(t *testing.T, silentAtStop bool) {
 	bin := agentBinary(t)
 	broker := mqtttest.Start(t, mqtttest.Options{})
 	proxy := mqtttest.NewProxy(t, broker.Addr())
-	var presence []proto.Presence
+	var presence []wire.Presence
 	var pmu sync.Mutex
 	watcher := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("presence-watcher"))
 	if tok := watcher.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("presence watcher: %v", tok.Error())
 	}
 	defer watcher.Disconnect(50)
-	watcher.Subscribe(proto.AllStatus("ptt"), 1, func(_ paho.Client, m paho.Message) {
-		var p proto.Presence
+	watcher.Subscribe(wire.AllStatus("ptt"), 1, func(_ paho.Client, m paho.Message) {
+		var p wire.Presence
 		json.Unmarshal(m.Payload(), &p)
 		pmu.Lock()
 		presence = append(presence, p)
@@ -138,9 +138,9 @@ func testService(t *testing.T, silentAtStop bool) {
 	// (pttsim) knows the device by the marker password: the agent logs in
 	// with it (sending its MD5) during the run.
 	secrets, values, markers := secretsFile(t)
-	plat := simtest.Start(t, sim.Options{Broker: broker.URL()})
-	if _, err := plat.AddMember(sim.MemberSpec{Num: "dev-service", Name: "Service test", Password: values["platform_password"],
-		Type: sim.TypeDevice, LocShare: 1, Track: 1}); err != nil {
+	plat := simtest.Start(t, pttsim.Options{Broker: broker.URL()})
+	if _, err := plat.AddMember(pttsim.MemberSpec{Num: "dev-service", Name: "Service test", Password: values["platform_password"],
+		Type: pttsim.TypeDevice, LocShare: 1, Track: 1}); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "secrets.yaml"), []byte(secrets), 0o600)
@@ -277,7 +277,7 @@ platform:
 	for {
 		pmu.Lock()
 		n := len(presence)
-		last := proto.Presence{}
+		last := wire.Presence{}
 		if n > 0 {
 			last = presence[n-1]
 		}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
-	"github.com/pttagent/pttagent/uplink/proto"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
 )
 
 var (
@@ -92,7 +92,7 @@ type seqLog struct {
 }
 
 func (s *seqLog) add(_ paho.Client, m paho.Message) {
-	pts, err := proto.DecodeTrackBatch(m.Payload())
+	pts, err := wire.DecodeTrackBatch(m.Payload())
 	if err != nil {
 		return
 	}
@@ -137,7 +137,7 @@ func TestZeroLossThroughOutageAndSIGKILL(t *testing.T) {
 	var plat seqLog
 	popts := paho.NewClientOptions().AddBroker(broker.URL()).SetClientID("platform-zeroloss").
 		SetCleanSession(false).SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).
-		SetOnConnectHandler(func(c paho.Client) { c.Subscribe(proto.AllTracks("ptt"), 1, plat.add) })
+		SetOnConnectHandler(func(c paho.Client) { c.Subscribe(wire.AllTracks("ptt"), 1, plat.add) })
 	platform := paho.NewClient(popts)
 	if tok := platform.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("platform: %v", tok.Error())

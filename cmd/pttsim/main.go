@@ -1,6 +1,6 @@
 // Command pttsim is the platform simulator: the corp and wapi APIs of the
 // seeds over HTTP, events over MQTT, and a store of the tracks handsets
-// publish. A lab and test tool; see cmd/pttsim/sim and docs/pttsim.md.
+// publish. A lab and test tool; see internal/pttsim and docs/pttsim.md.
 //
 //	pttsim -http 127.0.0.1:8088 -embed-broker 127.0.0.1:1883 -device demo-0001 -password demo
 package main
@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pttagent/pttagent/cmd/pttsim/sim"
+	"github.com/pttagent/pttagent/internal/pttsim"
 )
 
 func main() {
@@ -51,7 +51,7 @@ func run() error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	s, err := sim.New(sim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
+	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files, Logger: logger})
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func run() error {
 	if m, ok := s.MemberByNum(*admin); ok {
 		adminID = m.ID
 	} else if *admin != "" {
-		m, err := s.AddMember(sim.MemberSpec{Num: *admin, Name: "Operator", Password: *adminPw, Type: sim.TypeOwner})
+		m, err := s.AddMember(pttsim.MemberSpec{Num: *admin, Name: "Operator", Password: *adminPw, Type: pttsim.TypeOwner})
 		if err != nil {
 			return err
 		}
@@ -68,13 +68,13 @@ func run() error {
 	}
 	if *device != "" {
 		if _, ok := s.MemberByNum(*device); !ok {
-			m, err := s.AddMember(sim.MemberSpec{Num: *device, Name: *device, Password: *password, Type: sim.TypeDevice,
+			m, err := s.AddMember(pttsim.MemberSpec{Num: *device, Name: *device, Password: *password, Type: pttsim.TypeDevice,
 				LocShare: 1, Track: *track})
 			if err != nil {
 				return err
 			}
 			if *group != "" {
-				g, err := s.CreateGroup(sim.GroupSpec{Name: *group, Creator: adminID, Members: []int64{adminID, m.ID}})
+				g, err := s.CreateGroup(pttsim.GroupSpec{Name: *group, Creator: adminID, Members: []int64{adminID, m.ID}})
 				if err != nil {
 					return err
 				}

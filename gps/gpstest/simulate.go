@@ -1,3 +1,6 @@
+// Package gpstest holds the GPS helpers of the tests: the drive log the
+// end-to-end tests play and a simulated receiver playing it (gps/gpssim)
+// that stops with the test.
 package gpstest
 
 import (
@@ -6,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/pttagent/pttagent/gps/gpssim"
 )
 
 // DriveLog is gps/testdata/ublox-m8-drive.nmea: a few minutes of a
@@ -24,10 +29,10 @@ func DriveLog(t testing.TB) []byte {
 // Simulate plugs a receiver in at path and plays the drive log into it,
 // retimed to now and looped, speed times real time, until stop is called or
 // the test ends (when the device is closed too).
-func Simulate(t testing.TB, path string, speed float64) (dev *Device, stop func()) {
+func Simulate(t testing.TB, path string, speed float64) (dev *gpssim.Device, stop func()) {
 	t.Helper()
 	log := DriveLog(t)
-	dev, err := NewDevice(path)
+	dev, err := gpssim.NewDevice(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +40,7 @@ func Simulate(t testing.TB, path string, speed float64) (dev *Device, stop func(
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&Player{Speed: speed, Loop: true, Retime: true}).Play(ctx, dev, log)
+		(&gpssim.Player{Speed: speed, Loop: true, Retime: true}).Play(ctx, dev, log)
 	}()
 	stop = func() { cancel(); <-done }
 	t.Cleanup(func() { stop(); dev.Close() })

@@ -17,13 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+	"github.com/pttagent/pttagent/uplink/dial"
 )
 
 // Options configure a Client.
@@ -181,7 +180,7 @@ func (c *Client) Run(ctx context.Context) error {
 				c.log.Debug("mqtt connect failed", "attempt", attempt+1, "err", err)
 			}
 		}
-		wait := Backoff(attempt, c.o.ReconnectMin, c.o.ReconnectMax)
+		wait := dial.Backoff(attempt, c.o.ReconnectMin, c.o.ReconnectMax)
 		attempt++
 		select {
 		case <-ctx.Done():
@@ -189,19 +188,6 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
-}
-
-// Backoff is the wait before attempt n (0-based): exponential from lo,
-// capped at hi, with "equal jitter" (half fixed, half random) so that
-// handsets spread out while none retries sooner than half the schedule.
-func Backoff(n int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 0; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	half := d / 2
-	return half + rand.N(half+1)
 }
 
 // connect tries each broker once, in order.
@@ -388,30 +374,4 @@ func explain(err error) error {
 		return fmt.Errorf("%w (the broker refused the client id device.account)", err)
 	}
 	return err
-}
-
-// LoadTLS builds the TLS configuration: certificates verified against
-// caFile (or the system's CAs), an optional client certificate, TLS 1.2 or
-// newer. Verification is skipped only when insecure says so.
-func LoadTLS(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: insecure}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca_file %s: no PEM certificate", caFile)
-		}
-		tc.RootCAs = pool
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }

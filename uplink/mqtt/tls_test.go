@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
@@ -42,7 +43,7 @@ func TestTLSVerifiedAgainstConfiguredCA(t *testing.T) {
 	cert, key := ca.Issue(t, "127.0.0.1", false)
 	b := mqtttest.Start(t, mqtttest.Options{CertFile: cert, KeyFile: key})
 
-	tc, err := mqtt.LoadTLS(ca.CertFile, "", "", "", false)
+	tc, err := dial.LoadTLS(ca.CertFile, "", "", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,21 +54,21 @@ func TestTLSVerifiedAgainstConfiguredCA(t *testing.T) {
 	// A broker whose certificate another CA signed is refused, and the
 	// error says which setting to look at.
 	other := mqtttest.NewCA(t)
-	tc, _ = mqtt.LoadTLS(other.CertFile, "", "", "", false)
+	tc, _ = dial.LoadTLS(other.CertFile, "", "", "", false)
 	up, msg := connectOnce(t, b.URL(), mqtt.Options{TLS: tc})
 	if up || !strings.Contains(msg, "mqtt.tls.ca_file") {
 		t.Fatalf("wrong CA: up=%v err=%q", up, msg)
 	}
 
 	// The certificate must name the host we dialled.
-	tc, _ = mqtt.LoadTLS(ca.CertFile, "", "", "broker.example.com", false)
+	tc, _ = dial.LoadTLS(ca.CertFile, "", "", "broker.example.com", false)
 	up, msg = connectOnce(t, b.URL(), mqtt.Options{TLS: tc})
 	if up || !strings.Contains(msg, "does not name this host") {
 		t.Fatalf("wrong name: up=%v err=%q", up, msg)
 	}
 
 	// Only an explicit insecure_skip_verify accepts an unknown CA.
-	tc, _ = mqtt.LoadTLS(other.CertFile, "", "", "", true)
+	tc, _ = dial.LoadTLS(other.CertFile, "", "", "", true)
 	if up, err := connectOnce(t, b.URL(), mqtt.Options{TLS: tc}); !up {
 		t.Fatalf("insecure_skip_verify did not connect: %s", err)
 	}
@@ -78,12 +79,12 @@ func TestTLSClientCertificate(t *testing.T) {
 	cert, key := ca.Issue(t, "127.0.0.1", false)
 	b := mqtttest.Start(t, mqtttest.Options{CertFile: cert, KeyFile: key, CAFile: ca.CertFile, RequireClientCert: true})
 
-	tc, _ := mqtt.LoadTLS(ca.CertFile, "", "", "", false)
+	tc, _ := dial.LoadTLS(ca.CertFile, "", "", "", false)
 	if up, _ := connectOnce(t, b.URL(), mqtt.Options{TLS: tc}); up {
 		t.Fatal("connected without the required client certificate")
 	}
 	ccert, ckey := ca.Issue(t, "dev-tls", true)
-	tc, err := mqtt.LoadTLS(ca.CertFile, ccert, ckey, "", false)
+	tc, err := dial.LoadTLS(ca.CertFile, ccert, ckey, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 var (
@@ -108,7 +108,7 @@ func (q *Queue) Notify() <-chan struct{} { return q.notify }
 
 // Append gives p the next sequence number and commits it to disk before
 // returning. When the queue is full the oldest point makes room.
-func (q *Queue) Append(p *proto.Point) (uint64, error) {
+func (q *Queue) Append(p *wire.Point) (uint64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	seq := q.lastSeq + 1
@@ -157,9 +157,9 @@ func (q *Queue) Append(p *proto.Point) (uint64, error) {
 // Peek returns up to maxPoints of the oldest points with a sequence number
 // above after, stopping before the encoded batch would exceed maxBytes
 // (at least one point is returned if any is there). It reuses buf.
-func (q *Queue) Peek(after uint64, maxPoints, maxBytes int, buf []proto.Point) ([]proto.Point, error) {
+func (q *Queue) Peek(after uint64, maxPoints, maxBytes int, buf []wire.Point) ([]wire.Point, error) {
 	buf = buf[:0]
-	size := proto.TrackBatchOverhead
+	size := wire.TrackBatchOverhead
 	var row [256]byte
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPoints).Cursor()
@@ -169,7 +169,7 @@ func (q *Queue) Peek(after uint64, maxPoints, maxBytes int, buf []proto.Point) (
 				return fmt.Errorf("point %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			p.Seq = binary.BigEndian.Uint64(k)
-			n := len(proto.AppendTrackRow(row[:0], &p)) + 1
+			n := len(wire.AppendTrackRow(row[:0], &p)) + 1
 			if len(buf) > 0 && size+n > maxBytes {
 				break
 			}
@@ -249,7 +249,7 @@ const (
 	recordSize    = 1 + 8 + 8*7 + 4 + 1 + 1 + 1 + 8
 )
 
-func encode(b []byte, p *proto.Point) []byte {
+func encode(b []byte, p *wire.Point) []byte {
 	b[0] = recordVersion
 	le := binary.LittleEndian
 	le.PutUint64(b[1:], uint64(p.Created))
@@ -264,8 +264,8 @@ func encode(b []byte, p *proto.Point) []byte {
 	return b[:recordSize]
 }
 
-func decode(b []byte) (proto.Point, error) {
-	var p proto.Point
+func decode(b []byte) (wire.Point, error) {
+	var p wire.Point
 	if len(b) != recordSize || b[0] != recordVersion {
 		return p, fmt.Errorf("unknown record format (%d bytes)", len(b))
 	}
@@ -276,7 +276,7 @@ func decode(b []byte) (proto.Point, error) {
 	p.Sats = int(le.Uint32(b[65:]))
 	p.Mode = int(b[69])
 	p.PositionType = int(b[70])
-	p.Trigger = proto.Trigger(b[71])
+	p.Trigger = wire.Trigger(b[71])
 	p.FixAge = int64(le.Uint64(b[72:]))
 	return p, nil
 }

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
-func pt(lat float64) *proto.Point {
-	return &proto.Point{Created: 1731997061, Latitude: lat, Longitude: 115.07, Speed: 12.5,
-		Altitude: math.NaN(), Bearing: 90, HDOP: 1.2, Sats: 8, Mode: 3, Trigger: proto.TriggerHeartbeat, FixAge: 42}
+func pt(lat float64) *wire.Point {
+	return &wire.Point{Created: 1731997061, Latitude: lat, Longitude: 115.07, Speed: 12.5,
+		Altitude: math.NaN(), Bearing: 90, HDOP: 1.2, Sats: 8, Mode: 3, Trigger: wire.TriggerHeartbeat, FixAge: 42}
 }
 
 func openQ(t *testing.T, path string, max int) *Queue {
@@ -41,7 +41,7 @@ func TestAppendPeekAckInOrder(t *testing.T) {
 		t.Fatalf("Peek = %+v, %v", got, err)
 	}
 	p := got[0]
-	if !math.IsNaN(p.Altitude) || p.Speed != 12.5 || p.Sats != 8 || p.Trigger != proto.TriggerHeartbeat || p.FixAge != 42 || p.Created != 1731997061 {
+	if !math.IsNaN(p.Altitude) || p.Speed != 12.5 || p.Sats != 8 || p.Trigger != wire.TriggerHeartbeat || p.FixAge != 42 || p.Created != 1731997061 {
 		t.Errorf("round trip = %+v", p)
 	}
 	// A window of batches: the next batch starts after the one in flight.
@@ -71,7 +71,7 @@ func TestPeekRespectsByteBudget(t *testing.T) {
 		q.Append(pt(1))
 	}
 	got, _ := q.Peek(0, 100, 300, nil)
-	payload := proto.AppendTrackBatch(nil, got)
+	payload := wire.AppendTrackBatch(nil, got)
 	if len(got) == 0 || len(got) == 20 || len(payload) > 300 {
 		t.Errorf("%d points, %d bytes for a 300 byte budget", len(got), len(payload))
 	}

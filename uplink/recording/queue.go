@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/audio/ogg"
 )
 
 // Meta describes one recording.
@@ -122,7 +122,7 @@ func (q *Queue) recover() error {
 			var d time.Duration
 			var fixed []byte
 			if err == nil {
-				fixed, d, err = audio.OggRepair(data)
+				fixed, d, err = ogg.Repair(data)
 			}
 			if err != nil || d == 0 {
 				q.log.Warn("recording: burst cut short before any audio was written; removing it", "id", id, "err", err)
@@ -324,7 +324,7 @@ type Burst struct {
 	q      *Queue
 	meta   Meta
 	f      *os.File
-	ogg    *audio.OggWriter
+	w      *ogg.Writer
 	frames int64
 	err    error
 }
@@ -343,14 +343,14 @@ func (q *Queue) Begin(meta Meta) (*Burst, error) {
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
 	begin := time.UnixMilli(meta.BeginMs).UTC()
-	ogg, err := audio.NewOggWriter(f, audio.OggOptions{Serial: meta.Burst,
+	w, err := ogg.NewWriter(f, ogg.Options{Serial: meta.Burst,
 		Comments: []string{"ARTIST=" + meta.Account, "ALBUM=" + meta.GroupName, "DATE=" + begin.Format(time.RFC3339)}})
 	if err != nil {
 		f.Close()
 		q.remove(meta.ID)
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
-	return &Burst{q: q, meta: meta, f: f, ogg: ogg}, nil
+	return &Burst{q: q, meta: meta, f: f, w: w}, nil
 }
 
 // Frame adds one encoded 20 ms Opus frame (the packetizer's OnFrame). A
@@ -359,7 +359,7 @@ func (b *Burst) Frame(frame []byte) {
 	if b.err != nil {
 		return
 	}
-	b.err = b.ogg.WritePacket(frame, 960)
+	b.err = b.w.WritePacket(frame, 960)
 	b.frames++
 }
 
@@ -367,7 +367,7 @@ func (b *Burst) Frame(frame []byte) {
 // for upload. A burst without a frame leaves no recording.
 func (b *Burst) End() (Meta, error) {
 	err := b.err
-	if cerr := b.ogg.Close(); err == nil {
+	if cerr := b.w.Close(); err == nil {
 		err = cerr
 	}
 	if serr := b.f.Sync(); err == nil {

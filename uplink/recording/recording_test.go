@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/audio"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // frames encodes n frames of a tone, as the packetizer's OnFrame sees them.
@@ -27,7 +27,7 @@ func frames(t testing.TB, n int) [][]byte {
 	var out [][]byte
 	for i := range n {
 		copy(pcm, tone[(i%4)*audio.FrameSamples:])
-		buf := make([]byte, proto.MaxOpusFrame)
+		buf := make([]byte, wire.MaxOpusFrame)
 		k, err := enc.Encode(pcm, buf)
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ type fakePlatform struct {
 	mu       sync.Mutex
 	down     bool
 	files    map[string][]byte
-	reports  []proto.RecordReport
+	reports  []wire.RecordReport
 	uploads  int
 	failRepo bool
 }
@@ -166,7 +166,7 @@ func (f *fakePlatform) upload(_ context.Context, name string, data []byte) (stri
 	return "http://platform.example/files/" + name, nil
 }
 
-func (f *fakePlatform) report(_ context.Context, r proto.RecordReport) error {
+func (f *fakePlatform) report(_ context.Context, r wire.RecordReport) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failRepo {

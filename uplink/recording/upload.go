@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pttagent/pttagent/uplink/mqtt"
-	"github.com/pttagent/pttagent/uplink/proto"
+	"github.com/pttagent/pttagent/uplink/dial"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Uploader sends the queue's recordings to the platform, oldest first:
@@ -22,7 +22,7 @@ type Uploader struct {
 	Upload func(ctx context.Context, filename string, data []byte) (string, error)
 	// Report tells the platform about an uploaded recording and returns
 	// when it is acknowledged.
-	Report func(ctx context.Context, r proto.RecordReport) error
+	Report func(ctx context.Context, r wire.RecordReport) error
 	// BackoffMin and BackoffMax bound the wait after a failure (default
 	// 1 s and 5 min).
 	BackoffMin, BackoffMax time.Duration
@@ -65,7 +65,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 			continue
 		}
 		u.Queue.Failed(err)
-		wait := mqtt.Backoff(attempt, bmin, bmax)
+		wait := dial.Backoff(attempt, bmin, bmax)
 		attempt++
 		if attempt == 1 {
 			log.Warn("recording not uploaded yet; retrying", "id", pending[0].ID, "waiting", len(pending), "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -98,7 +98,7 @@ func (u *Uploader) send(ctx context.Context, m Meta) error {
 		}
 		m.URL = url
 	}
-	r := proto.RecordReport{Group: m.Group, GroupName: m.GroupName, Burst: m.Burst, BeginMs: m.BeginMs,
+	r := wire.RecordReport{Group: m.Group, GroupName: m.GroupName, Burst: m.Burst, BeginMs: m.BeginMs,
 		DurationMs: m.DurationMs, URL: m.URL}
 	if err := u.Report(ctx, r); err != nil {
 		return fmt.Errorf("report recording %s: %w", m.ID, err)

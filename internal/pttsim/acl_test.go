@@ -1,0 +1,89 @@
+package pttsim_test
+
+import (
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
+)
+
+// The broker ACL of docs/protocol.md carries push-to-talk: a device sends
+// floor requests, voice and recording reports below its own tree and reads
+// its floor messages and the groups' relayed voice; only the platform
+// writes floor messages and relayed voice, so a device can neither grant
+// itself the floor (strict variant) nor be heard without the floor.
+func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
+	const common = "pattern read ptt/dev/%c/event\npattern read ptt/dev/%c/floor/ctl\npattern read ptt/group/+/voice/+\n" +
+		"user platform\ntopic read ptt/#\ntopic write ptt/dev/+/event\ntopic write ptt/dev/+/floor/ctl\ntopic write ptt/group/+/voice/+\n"
+	for _, tc := range []struct {
+		name, acl string
+		selfGrant bool // may a device write its own floor/ctl?
+	}{
+		{"subtree", "pattern write ptt/dev/%c/#\n" + common, true},
+		{"strict", "pattern write ptt/dev/%c/status\npattern write ptt/dev/%c/track\npattern write ptt/dev/%c/floor\n" +
+			"pattern write ptt/dev/%c/voice/+\npattern write ptt/dev/%c/record\n" + common, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := mqtttest.Start(t, mqtttest.Options{ACL: tc.acl})
+			got := make(chan string, 32)
+			connect := func(id string, subs ...string) paho.Client {
+				c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID(id).SetUsername(id))
+				if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+					t.Fatalf("%s: %v", id, tok.Error())
+				}
+				t.Cleanup(func() { c.Disconnect(50) })
+				for _, s := range subs {
+					c.Subscribe(s, 1, func(_ paho.Client, m paho.Message) { got <- id + " " + m.Topic() + " " + string(m.Payload()) }).WaitTimeout(5 * time.Second)
+				}
+				return c
+			}
+			plat := connect("platform", "ptt/dev/+/floor", "ptt/dev/+/voice/+", "ptt/dev/+/record")
+			dev := connect("dev-1", "ptt/dev/dev-1/floor/ctl", "ptt/group/+/voice/+", "ptt/dev/dev-2/floor/ctl")
+			pub := func(c paho.Client, topic, payload string) {
+				c.Publish(topic, 1, false, payload).WaitTimeout(5 * time.Second)
+			}
+			pub(dev, "ptt/dev/dev-1/floor", "request")
+			pub(dev, "ptt/dev/dev-1/voice/5", "voice")
+			pub(dev, "ptt/dev/dev-1/record", "report")
+			pub(dev, "ptt/group/5/voice/dev-1", "spoofed relay")
+			pub(dev, "ptt/dev/dev-1/floor/ctl", "self grant")
+			pub(plat, "ptt/dev/dev-1/floor/ctl", "granted")
+			pub(plat, "ptt/dev/dev-2/floor/ctl", "not for dev-1")
+			pub(plat, "ptt/group/5/voice/dev-1", "relayed")
+			pub(plat, "ptt/dev/dev-1/floor/ctl", "marker")
+			want := map[string]bool{
+				"platform ptt/dev/dev-1/floor request": true, "platform ptt/dev/dev-1/voice/5 voice": true,
+				"platform ptt/dev/dev-1/record report": true, "dev-1 ptt/dev/dev-1/floor/ctl granted": true,
+				"dev-1 ptt/group/5/voice/dev-1 relayed": true, "dev-1 ptt/dev/dev-1/floor/ctl marker": true,
+			}
+			var seen []string
+			deadline := time.After(5 * time.Second)
+			for len(want) > 0 {
+				select {
+				case m := <-got:
+					seen = append(seen, m)
+					delete(want, m)
+				case <-deadline:
+					t.Fatalf("missing %v; got %v", want, seen)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			close(got)
+			for m := range got {
+				seen = append(seen, m)
+			}
+			for _, m := range seen {
+				switch m {
+				case "dev-1 ptt/group/5/voice/dev-1 spoofed relay", "dev-1 ptt/dev/dev-2/floor/ctl not for dev-1":
+					t.Errorf("the ACL let through: %s", m)
+				case "dev-1 ptt/dev/dev-1/floor/ctl self grant":
+					if !tc.selfGrant {
+						t.Errorf("the strict ACL let a device grant itself: %s", m)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,328 @@
+// Package pttsim is, the platform simulator: a lab and test tool that
+// speaks the corp web API and the wapi API of ../shared/seeds over HTTP,
+// publishes the matching events over MQTT when an operator changes
+// something, and stores the tracks that handsets publish so that
+// location-get-track, getLatestCoords and trackPlayback return them.
+//
+// It is not part of the agent; the agent never imports it.
+package pttsim
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/wire"
+)
+
+// Options configure a simulator.
+type Options struct {
+	// Prefix is the MQTT topic prefix (the agents' mqtt.topic_prefix).
+	Prefix string
+	// Broker is the MQTT broker URL to use; empty with EmbedBroker set
+	// starts one in-process on EmbedBroker (host:port).
+	Broker      string
+	EmbedBroker string
+	// Events chooses the event dialect: "corp" (default) or "wapi".
+	Events string
+	// TokenTTL and RefreshTTL are the lifetimes of access and refresh
+	// tokens (the seed: 86400 s; tests use seconds).
+	TokenTTL, RefreshTTL time.Duration
+	// StateFile, if set, keeps the world across restarts (JSON).
+	StateFile string
+	// FileDir keeps uploaded files; empty: a temporary directory.
+	FileDir string
+	// PublicURL is the base of URLs handed out (uploads); empty: from the
+	// request's Host.
+	PublicURL string
+	// MaxTrackPoints caps the points kept per device.
+	MaxTrackPoints int
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Sim is a running simulator.
+type Sim struct {
+	o   Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	w        *world
+	sessions map[string]*session // access token → session
+	refresh  map[string]*session // refresh token → session
+	dirty    bool
+	stats    Stats
+
+	pubMu sync.Mutex
+	pub   func(topic string, payload []byte) // nil until MQTT is up
+	mq    *mqtt.Client
+
+	fl         *floorHost
+	recordSeen map[recordKey]bool
+}
+
+type session struct {
+	uid      int64
+	token    string
+	refresh  string
+	expires  time.Time
+	rexpires time.Time
+}
+
+// Stats count what the simulator did, for tests.
+type Stats struct {
+	Logins, Refreshes, RefreshRefused, TokenRefused int
+	EventsPublished, EventsDropped                  int
+	TrackPoints, TrackDuplicates, TrackBad          int
+	Records, RecordDuplicates, RecordsBad           int
+}
+
+// New builds a simulator, loading StateFile when it exists.
+func New(o Options) (*Sim, error) {
+	if o.Prefix == "" {
+		o.Prefix = "ptt"
+	}
+	if o.Events == "" {
+		o.Events = "corp"
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.RefreshTTL == 0 {
+		o.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if o.MaxTrackPoints == 0 {
+		o.MaxTrackPoints = 100_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Sim{o: o, log: o.Logger, sessions: map[string]*session{}, refresh: map[string]*session{}, w: newWorld(o.Now()),
+		fl: newFloorHost(), recordSeen: map[recordKey]bool{}}
+	if o.StateFile != "" {
+		data, err := os.ReadFile(o.StateFile)
+		switch {
+		case err == nil:
+			w := newWorld(o.Now())
+			if err := json.Unmarshal(data, w); err != nil {
+				return nil, fmt.Errorf("pttsim state %s: %w", o.StateFile, err)
+			}
+			s.w = w
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("pttsim state: %w", err)
+		}
+	}
+	if s.o.FileDir == "" {
+		d, err := os.MkdirTemp("", "pttsim-files-")
+		if err != nil {
+			return nil, err
+		}
+		s.o.FileDir = d
+	}
+	return s, nil
+}
+
+func (s *Sim) now() time.Time { return s.o.Now() }
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Stats returns a snapshot.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Run connects to (or embeds) the broker, collects tracks, publishes
+// events, and serves HTTP on l until ctx is cancelled.
+func (s *Sim) Run(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(l) }()
+	defer srv.Close()
+
+	broker := s.o.Broker
+	if broker == "" && s.o.EmbedBroker != "" {
+		stop, err := embedBroker(s.o.EmbedBroker, s.log.With("part", "broker"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		broker = "tcp://" + s.o.EmbedBroker
+	}
+	if broker != "" {
+		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
+			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
+			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
+		mq.Subscribe(wire.AllTracks(s.o.Prefix), 1, s.onTrack)
+		mq.Subscribe(wire.AllFloorUp(s.o.Prefix), 1, s.onFloor)
+		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
+		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
+		mq.Subscribe(wire.AllStatus(s.o.Prefix), 1, s.onPresence)
+		s.pubMu.Lock()
+		s.mq = mq
+		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }
+		s.pubMu.Unlock()
+		go func() { errc <- mq.Run(ctx) }()
+	}
+	s.refreshFloor()
+	floorCtx, stopFloor := context.WithCancel(ctx)
+	defer stopFloor()
+	go s.runFloor(floorCtx)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.save()
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				s.save()
+				return nil
+			}
+			return err
+		case <-tick.C:
+			s.save()
+		}
+	}
+}
+
+// Connected reports whether the simulator's MQTT link is up.
+func (s *Sim) Connected() bool {
+	s.pubMu.Lock()
+	mq := s.mq
+	s.pubMu.Unlock()
+	if mq == nil {
+		return false
+	}
+	up, _ := mq.State()
+	return up
+}
+
+// save writes the world when it changed (StateFile only).
+func (s *Sim) save() {
+	if s.o.StateFile == "" {
+		return
+	}
+	s.mu.Lock()
+	if !s.dirty {
+		s.mu.Unlock()
+		return
+	}
+	data, err := json.Marshal(s.w)
+	s.dirty = false
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("pttsim state", "err", err)
+		return
+	}
+	tmp := s.o.StateFile + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err == nil {
+		err = os.Rename(tmp, s.o.StateFile)
+	}
+	if err != nil {
+		s.log.Error("pttsim state", "file", s.o.StateFile, "err", err)
+	}
+}
+
+// change runs f on the world under the lock and publishes the events it
+// returns, after unlocking.
+func (s *Sim) change(f func(w *world, now time.Time) ([]outEvent, error)) error {
+	s.mu.Lock()
+	evs, err := f(s.w, s.now())
+	if err == nil {
+		s.dirty = true
+	}
+	s.mu.Unlock()
+	for _, e := range evs {
+		s.publish(e)
+	}
+	if err == nil {
+		s.refreshFloor()
+	}
+	return err
+}
+
+// outEvent is an event for some accounts.
+type outEvent struct {
+	to      []string
+	msgType string
+	content any
+	wapiIDs []int64 // the wapi event's {"id":[…]}
+	wapi    string  // the wapi msg_type for the same change
+}
+
+func (s *Sim) publish(e outEvent) {
+	s.pubMu.Lock()
+	pub := s.pub
+	s.pubMu.Unlock()
+	ev := wire.Event{MsgType: e.msgType, Timestamp: s.now().Unix(), Transfer: true}
+	content := e.content
+	if s.o.Events == "wapi" {
+		ev.MsgType, content = e.wapi, map[string][]int64{"id": e.wapiIDs}
+	}
+	if ev.MsgType == "" {
+		return
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		s.log.Error("pttsim event", "err", err)
+		return
+	}
+	ev.Content = b
+	s.mu.Lock()
+	s.w.NextMsg++
+	ev.MsgID = s.w.NextMsg
+	if pub == nil {
+		s.stats.EventsDropped++
+	} else {
+		s.stats.EventsPublished += len(e.to)
+	}
+	s.mu.Unlock()
+	if pub == nil {
+		return
+	}
+	payload := ev.Encode()
+	for _, acct := range e.to {
+		pub(wire.EventTopic(s.o.Prefix, acct), payload)
+		s.log.Debug("event published", "to", acct, "msg_type", ev.MsgType, "msg_id", ev.MsgID)
+	}
+}
+
+// Republish sends an event payload again as it was (tests: duplicates).
+func (s *Sim) Republish(account string, payload []byte) {
+	s.pubMu.Lock()
+	pub := s.pub
+	s.pubMu.Unlock()
+	if pub != nil {
+		pub(wire.EventTopic(s.o.Prefix, account), payload)
+	}
+}
+
+// FilePath is where an uploaded file is kept.
+func (s *Sim) filePath(name string) string { return filepath.Join(s.o.FileDir, filepath.Base(name)) }

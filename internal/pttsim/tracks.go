@@ -1,0 +1,81 @@
+package pttsim
+
+import (
+	"math"
+	"slices"
+
+	"github.com/pttagent/pttagent/wire"
+)
+
+// onTrack stores a batch from {prefix}/dev/{account}/track: decoded with
+// wire.DecodeTrackBatch, de-duplicated by seq per device (docs/protocol.md:
+// a point whose seq is not above the highest stored is a redelivery).
+func (s *Sim) onTrack(topic string, payload []byte) {
+	acct := wire.DeviceOf(s.o.Prefix, topic)
+	pts, err := wire.DecodeTrackBatch(payload)
+	if err != nil || acct == "" {
+		s.mu.Lock()
+		s.stats.TrackBad++
+		s.mu.Unlock()
+		s.log.Warn("dropping a bad track batch", "topic", topic, "err", err)
+		return
+	}
+	s.mu.Lock()
+	tl := s.w.Tracks[acct]
+	if tl == nil {
+		tl = &trackLog{}
+		s.w.Tracks[acct] = tl
+	}
+	var stored []wire.Point
+	for _, p := range pts {
+		if p.Seq <= tl.LastSeq {
+			tl.Dups++
+			s.stats.TrackDuplicates++
+			continue
+		}
+		tl.LastSeq = p.Seq
+		tl.Points = append(tl.Points, p)
+		stored = append(stored, p)
+		s.stats.TrackPoints++
+	}
+	if over := len(tl.Points) - s.o.MaxTrackPoints; over > 0 {
+		tl.Points = slices.Delete(tl.Points, 0, over)
+	}
+	s.dirty = true
+	s.mu.Unlock()
+	for _, p := range stored {
+		s.log.Info("track point stored", "account", acct, "seq", p.Seq, "created", p.Created,
+			"lat", p.Latitude, "lon", p.Longitude, "speed_kmh", num(p.Speed), "trigger", p.Trigger)
+	}
+}
+
+// Tracks returns the points stored for a device account, oldest first.
+func (s *Sim) Tracks(account string) []wire.Point {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tl := s.w.Tracks[account]; tl != nil {
+		return slices.Clone(tl.Points)
+	}
+	return nil
+}
+
+// online (s.mu held): a device that published a point in the last 10 minutes. (The
+// retained presence would be more exact; tracks are what the seeds' online
+// flags are used for.)
+func (s *Sim) online(account string) bool {
+	tl := s.w.Tracks[account]
+	return tl != nil && len(tl.Points) > 0 && s.now().Unix()-tl.Points[len(tl.Points)-1].Created < 600
+}
+
+type pointView struct {
+	wire.Point
+	uid int64
+}
+
+// num turns "not known" (NaN) into null.
+func num(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
+}

@@ -1,0 +1,454 @@
+// Package corp is the client of the corp web API (/v1/corp/web/…,
+// ?access-token=…, envelope {"errcode","errmsg","data"}). It logs in with
+// the device account and an MD5 password hash, refreshes the access token
+// before it expires, logs in again when the refresh is refused, and turns
+// the org's address list, groups and group members into a platform.Model,
+// fetching only what the org's versions say changed.
+package corp
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/pttagent/pttagent/platform"
+	"github.com/pttagent/pttagent/uplink/httpapi"
+)
+
+// CodeTokenInvalid is the errcode of an unknown or expired access token.
+// The seed documents no such code; pttsim uses this one, and HTTP 401/403
+// are taken the same way.
+const CodeTokenInvalid = 40001
+
+// Login methods.
+const (
+	LoginByName    = "name"    // login-by-name {"user_name"}
+	LoginByAccount = "account" // login {"account"}: account or phone
+)
+
+// APIError is an answer whose errcode is not 0.
+type APIError struct {
+	Op   string
+	Code int64
+	Msg  string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("platform %s: errcode %d: %s", e.Op, e.Code, e.Msg)
+}
+
+// ErrTokenRefused is wrapped by errors that mean "log in again".
+var ErrTokenRefused = errors.New("access token refused")
+
+// HashPassword is the seed's password form: hex MD5 of the plain text.
+func HashPassword(plain string) string {
+	sum := md5.Sum([]byte(plain))
+	return hex.EncodeToString(sum[:])
+}
+
+// Client talks to one corp platform as one member.
+type Client struct {
+	HTTP     *httpapi.HTTP
+	Account  string
+	Password string // MD5 hex (HashPassword)
+	Method   string // LoginByName (default) or LoginByAccount
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	mu      sync.Mutex
+	token   string
+	refresh string
+	expires time.Time
+	life    time.Duration
+	userID  int64
+	orgNum  int64
+	// notIn remembers groups this member is not in, at their
+	// member_version, so that an org change does not refetch them all.
+	notIn map[int64]int64
+	stats Stats
+}
+
+// Stats count the session's history, for status and tests.
+type Stats struct {
+	Logins         int
+	Refreshes      int
+	RefreshRefused int
+	TokenRefused   int
+	Requests       int
+}
+
+var _ platform.Client = (*Client)(nil)
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) log() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+// Stats returns a snapshot.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// call posts body to path with the access token and decodes data into
+// out. A refused token is replaced (refresh or login) and the call made
+// once more.
+func (c *Client) call(ctx context.Context, path string, body, out any) error {
+	for try := 0; ; try++ {
+		tok, err := c.ensureToken(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.post(ctx, path, url.Values{"access-token": {tok}}, body, out)
+		if errors.Is(err, ErrTokenRefused) && try == 0 {
+			c.mu.Lock()
+			c.stats.TokenRefused++
+			if c.token == tok {
+				c.token = "" // log in again: the refresh token is likely dead too
+			}
+			c.mu.Unlock()
+			c.log().Info("platform refused the access token; logging in again", "op", path)
+			continue
+		}
+		return err
+	}
+}
+
+// post sends one request and unwraps the envelope.
+func (c *Client) post(ctx context.Context, path string, q url.Values, body, out any) error {
+	c.mu.Lock()
+	c.stats.Requests++
+	c.mu.Unlock()
+	if body == nil {
+		body = struct{}{}
+	}
+	return c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: path, Query: q, Body: body}, out)
+}
+
+// do sends one request and unwraps the envelope into out.
+func (c *Client) do(ctx context.Context, req httpapi.Request, out any) error {
+	path := req.Path
+	data, err := c.HTTP.Do(ctx, req)
+	if err != nil {
+		if errors.Is(err, httpapi.ErrUnauthorized) {
+			return fmt.Errorf("%w: %w", ErrTokenRefused, err)
+		}
+		return err
+	}
+	var env Envelope
+	if err := httpapi.DecodeJSON(path, data, &env); err != nil {
+		return err
+	}
+	if env.Errcode != 0 {
+		e := &APIError{Op: path, Code: int64(env.Errcode), Msg: env.Errmsg}
+		if e.Code == CodeTokenInvalid {
+			return fmt.Errorf("%w: %w", ErrTokenRefused, e)
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	if len(env.Data) == 0 || string(env.Data) == "null" {
+		return &httpapi.Malformed{Op: path, Err: errors.New("no data"), Body: data}
+	}
+	return httpapi.DecodeJSON(path, env.Data, out)
+}
+
+// ensureToken returns a usable access token: the current one, a refreshed
+// one when it is about to expire, or a new login.
+func (c *Client) ensureToken(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	tok, refresh, expires, life := c.token, c.refresh, c.expires, c.life
+	c.mu.Unlock()
+	now := c.now()
+	// Refresh in the last fifth of the token's life (at most 10 minutes
+	// before it ends), so a poll never carries a token about to die.
+	margin := min(life/5, 10*time.Minute)
+	if tok != "" && now.Before(expires.Add(-margin)) {
+		return tok, nil
+	}
+	if tok != "" && refresh != "" {
+		var r Refresh
+		err := c.post(ctx, "/v1/sessions/refresh", url.Values{"access-token": {tok}}, map[string]string{"refresh_token": refresh}, &r)
+		if err == nil && r.AccessToken != "" && r.ExpiresIn > 0 {
+			c.setToken(r.AccessToken, r.RefreshToken, time.Duration(r.ExpiresIn)*time.Second)
+			c.mu.Lock()
+			c.stats.Refreshes++
+			c.mu.Unlock()
+			c.log().Debug("platform access token refreshed", "expires_in", time.Duration(r.ExpiresIn)*time.Second)
+			return r.AccessToken, nil
+		}
+		var api *APIError
+		var pe *httpapi.Error
+		switch {
+		case err == nil:
+			err = &httpapi.Malformed{Op: "/v1/sessions/refresh", Err: errors.New("no access_token or expires_in")}
+		case errors.As(err, &api) || errors.Is(err, ErrTokenRefused):
+			c.mu.Lock()
+			c.stats.RefreshRefused++
+			c.mu.Unlock()
+			c.log().Info("platform refused the token refresh; logging in again", "err", err)
+		case errors.As(err, &pe) && now.Before(expires):
+			// The platform is unreachable but the token still lives.
+			return tok, nil
+		default:
+			return "", err
+		}
+	}
+	return c.login(ctx)
+}
+
+func (c *Client) setToken(tok, refresh string, life time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token, c.life, c.expires = tok, life, c.now().Add(life)
+	if refresh != "" {
+		c.refresh = refresh
+	}
+}
+
+func (c *Client) login(ctx context.Context) (string, error) {
+	path, body := "/v1/corp/web/login-by-name", map[string]string{"user_name": c.Account, "password": c.Password}
+	if c.Method == LoginByAccount {
+		path, body = "/v1/corp/web/login", map[string]string{"account": c.Account, "password": c.Password}
+	}
+	var l Login
+	if err := c.post(ctx, path, nil, body, &l); err != nil {
+		return "", fmt.Errorf("log in as %s: %w", c.Account, err)
+	}
+	if l.AccessToken == "" || l.ExpiresIn <= 0 || l.User.ID <= 0 || l.Org.Num <= 0 {
+		return "", &httpapi.Malformed{Op: path, Err: errors.New("no access_token, expires_in, user.id or org.num")}
+	}
+	c.setToken(l.AccessToken, l.RefreshToken, time.Duration(l.ExpiresIn)*time.Second)
+	c.mu.Lock()
+	if c.userID != 0 && c.userID != int64(l.User.ID) {
+		c.notIn = nil
+	}
+	c.userID, c.orgNum = int64(l.User.ID), int64(l.Org.Num)
+	c.stats.Logins++
+	c.mu.Unlock()
+	c.log().Info("logged in to the platform", "account", c.Account, "user_id", int64(l.User.ID),
+		"org", int64(l.Org.Num), "expires_in", time.Duration(l.ExpiresIn)*time.Second)
+	return l.AccessToken, nil
+}
+
+// Fetch implements platform.Client.
+func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Model, error) {
+	if _, err := c.ensureToken(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	uid, org := c.userID, c.orgNum
+	c.mu.Unlock()
+
+	var my struct {
+		Corp Org `json:"corp"`
+	}
+	if err := c.call(ctx, "/v1/corp/web/org-my-org", nil, &my); err != nil {
+		return nil, err
+	}
+	if my.Corp.Num > 0 {
+		org = int64(my.Corp.Num)
+	}
+	next := prev.Clone()
+	if next == nil || next.Self.ID != uid || next.Dialect != "corp" {
+		next = &platform.Model{Dialect: "corp", Account: c.Account}
+	}
+	next.Account = c.Account
+
+	if next.Self.ID == 0 {
+		var si struct {
+			User User `json:"user"`
+		}
+		if err := c.call(ctx, "/v1/corp/web/user-selfinfo", nil, &si); err != nil {
+			return nil, err
+		}
+		if int64(si.User.ID) != uid {
+			return nil, &httpapi.Malformed{Op: "/v1/corp/web/user-selfinfo", Err: fmt.Errorf("user id %d, logged in as %d", si.User.ID, uid)}
+		}
+		next.Self.ID, next.Self.Account, next.Self.Name = uid, string(si.User.Num), si.User.Name
+	}
+
+	if av := int64(my.Corp.AddressVer); av == 0 || av != next.Versions.Address || !next.Self.HasSettings {
+		var al struct {
+			AddressList AddressList `json:"address_list"`
+		}
+		if err := c.call(ctx, "/v1/corp/web/get-address-list", map[string]int64{"org_num": org}, &al); err != nil {
+			return nil, err
+		}
+		self := findMember(&al.AddressList, uid)
+		if self == nil {
+			return nil, fmt.Errorf("platform get-address-list: member %d (%s) is not in org %d", uid, c.Account, org)
+		}
+		setSelf(&next.Self, self)
+		next.Versions.Address = av
+	}
+
+	if gv := int64(my.Corp.GroupVer); gv == 0 || gv != next.Versions.Group {
+		if err := c.fetchGroups(ctx, org, next); err != nil {
+			return nil, err
+		}
+		next.Versions.Group = gv
+	}
+	next.Fetched = c.now()
+	next.Normalize()
+	if err := next.Check(); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+func findMember(al *AddressList, uid int64) *Member {
+	for i := range al.Members {
+		if int64(al.Members[i].UserID) == uid {
+			return &al.Members[i]
+		}
+	}
+	for _, d := range al.Depts {
+		for i := range d.Members {
+			if int64(d.Members[i].UserID) == uid {
+				return &d.Members[i]
+			}
+		}
+	}
+	return nil
+}
+
+func setSelf(s *platform.Self, m *Member) {
+	s.ID = int64(m.UserID)
+	if m.UserNum != "" {
+		s.Account = string(m.UserNum)
+	}
+	if m.Name != "" {
+		s.Name = m.Name
+	}
+	s.State = state(m.State)
+	s.Admin = m.Type == 255
+	s.HasSettings = true
+	s.TTS, s.LocShare, s.Track = m.TTS != 0, m.LocShare != 0, int(m.Track)
+}
+
+func state(v httpapi.Int) platform.State {
+	switch v {
+	case 0:
+		return platform.StateEnabled
+	case 1:
+		return platform.StatePaused
+	}
+	return platform.StateUnknown
+}
+
+// fetchGroups refreshes the groups: the org's group list, then the member
+// list of each group whose member_version moved.
+func (c *Client) fetchGroups(ctx context.Context, org int64, next *platform.Model) error {
+	var all struct {
+		Groups []Group `json:"groups"`
+	}
+	if err := c.call(ctx, "/v1/corp/web/group-getall", map[string]int64{"org_num": org}, &all); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.notIn == nil {
+		c.notIn = map[int64]int64{}
+	}
+	notIn := c.notIn
+	c.mu.Unlock()
+	var groups []platform.Group
+	for _, g := range all.Groups {
+		gid, mv := int64(g.ID), int64(g.MemberVersion)
+		if gid <= 0 {
+			return &httpapi.Malformed{Op: "/v1/corp/web/group-getall", Err: fmt.Errorf("group id %d", gid)}
+		}
+		old := next.Group(gid)
+		if old == nil {
+			if v, ok := notIn[gid]; ok && v == mv && mv != 0 {
+				continue
+			}
+		}
+		var pg platform.Group
+		if old != nil && old.MemberVersion == mv && mv != 0 {
+			pg = *old
+		} else {
+			var gm struct {
+				Members []GroupMember `json:"members"`
+			}
+			if err := c.call(ctx, "/v1/corp/web/group-member-getall", map[string]int64{"group_id": gid}, &gm); err != nil {
+				return err
+			}
+			pg = platform.Group{ID: gid}
+			in := false
+			for _, m := range gm.Members {
+				pm := groupMember(m)
+				if pm.ID == next.Self.ID {
+					in = true
+				}
+				pg.Members = append(pg.Members, pm)
+			}
+			if !in {
+				c.mu.Lock()
+				notIn[gid] = mv
+				c.mu.Unlock()
+				continue
+			}
+		}
+		c.mu.Lock()
+		delete(notIn, gid)
+		c.mu.Unlock()
+		setGroup(&pg, &g, &next.Self)
+		groups = append(groups, pg)
+	}
+	next.Groups = groups
+	return nil
+}
+
+func groupMember(m GroupMember) platform.Member {
+	pm := platform.Member{ID: int64(m.UserID), Account: string(m.UserNum), Name: m.Name, TTS: m.TTS != 0, LocShare: m.LocShare != 0}
+	if m.Prority != nil {
+		pm.Priority = int(*m.Prority)
+	}
+	return pm
+}
+
+// setGroup copies a group's settings and derives this member's rights:
+// corp has no per-member permissions; in a muted (shutup) group only
+// admins — the org owner and the group's creator — may talk.
+func setGroup(pg *platform.Group, g *Group, self *platform.Self) {
+	pg.Name, pg.Type = g.Name, int(g.Type)
+	pg.BurstMode = platform.BurstMode(g.BurstMode)
+	pg.Muted = g.Shutup != 0
+	pg.MemberVersion = int64(g.MemberVersion)
+	pg.My.Call = true
+	pg.My.Speak = !pg.Muted || self.Admin || int64(g.Creator) == self.ID
+	for _, m := range pg.Members {
+		if m.ID == self.ID {
+			pg.My.Priority = m.Priority
+		}
+	}
+}
+
+// content decodes an event's content.
+func content(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return errors.New("no content")
+	}
+	return json.Unmarshal(raw, v)
+}
