@@ -182,7 +182,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq.Subscribe(wire.AllFloorUp(s.o.Prefix), 1, s.onFloor)
 		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
-		mq.Subscribe(wire.AllStatus(s.o.Prefix), 1, s.onPresence)
+		mq.SubscribeRetained(wire.AllStatus(s.o.Prefix), 1, s.onPresence)
 		s.pubMu.Lock()
 		s.mq = mq
 		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }

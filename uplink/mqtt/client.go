@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -68,6 +69,7 @@ type Client struct {
 	cli   paho.Client // the one in use
 
 	oversize dropCounter
+	retained atomic.Uint64
 
 	mu      sync.Mutex
 	up      bool
@@ -77,8 +79,9 @@ type Client struct {
 }
 
 type sub struct {
-	qos byte
-	h   Handler
+	qos      byte
+	h        Handler
+	retained bool // deliver retained messages too (SubscribeRetained)
 }
 
 // Stats describe the connection for status and health.
@@ -94,6 +97,9 @@ type Stats struct {
 	// larger than Options.MaxIncoming; OversizeLargest is the largest.
 	Oversize        uint64
 	OversizeLargest int64
+	// Retained counts retained messages dropped on subscriptions that
+	// take only news (Subscribe).
+	Retained uint64
 }
 
 // ErrNotConnected is the error of a publish attempted while offline.
@@ -363,6 +369,7 @@ func (c *Client) Stats() Stats {
 	st := c.stats
 	c.mu.Unlock()
 	st.Oversize, st.OversizeLargest = c.oversize.n.Load(), c.oversize.largest.Load()
+	st.Retained = c.retained.Load()
 	return st
 }
 
@@ -373,9 +380,23 @@ func (c *Client) Publish(topic string, qos byte, retained bool, payload []byte) 
 }
 
 // Subscribe registers h for filter now (if connected) and on every
-// reconnect.
+// reconnect. Retained messages are dropped (and counted in
+// Stats.Retained): everything a handset subscribes to — its events, floor
+// control, voice — is news, never state, and a retained message there can
+// only be stale or planted. A device that could publish a retained
+// "group deleted" on another device's event topic once made it leave its
+// group at every reconnect (issue 13 item 1).
 func (c *Client) Subscribe(filter string, qos byte, h Handler) {
-	s := sub{qos: qos, h: h}
+	c.addSub(filter, sub{qos: qos, h: h})
+}
+
+// SubscribeRetained is Subscribe for state that is meant to be retained,
+// such as presence.
+func (c *Client) SubscribeRetained(filter string, qos byte, h Handler) {
+	c.addSub(filter, sub{qos: qos, h: h, retained: true})
+}
+
+func (c *Client) addSub(filter string, s sub) {
 	c.mu.Lock()
 	c.subs[filter] = s
 	up := c.up
@@ -402,6 +423,10 @@ func (c *Client) Unsubscribe(filter string) {
 
 func (c *Client) subscribe(cli paho.Client, filter string, s sub) {
 	tok := cli.Subscribe(filter, s.qos, func(_ paho.Client, m paho.Message) {
+		if m.Retained() && !s.retained {
+			c.retained.Add(1)
+			return
+		}
 		s.h(m.Topic(), m.Payload())
 	})
 	go func() {
