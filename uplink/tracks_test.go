@@ -167,7 +167,8 @@ func TestCleanStopPublishesOffline(t *testing.T) {
 		Logger:      quietLogger(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer cancel()
+	done := make(chan error, 1) // Run's goroutine ends even when the test fails before reading
 	go func() { done <- client.Run(ctx) }()
 	wait.For(t, 5*time.Second, "the client to connect", func() bool { up, _ := client.State(); return up })
 	cancel()

@@ -191,7 +191,8 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 	plat := &fakePlatform{files: map[string][]byte{}, down: true}
 	u := &Uploader{Queue: q, Upload: plat.upload, Report: plat.report, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer cancel()
+	done := make(chan error, 1) // Run's goroutine ends even when the test fails before reading
 	go func() { done <- u.Run(ctx) }()
 	first := record(t, q, 1763712000000, 50)
 	second := record(t, q, 1763712060000, 25)
