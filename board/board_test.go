@@ -16,6 +16,7 @@ import (
 
 	"github.com/pttagent/pttagent/board"
 	"github.com/pttagent/pttagent/board/boardtest"
+	"github.com/pttagent/pttagent/internal/wait"
 )
 
 const (
@@ -243,16 +244,11 @@ func TestBenchSocket(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- (&board.Bench{Path: sock}).Run(ctx, events) }()
 	var c net.Conn
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	wait.For(t, 10*time.Second, "the bench socket to accept", func() bool {
 		var err error
-		if c, err = net.Dial("unix", sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		c, err = net.Dial("unix", sock)
+		return err == nil
+	})
 	if fi, _ := os.Stat(sock); fi.Mode().Perm() != 0o660 {
 		t.Errorf("socket mode %v", fi.Mode().Perm())
 	}

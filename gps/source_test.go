@@ -17,25 +17,9 @@ import (
 
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/gps/gpssim"
+	"github.com/pttagent/pttagent/internal/logbuf"
+	"github.com/pttagent/pttagent/internal/wait"
 )
-
-// syncBuffer is a log sink the Source's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func sentence(body string) string {
 	var s byte
@@ -61,7 +45,7 @@ type harness struct {
 	t     *testing.T
 	dev   *gpssim.Device
 	src   *gps.Source
-	log   *syncBuffer
+	log   *logbuf.Buffer
 	fixes chan gps.Fix
 	done  chan error
 	stop  context.CancelFunc
@@ -75,7 +59,7 @@ func start(t *testing.T, fixes chan gps.Fix, configure func(*gps.Source)) *harne
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Close() })
-	h := &harness{t: t, dev: dev, log: &syncBuffer{}, fixes: fixes, done: make(chan error, 1)}
+	h := &harness{t: t, dev: dev, log: &logbuf.Buffer{}, fixes: fixes, done: make(chan error, 1)}
 	h.src = &gps.Source{Device: path, Baud: 9600, Logger: slog.New(slog.NewTextHandler(h.log, nil))}
 	if configure != nil {
 		configure(h.src)
@@ -83,6 +67,11 @@ func start(t *testing.T, fixes chan gps.Fix, configure func(*gps.Source)) *harne
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	go func() { h.done <- h.src.Run(ctx, fixes) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stats %+v\nlog:\n%s", h.src.Stats(), h.log)
+		}
+	})
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -109,25 +98,21 @@ func (h *harness) next() gps.Fix {
 	case f := <-h.fixes:
 		return f
 	case <-time.After(5 * time.Second):
-		h.t.Fatalf("no fix within 5 s; stats %+v\nlog:\n%s", h.src.Stats(), h.log)
+		h.t.Fatal("no fix within 5 s")
 	}
 	return gps.Fix{}
 }
 
-func (h *harness) waitFor(what string, cond func(gps.Stats) bool) {
+// waitStats waits for the Source's counters to show what; a failed test
+// logs them and the Source's log.
+func (h *harness) waitStats(what string, cond func(gps.Stats) bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond(h.src.Stats()) {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("waiting for %s: stats %+v\nlog:\n%s", what, h.src.Stats(), h.log)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(h.t, 5*time.Second, what, func() bool { return cond(h.src.Stats()) })
 }
 
 func TestSourceReadsPTY(t *testing.T) {
 	h := start(t, make(chan gps.Fix, 10), nil)
-	h.waitFor("open", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
 	h.write(cycle(t0) + cycle(t0.Add(time.Second)) + cycle(t0.Add(2*time.Second)))
 	for i := range 3 {
 		f := h.next()
@@ -149,7 +134,7 @@ func TestSourceReadsPTY(t *testing.T) {
 
 func TestSourceUnplugReplug(t *testing.T) {
 	h := start(t, make(chan gps.Fix, 10), nil)
-	h.waitFor("open", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
 	h.write(cycle(t0) + cycle(t0.Add(time.Second)))
 	h.next()
 	h.next()
@@ -162,7 +147,7 @@ func TestSourceUnplugReplug(t *testing.T) {
 	if err := h.dev.Unplug(); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the loss", func(s gps.Stats) bool { return !s.Connected && s.Disconnects == 1 })
+	h.waitStats("the loss", func(s gps.Stats) bool { return !s.Connected && s.Disconnects == 1 })
 	// Stay away long enough for several reopen attempts (0.1+0.2+0.4+0.8 s).
 	time.Sleep(1600 * time.Millisecond)
 	st := h.src.Stats()
@@ -172,7 +157,7 @@ func TestSourceUnplugReplug(t *testing.T) {
 	if err := h.dev.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the return", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("the return", func(s gps.Stats) bool { return s.Connected })
 	h.write(cycle(t0.Add(10*time.Second)) + cycle(t0.Add(11*time.Second)))
 	for _, want := range []time.Time{t0.Add(10 * time.Second), t0.Add(11 * time.Second)} {
 		if f := h.next(); !f.Valid || !f.Time.Equal(want) {
@@ -194,11 +179,11 @@ func TestSourceUnplugReplug(t *testing.T) {
 
 func TestSourceSilence(t *testing.T) {
 	h := start(t, make(chan gps.Fix, 10), func(s *gps.Source) { s.SilenceTimeout = 300 * time.Millisecond })
-	h.waitFor("open", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
 	h.write(cycle(t0))
 	// The module goes quiet with the port still open: the Source must give
 	// up on the descriptor and open the device again.
-	h.waitFor("a reopen", func(s gps.Stats) bool { return s.Opens >= 2 && s.Disconnects >= 1 })
+	h.waitStats("a reopen", func(s gps.Stats) bool { return s.Opens >= 2 && s.Disconnects >= 1 })
 	st := h.src.Stats()
 	if !strings.Contains(h.log.String(), "no data from the receiver") {
 		t.Errorf("log does not say why:\n%s", h.log)
@@ -211,7 +196,7 @@ func TestSourceSilence(t *testing.T) {
 
 func TestSourceGarbageNeverFixes(t *testing.T) {
 	h := start(t, make(chan gps.Fix, 10), nil)
-	h.waitFor("open", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
 	var junk bytes.Buffer
 	for i := range 4000 {
 		junk.WriteByte(byte(i*7919 + i/13)) // every byte value, '$' included
@@ -220,7 +205,7 @@ func TestSourceGarbageNeverFixes(t *testing.T) {
 	// onto another with a checksum that happens to be wrong.
 	junk.WriteString("$GNRMC,060000.00,A,4807.038,N,01131.0$GNGGA,060000.00,4807.038,N,01131.000,E,1,08,1.0,545.4,M,,M,,*00\r\n")
 	h.write(junk.String())
-	h.waitFor("the garbage to be read", func(s gps.Stats) bool { return s.Bytes >= uint64(junk.Len()) })
+	h.waitStats("the garbage to be read", func(s gps.Stats) bool { return s.Bytes >= uint64(junk.Len()) })
 	select {
 	case f := <-h.fixes:
 		t.Fatalf("a fix from garbage: %v", f)
@@ -235,14 +220,14 @@ func TestSourceGarbageNeverFixes(t *testing.T) {
 func TestSourceSlowConsumer(t *testing.T) {
 	fixes := make(chan gps.Fix) // and nobody reads it for a while
 	h := start(t, fixes, nil)
-	h.waitFor("open", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
 	var b strings.Builder
 	for i := range 20 {
 		b.WriteString(cycle(t0.Add(time.Duration(i) * time.Second)))
 	}
 	h.write(b.String())
 	// The reader is not held up by the consumer...
-	h.waitFor("all 20 cycles", func(s gps.Stats) bool { return s.Fixes == 20 })
+	h.waitStats("all 20 cycles", func(s gps.Stats) bool { return s.Fixes == 20 })
 	// ...which then gets the four newest fixes in order, and every fix is
 	// either delivered or counted.
 	want := t0.Add(19 * time.Second)
@@ -280,7 +265,7 @@ func TestSourceOpenErrors(t *testing.T) {
 		{filepath.Join(dir, "missing"), fs.ErrNotExist, "is the receiver plugged in? check gps.device"},
 		{notTTY, nil, "not a serial port"},
 	} {
-		var log syncBuffer
+		var log logbuf.Buffer
 		src := &gps.Source{Device: tt.device, Logger: slog.New(slog.NewTextHandler(&log, nil))}
 		ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 		err := src.Run(ctx, make(chan gps.Fix))
@@ -321,7 +306,7 @@ func TestSourceOnSentence(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	h.waitFor("open", func(s gps.Stats) bool { return s.Connected })
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
 	// The first cycle ends when the second begins.
 	h.write(cycle(t0) + cycle(t0.Add(time.Second)))
 	h.next()

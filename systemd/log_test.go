@@ -1,40 +1,22 @@
 package systemd
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pttagent/pttagent/internal/logbuf"
+	"github.com/pttagent/pttagent/internal/wait"
 )
 
-// syncBuffer is a bytes.Buffer the handler's timer goroutine and the test
-// can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogJournalFormat(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	log := slog.New(NewLogHandler(&out, LogOptions{Journal: true, Level: slog.LevelDebug}))
 	log.Debug("nmea checksum", "device", "/dev/ttyUSB0")
 	log.Info("pttagent starting", "version", "1.2.3", "brokers", []string{"mqtts://b:8883"})
@@ -51,7 +33,7 @@ func TestLogJournalFormat(t *testing.T) {
 }
 
 func TestLogPlainFormat(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	log := slog.New(NewLogHandler(&out, LogOptions{}))
 	log.Debug("hidden at the default level")
 	log.Info("hello", "n", 3)
@@ -62,7 +44,7 @@ func TestLogPlainFormat(t *testing.T) {
 }
 
 func TestLogHoldsRepeats(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	h := NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: time.Hour})
 	log := slog.New(h)
 	for i := 0; i < 100; i++ {
@@ -95,7 +77,7 @@ func TestLogHoldsRepeats(t *testing.T) {
 // When the window closes the count is written without waiting for another
 // log call, and the next identical line is written in full again.
 func TestLogRepeatWindowCloses(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	h := NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: 50 * time.Millisecond})
 	// The clock stands still, so the five lines fall in one window however
 	// slowly they are written (qemu, a loaded machine); the window's timer
@@ -107,13 +89,12 @@ func TestLogRepeatWindowCloses(t *testing.T) {
 		log.Error("queue write failed", "err", "no space left on device")
 	}
 	const line = `<3>level=ERROR msg="queue write failed" err="no space left on device"`
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "repeated=4") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no count after the window:\n%s", out.String())
+	defer func() {
+		if t.Failed() {
+			t.Logf("written:\n%s", out.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	}()
+	wait.For(t, 10*time.Second, "the count of the repeats once the window closed", func() bool { return out.Contains("repeated=4") })
 	if got, want := out.String(), line+"\n"+line+" repeated=4\n"; got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
@@ -124,7 +105,7 @@ func TestLogRepeatWindowCloses(t *testing.T) {
 }
 
 func TestLogRepeatsOff(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	log := slog.New(NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: -1}))
 	for i := 0; i < 3; i++ {
 		log.Info("same")
@@ -136,7 +117,7 @@ func TestLogRepeatsOff(t *testing.T) {
 
 // The table of recent lines stays bounded when every line differs.
 func TestLogRecentBounded(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	h := NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: time.Hour})
 	log := slog.New(h)
 	for i := 0; i < 3*maxRecent; i++ {
@@ -154,7 +135,7 @@ func TestLogRecentBounded(t *testing.T) {
 }
 
 func TestLogRedacts(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	log := slog.New(NewLogHandler(&out, LogOptions{Journal: true, Redact: []string{"", "hunter2hunter2", "s3cr3t-s3cr3t", "demo"}}))
 	log.Warn("connect failed", "err", "bad user name or password hunter2hunter2", "url", "mqtts://dev:s3cr3t-s3cr3t@b:8883", "device", "demo-0001")
 	got := out.String()
@@ -175,7 +156,7 @@ func TestLogRedacts(t *testing.T) {
 // a moment ago with other lines of that message in between; a flapping
 // pair is still held back.
 func TestLogRepeatIsPerMessage(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	h := NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: time.Hour})
 	log := slog.New(h)
 	log.Info("track settings", "period", "5s")

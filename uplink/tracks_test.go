@@ -12,6 +12,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/internal/logbuf"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
@@ -102,14 +104,14 @@ func TestEveryPointArrivesThroughDeadZones(t *testing.T) {
 		switch i {
 		case 100, 200, 300: // the link drops mid-stream, points keep coming
 			proxy.Cut()
-			waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return !up })
+			wait.For(t, 5*time.Second, "the client to see the link drop", func() bool { up, _ := client.State(); return !up })
 		case 150, 250, 350: // and comes back before the next dead zone
 			proxy.Restore()
-			waitFor(t, 10*time.Second, func() bool { up, _ := client.State(); return up })
+			wait.For(t, 10*time.Second, "the client to reconnect", func() bool { up, _ := client.State(); return up })
 		}
 		time.Sleep(time.Millisecond)
 	}
-	waitFor(t, 20*time.Second, func() bool { return q.Len() == 0 && len(got.unique()) == n })
+	wait.For(t, 20*time.Second, "every point sent and received", func() bool { return q.Len() == 0 && len(got.unique()) == n })
 	u := got.unique()
 	for i, s := range u {
 		if s != uint64(i+1) {
@@ -141,7 +143,7 @@ func TestPresenceOnlineRetainedAndLastWill(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go client.Run(ctx)
-	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	wait.For(t, 5*time.Second, "the client to connect", func() bool { up, _ := client.State(); return up })
 
 	// A late subscriber still learns the device is online: retained.
 	if got := retained(t, broker.URL(), topics.Status()); got != `{"state":"online","ts":1}` {
@@ -149,7 +151,7 @@ func TestPresenceOnlineRetainedAndLastWill(t *testing.T) {
 	}
 	// The radio link dies: the broker publishes the will.
 	proxy.Cut()
-	waitFor(t, 20*time.Second, func() bool { return retained(t, broker.URL(), topics.Status()) == `{"state":"offline"}` })
+	wait.For(t, 20*time.Second, "the broker to publish the will", func() bool { return retained(t, broker.URL(), topics.Status()) == `{"state":"offline"}` })
 }
 
 func TestCleanStopPublishesOffline(t *testing.T) {
@@ -165,9 +167,10 @@ func TestCleanStopPublishesOffline(t *testing.T) {
 		Logger:      quietLogger(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer cancel()
+	done := make(chan error, 1) // Run's goroutine ends even when the test fails before reading
 	go func() { done <- client.Run(ctx) }()
-	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	wait.For(t, 5*time.Second, "the client to connect", func() bool { up, _ := client.State(); return up })
 	cancel()
 	<-done
 	if got := retained(t, broker.URL(), topics.Status()); got != `{"state":"offline","reason":"shutdown"}` {
@@ -186,9 +189,9 @@ func TestUnreachableBrokerThenBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go client.Run(ctx)
-	waitFor(t, 5*time.Second, func() bool { return client.Stats().Failures >= 3 })
+	wait.For(t, 5*time.Second, "three failed connects", func() bool { return client.Stats().Failures >= 3 })
 	broker.Start()
-	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	wait.For(t, 5*time.Second, "the client to connect", func() bool { up, _ := client.State(); return up })
 	if st := client.Stats(); st.Broker != broker.URL() {
 		t.Errorf("connected to %q, want the second broker %q", st.Broker, broker.URL())
 	}
@@ -217,17 +220,6 @@ func retained(t *testing.T, url, topic string) string {
 	}
 }
 
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // The ACL docs/protocol.md recommends really confines a device to its own
 // topics in mosquitto.
 func TestDocumentedACLConfinesDevices(t *testing.T) {
@@ -240,11 +232,11 @@ func TestDocumentedACLConfinesDevices(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go client.Run(ctx)
-	waitFor(t, 5*time.Second, func() bool { up, _ := client.State(); return up })
+	wait.For(t, 5*time.Second, "the client to connect", func() bool { up, _ := client.State(); return up })
 	batch := wire.AppendTrackBatch(nil, []wire.Point{{Seq: 1, Latitude: 1, Longitude: 1}})
 	client.Publish("ptt/dev/dev-b/track", 1, false, batch).WaitTimeout(2 * time.Second)
 	client.Publish("ptt/dev/dev-a/track", 1, false, batch).WaitTimeout(2 * time.Second)
-	waitFor(t, 5*time.Second, func() bool { return len(own.unique()) == 1 })
+	wait.For(t, 5*time.Second, "dev-a's own point", func() bool { return len(own.unique()) == 1 })
 	time.Sleep(200 * time.Millisecond)
 	if n := len(foreign.unique()); n != 0 {
 		t.Fatalf("dev-a published on dev-b's topic (%d points arrived)", n)
@@ -255,7 +247,7 @@ func TestDocumentedACLConfinesDevices(t *testing.T) {
 // each other. They must back off (not reconnect in a tight loop) and say why.
 func TestDuplicateClientIDBacksOffAndSaysWhy(t *testing.T) {
 	broker := mqtttest.Start(t, mqtttest.Options{})
-	var logs [2]syncBuf
+	var logs [2]logbuf.Buffer
 	var clients [2]*mqtt.Client
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -279,23 +271,6 @@ func TestDuplicateClientIDBacksOffAndSaysWhy(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // An idle handset: a batch is acknowledged, then nothing is queued for
 // longer than the ack timeout. The sender must simply wait (it once panicked
 // on an ack timer left running with nothing in flight).
@@ -316,10 +291,10 @@ func TestIdleLongerThanAckTimeout(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- sender.Run(ctx) }()
 	q.Append(&wire.Point{Created: 1, Latitude: 1, Longitude: 1})
-	waitFor(t, 5*time.Second, func() bool { return q.Len() == 0 })
+	wait.For(t, 5*time.Second, "the first point acknowledged", func() bool { return q.Len() == 0 })
 	time.Sleep(800 * time.Millisecond) // four ack timeouts with nothing in flight
 	q.Append(&wire.Point{Created: 2, Latitude: 1, Longitude: 1})
-	waitFor(t, 5*time.Second, func() bool { return q.Len() == 0 })
+	wait.For(t, 5*time.Second, "the second point acknowledged", func() bool { return q.Len() == 0 })
 	if st := sender.Stats(); st.Points != 2 || st.Restarts != 0 {
 		t.Errorf("sender %+v", st)
 	}

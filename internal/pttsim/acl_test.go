@@ -1,11 +1,14 @@
 package pttsim_test
 
 import (
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
@@ -27,7 +30,11 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := mqtttest.Start(t, mqtttest.Options{ACL: tc.acl})
-			got := make(chan string, 32)
+			// Deliveries go into a slice, not a channel: paho's callbacks
+			// may still run after the test has read what it waits for.
+			var mu sync.Mutex
+			var got []string
+			seen := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
 			connect := func(id string, subs ...string) paho.Client {
 				c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID(id).SetUsername(id))
 				if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
@@ -35,7 +42,11 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 				}
 				t.Cleanup(func() { c.Disconnect(50) })
 				for _, s := range subs {
-					c.Subscribe(s, 1, func(_ paho.Client, m paho.Message) { got <- id + " " + m.Topic() + " " + string(m.Payload()) }).WaitTimeout(5 * time.Second)
+					c.Subscribe(s, 1, func(_ paho.Client, m paho.Message) {
+						mu.Lock()
+						got = append(got, id+" "+m.Topic()+" "+string(m.Payload()))
+						mu.Unlock()
+					}).WaitTimeout(5 * time.Second)
 				}
 				return c
 			}
@@ -58,23 +69,24 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 				"platform ptt/dev/dev-1/record report": true, "dev-1 ptt/dev/dev-1/floor/ctl granted": true,
 				"dev-1 ptt/group/5/voice/dev-1 relayed": true, "dev-1 ptt/dev/dev-1/floor/ctl marker": true,
 			}
-			var seen []string
-			deadline := time.After(5 * time.Second)
-			for len(want) > 0 {
-				select {
-				case m := <-got:
-					seen = append(seen, m)
-					delete(want, m)
-				case <-deadline:
-					t.Fatalf("missing %v; got %v", want, seen)
+			missing := func() []string {
+				var out []string
+				for m := range want {
+					if !slices.Contains(seen(), m) {
+						out = append(out, m)
+					}
 				}
+				return out
 			}
+			defer func() {
+				if t.Failed() {
+					t.Logf("missing %v; got %v", missing(), seen())
+				}
+			}()
+			wait.For(t, 5*time.Second, "every message the ACL lets through", func() bool { return len(missing()) == 0 })
+			// What the ACL wrongly let through would have come by now.
 			time.Sleep(100 * time.Millisecond)
-			close(got)
-			for m := range got {
-				seen = append(seen, m)
-			}
-			for _, m := range seen {
+			for _, m := range seen() {
 				switch m {
 				case "dev-1 ptt/group/5/voice/dev-1 spoofed relay", "dev-1 ptt/dev/dev-2/floor/ctl not for dev-1":
 					t.Errorf("the ACL let through: %s", m)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -83,7 +84,7 @@ func (d *device) talk(group int64, burst, seq uint32, last bool) {
 func (d *device) waitFloor(typ wire.FloorType) wire.Floor {
 	d.t.Helper()
 	var got wire.Floor
-	waitFor(d.t, 5*time.Second, d.account+" "+string(typ), func() bool {
+	wait.For(d.t, 5*time.Second, d.account+" "+string(typ), func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		for i, f := range d.floor {
@@ -141,7 +142,7 @@ func TestFloorOverMQTT(t *testing.T) {
 	d1.talk(g.ID, 11, 0, false)
 	d1.talk(g.ID, 11, 3, false)
 	l.talk(g.ID, 99, 0, false) // not the holder: not heard
-	waitFor(t, 5*time.Second, "d1's voice at l", func() bool { return len(l.voiceFrom(11)) == 2 })
+	wait.For(t, 5*time.Second, "d1's voice at l", func() bool { return len(l.voiceFrom(11)) == 2 })
 
 	// d2 (priority 3) pre-empts d1 (5).
 	d2.send(wire.Floor{Type: wire.FloorRequest, Group: g.ID, Req: 1})
@@ -149,13 +150,13 @@ func TestFloorOverMQTT(t *testing.T) {
 		t.Errorf("revoke %+v", f)
 	}
 	d2.waitFloor(wire.FloorGranted)
-	waitFor(t, 5*time.Second, "d1's burst ended for l", func() bool {
+	wait.For(t, 5*time.Second, "d1's burst ended for l", func() bool {
 		v := l.voiceFrom(11)
 		return len(v) == 3 && v[2].Last && v[2].Seq == 6 && v[2].NFrames == 0
 	})
 	d1.talk(g.ID, 11, 6, false) // keeps talking after the revoke: not heard
 	d2.talk(g.ID, 22, 0, false)
-	waitFor(t, 5*time.Second, "d2's voice at l", func() bool { return len(l.voiceFrom(22)) == 1 })
+	wait.For(t, 5*time.Second, "d2's voice at l", func() bool { return len(l.voiceFrom(22)) == 1 })
 	if n := len(l.voiceFrom(11)) + len(l.voiceFrom(99)); n != 3 {
 		t.Errorf("l heard %d packets it should not have", n-3)
 	}
@@ -177,7 +178,7 @@ func TestFloorOverMQTT(t *testing.T) {
 	d1.send(wire.Floor{Type: wire.FloorRequest, Group: g.ID, Req: 2})
 	d1.waitFloor(wire.FloorGranted)
 	d1.cli.Publish("ptt/dev/d1/status", 1, true, wire.Presence{State: "offline"}.Encode()).Wait()
-	waitFor(t, 5*time.Second, "the floor freed", func() bool { _, held := s.FloorHolder(g.ID); return !held })
+	wait.For(t, 5*time.Second, "the floor freed", func() bool { _, held := s.FloorHolder(g.ID); return !held })
 	d1.cli.Publish("ptt/dev/d1/status", 1, true, []byte{}).Wait() // clear the retained will
 
 	// Operator changes reach the arbiter at once: muting the group
@@ -195,7 +196,7 @@ func TestFloorOverMQTT(t *testing.T) {
 	// Garbage is counted, never answered.
 	d1.cli.Publish("ptt/dev/d1/floor", 1, false, []byte("{")).Wait()
 	d1.cli.Publish("ptt/dev/d1/floor", 1, false, wire.Floor{Type: wire.FloorGranted, Group: g.ID}.Encode()).Wait()
-	waitFor(t, 5*time.Second, "bad messages counted", func() bool { return s.FloorStats().Bad == 2 })
+	wait.For(t, 5*time.Second, "bad messages counted", func() bool { return s.FloorStats().Bad == 2 })
 }
 
 // A recording report becomes a type 3 voice message in the group's
@@ -215,7 +216,7 @@ func TestRecordReportsAndTextMessages(t *testing.T) {
 		d1.cli.Publish("ptt/dev/d1/record", 1, false, r.Encode()).Wait()
 	}
 	d1.cli.Publish("ptt/dev/d1/record", 1, false, []byte(`{"v":1}`)).Wait()
-	waitFor(t, 5*time.Second, "the report", func() bool { st := s.Stats(); return st.RecordDuplicates == 2 && st.RecordsBad == 1 })
+	wait.For(t, 5*time.Second, "the report", func() bool { st := s.Stats(); return st.RecordDuplicates == 2 && st.RecordsBad == 1 })
 	recs := s.AudioRecords()
 	if len(recs) != 1 || recs[0] != (pttsim.AudioRecord{UserID: dev.ID, Account: "d1", BeginTime: 1763712000123, DurationMs: 4380,
 		GroupName: "Patrol", FileURL: "http://p/files/x.opus"}) {
@@ -234,7 +235,7 @@ func TestRecordReportsAndTextMessages(t *testing.T) {
 		MsgID int64 `json:"msg_id"`
 	}
 	op.Corp("message-send-group-message", map[string]any{"group_id": g.ID, "content": "Gate 3 is open"}, &sent)
-	waitFor(t, 5*time.Second, "the text event", func() bool {
+	wait.For(t, 5*time.Second, "the text event", func() bool {
 		d1.mu.Lock()
 		defer d1.mu.Unlock()
 		return len(d1.events) > 0 && d1.events[len(d1.events)-1].MsgType == wire.EventGroupMessage

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -28,17 +29,6 @@ func publisher(t *testing.T, url string) paho.Client {
 	}
 	t.Cleanup(func() { cli.Disconnect(50) })
 	return cli
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -70,7 +60,7 @@ func TestTracksStoredAndReadBack(t *testing.T) {
 		cli.Publish("ptt/dev/dev-1/track", 1, false, wire.AppendTrackBatch(nil, batch)).WaitTimeout(5 * time.Second)
 	}
 	cli.Publish("ptt/dev/dev-1/track", 1, false, []byte("garbage")).WaitTimeout(5 * time.Second)
-	waitFor(t, 5*time.Second, "3 points and a bad batch", func() bool {
+	wait.For(t, 5*time.Second, "3 points and a bad batch", func() bool {
 		return len(s.Tracks("dev-1")) == 3 && s.Stats().TrackBad == base.TrackBad+1
 	})
 	if st := s.Stats(); st.TrackDuplicates-base.TrackDuplicates < 1 || st.TrackPoints-base.TrackPoints != 3 {
@@ -278,7 +268,7 @@ func TestWapiManagementAndStateFile(t *testing.T) {
 	}
 
 	// The world survives a restart through the state file.
-	waitFor(t, 5*time.Second, "the state file", func() bool {
+	wait.For(t, 5*time.Second, "the state file", func() bool {
 		s2, err := pttsim.New(pttsim.Options{StateFile: state})
 		if err != nil {
 			return false

@@ -11,6 +11,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
@@ -35,13 +36,7 @@ func TestHandlersSeeMessagesInOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for up, _ := c.State(); !up; up, _ = c.State() {
-		if time.Now().After(deadline) {
-			t.Fatal("not connected")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "the connection", func() bool { up, _ := c.State(); return up })
 	time.Sleep(200 * time.Millisecond) // the subscription is in place
 
 	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("publisher"))
@@ -57,18 +52,11 @@ func TestHandlersSeeMessagesInOrder(t *testing.T) {
 	for _, tok := range toks {
 		tok.WaitTimeout(5 * time.Second)
 	}
-	for {
+	wait.For(t, 10*time.Second, "every message handled", func() bool {
 		mu.Lock()
-		k := len(got)
-		mu.Unlock()
-		if k == n {
-			break
-		}
-		if time.Now().After(deadline.Add(10 * time.Second)) {
-			t.Fatalf("received %d of %d", k, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) == n
+	})
 	for i, v := range got {
 		if v != i+1 {
 			t.Fatalf("message %d handled at position %d: out of order", v, i)
@@ -103,13 +91,7 @@ func TestSubscribeRacingAConnectIsKept(t *testing.T) {
 			got[topic] = true
 			mu.Unlock()
 		})
-		deadline := time.Now().Add(5 * time.Second)
-		for up, _ := c.State(); !up; up, _ = c.State() {
-			if time.Now().After(deadline) {
-				t.Fatal("not reconnected")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		wait.For(t, 5*time.Second, "the reconnect", func() bool { up, _ := c.State(); return up })
 	}
 	time.Sleep(300 * time.Millisecond) // the last SUBACKs
 	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("racepub"))
@@ -117,26 +99,27 @@ func TestSubscribeRacingAConnectIsKept(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	defer pub.Disconnect(50)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var lost []string
+		for i := 0; i < n; i++ {
+			if f := "race/" + strconv.Itoa(i); !got[f] {
+				lost = append(lost, f)
+			}
+		}
+		t.Logf("subscriptions lost across reconnects: %v", lost)
+	}()
+	wait.For(t, 10*time.Second, "a message on every filter subscribed", func() bool {
 		for i := 0; i < n; i++ {
 			pub.Publish("race/"+strconv.Itoa(i), 1, false, "x").WaitTimeout(time.Second)
 		}
 		time.Sleep(100 * time.Millisecond)
 		mu.Lock()
-		k := len(got)
-		mu.Unlock()
-		if k == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			var lost []string
-			for i := 0; i < n; i++ {
-				if f := "race/" + strconv.Itoa(i); !got[f] {
-					lost = append(lost, f)
-				}
-			}
-			t.Fatalf("subscriptions lost across reconnects: %v", lost)
-		}
-	}
+		defer mu.Unlock()
+		return len(got) == n
+	})
 }

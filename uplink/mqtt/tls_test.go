@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
@@ -24,18 +25,14 @@ func connectOnce(t *testing.T, url string, o mqtt.Options) (up bool, lastErr str
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if ok, _ := c.State(); ok {
-			return true, ""
-		}
-		if s := c.Stats(); s.Failures > 0 {
-			return false, s.LastError
-		}
-		time.Sleep(20 * time.Millisecond)
+	wait.For(t, 5*time.Second, "a connection or a failed attempt", func() bool {
+		up, _ = c.State()
+		return up || c.Stats().Failures > 0
+	})
+	if up {
+		return true, ""
 	}
-	t.Fatal("neither connected nor failed")
-	return false, ""
+	return false, c.Stats().LastError
 }
 
 func TestTLSVerifiedAgainstConfiguredCA(t *testing.T) {

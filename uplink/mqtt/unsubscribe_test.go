@@ -10,6 +10,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
@@ -34,18 +35,18 @@ func TestUnsubscribe(t *testing.T) {
 	defer pub.Disconnect(50)
 	var probes atomic.Int32
 	c.Subscribe("ptt/probe", 1, func(string, []byte) { probes.Add(1) })
-	wait := func(what, topic string, cond func() bool) {
+	// publishUntil publishes on topic until cond holds.
+	publishUntil := func(what, topic string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
+		wait.For(t, 10*time.Second, what, func() bool {
+			if cond() {
+				return true
 			}
 			pub.Publish(topic, 0, false, []byte("v")).Wait()
-			time.Sleep(20 * time.Millisecond)
-		}
+			return false
+		})
 	}
-	wait("a message", "ptt/group/1/voice/x", func() bool { return got.Load() > 0 })
+	publishUntil("a message", "ptt/group/1/voice/x", func() bool { return got.Load() > 0 })
 	c.Unsubscribe("ptt/group/1/voice/+")
 	// Restart the broker: the client reconnects without the subscription
 	// (and with the other one: a probe arrives again).
@@ -53,12 +54,12 @@ func TestUnsubscribe(t *testing.T) {
 	b.Start()
 	n := got.Load()
 	p := probes.Load()
-	wait("both clients back", "ptt/probe", func() bool { return probes.Load() > p })
+	publishUntil("both clients back", "ptt/probe", func() bool { return probes.Load() > p })
 	for range 10 {
 		pub.Publish("ptt/group/1/voice/x", 0, false, []byte("v")).Wait()
 	}
 	p = probes.Load()
-	wait("a probe after the voice", "ptt/probe", func() bool { return probes.Load() > p })
+	publishUntil("a probe after the voice", "ptt/probe", func() bool { return probes.Load() > p })
 	if d := got.Load() - n; d != 0 {
 		t.Errorf("%d messages after Unsubscribe", d)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -190,29 +191,20 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 	plat := &fakePlatform{files: map[string][]byte{}, down: true}
 	u := &Uploader{Queue: q, Upload: plat.upload, Report: plat.report, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer cancel()
+	done := make(chan error, 1) // Run's goroutine ends even when the test fails before reading
 	go func() { done <- u.Run(ctx) }()
 	first := record(t, q, 1763712000000, 50)
 	second := record(t, q, 1763712060000, 25)
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	wait("failed attempts", func() bool { return q.Stats().Failures >= 3 })
+	wait.For(t, 5*time.Second, "failed attempts", func() bool { return q.Stats().Failures >= 3 })
 	plat.set(false, true) // uploads work, reports do not
-	wait("the first upload", func() bool { plat.mu.Lock(); defer plat.mu.Unlock(); return len(plat.files) == 1 })
-	wait("failed reports", func() bool { return q.Stats().Failures >= 6 })
+	wait.For(t, 5*time.Second, "the first upload", func() bool { plat.mu.Lock(); defer plat.mu.Unlock(); return len(plat.files) == 1 })
+	wait.For(t, 5*time.Second, "failed reports", func() bool { return q.Stats().Failures >= 6 })
 	plat.mu.Lock()
 	uploads := plat.uploads
 	plat.mu.Unlock()
 	plat.set(false, false)
-	wait("both reported", func() bool { return q.Stats().Reported == 2 })
+	wait.For(t, 5*time.Second, "both reported", func() bool { return q.Stats().Reported == 2 })
 	cancel()
 	<-done
 	plat.mu.Lock()
@@ -243,10 +235,7 @@ func TestUploadedURLSurvivesARestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go (&Uploader{Queue: q2, Upload: plat.upload, Report: plat.report}).Run(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for q2.Stats().Reported == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "the report of the file uploaded before the restart", func() bool { return q2.Stats().Reported > 0 })
 	plat.mu.Lock()
 	defer plat.mu.Unlock()
 	if plat.uploads != 0 || len(plat.reports) != 1 || plat.reports[0].URL != "http://p/f.opus" {

@@ -19,6 +19,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -51,13 +52,7 @@ func Start(t testing.TB, o pttsim.Options) *Sim {
 	go func() { s.Run(ctx, l); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	if o.Broker != "" || o.EmbedBroker != "" {
-		deadline := time.Now().Add(10 * time.Second)
-		for !s.Connected() {
-			if time.Now().After(deadline) {
-				t.Fatal("pttsim did not connect to the broker")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		wait.For(t, 10*time.Second, "pttsim's connection to the broker", s.Connected)
 		probeTracks(t, s, o)
 	}
 	return &Sim{Sim: s, URL: "http://" + l.Addr().String()}
@@ -87,14 +82,13 @@ func probeTracks(t testing.TB, s *pttsim.Sim, o pttsim.Options) {
 	}
 	defer cli.Disconnect(50)
 	batch := wire.AppendTrackBatch(nil, []wire.Point{{Seq: 1, Created: time.Now().Unix(), Latitude: 1, Longitude: 1, Mode: 3}})
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.Tracks(ProbeAccount)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("pttsim's track subscription did not take effect")
+	wait.For(t, 10*time.Second, "pttsim's track subscription to take effect", func() bool {
+		if len(s.Tracks(ProbeAccount)) > 0 {
+			return true
 		}
 		cli.Publish(prefix+"/dev/"+ProbeAccount+"/track", 1, false, batch).WaitTimeout(time.Second)
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // MD5 is the seeds' password hash.
