@@ -126,7 +126,7 @@ func (r *recvPath) packet(t testing.TB) {
 	seq := uint32(r.i * 3)
 	p[8], p[9], p[10], p[11] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
 	r.i++
-	if err := r.rx.Put(p, r.now); err != nil {
+	if err := r.rx.Put("a", p, r.now); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

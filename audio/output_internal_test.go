@@ -19,7 +19,7 @@ func TestOutputGain(t *testing.T) {
 		}
 		return m
 	}
-	rx, err := NewReceiver(JitterConfig{Target: 5, Max: 10, Silence: time.Second})
+	rx, err := NewReceiver(JitterConfig{Target: 5, Max: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
