@@ -23,7 +23,7 @@ const (
 	fullSpeedAt  = 200 * time.Millisecond
 	// A frame is quiet below 1/600 of the burst's speech level (−28 dB) in
 	// mean square, or below −58 dBFS whatever the level.
-	quietRatio = 600
+	quietRatio = 100
 	quietFloor = 40 * 40
 	// The level follows the loudest frames and sinks by 0.5 % a frame
 	// (−1 dB in ~0.9 s), so a speaker who gets quieter is still heard.
