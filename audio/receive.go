@@ -104,10 +104,15 @@ fill:
 		kind, n := r.jit.Next(now, r.frame[:])
 		switch kind {
 		case PlayNothing:
+			// Waiting (to start, or for the end): what the speed-up holds
+			// plays now, padded.
+			if err := r.passThrough(nil); err != nil {
+				return kind, err
+			}
 			if r.fifoN == 0 {
 				return PlayNothing, nil
 			}
-			break fill // the end of what was sped up: pad it
+			break fill
 		case PlayEnd:
 			if err := r.endBurst(); err != nil {
 				return PlayEnd, err
