@@ -149,7 +149,7 @@ func (b *burst) end(now time.Time, superseded bool) {
 type Jitter struct {
 	cfg       JitterConfig
 	bursts    [2]burst
-	cur, pend *burst // the burst playing (or buffering), the one waiting behind it
+	cur, pend *burst    // the burst playing (or buffering), the one waiting behind it
 	ended     [4]uint32 // the bursts that ended last: their stragglers are late
 	nEnded    int
 	target    time.Duration // of the last burst played, once it ended
@@ -287,6 +287,10 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 	ringLen := uint32(len(b.ring))
 	for i := 0; i < p.NFrames; i++ {
 		seq := p.Seq + uint32(i)
+		if b.ended && !before(seq, b.endSeq) {
+			j.stats.Late++ // beyond the burst's last packet: not of it
+			continue
+		}
 		if before(seq, b.next) {
 			if b.playing || b.highest-seq >= ringLen {
 				j.stats.Late++
@@ -311,9 +315,16 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 		}
 	}
 	if p.Last {
-		b.ended, b.endSeq = true, p.Seq+uint32(p.NFrames)
-		if before(b.highest, b.endSeq) {
-			b.highest = b.endSeq
+		end := p.Seq + uint32(p.NFrames)
+		if before(end, b.next) {
+			end = b.next // its frames were late: the end is now
+		}
+		if end-b.next > ringLen {
+			j.advance(b, end-ringLen)
+		}
+		b.ended, b.endSeq = true, end
+		if before(b.highest, end) {
+			b.highest = end
 		}
 	}
 	return started
@@ -450,7 +461,7 @@ func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 		j.stats.Underruns++
 		return PlayStall, 0
 	}
-	if before(b.next+1, b.highest) || b.ended {
+	if before(b.next+1, b.highest) || b.ended && before(b.next, b.highest) {
 		// Lost (or later than the buffer allows): conceal and move on.
 		b.next++
 		j.stats.Concealed++
