@@ -14,6 +14,13 @@ import (
 // pauses and carries on after the burst, and prompts play one after the
 // other, never together. When there is nothing to play the stream is
 // stopped, so an idle handset does not keep the audio device awake.
+//
+// What the agent calls, besides PutVoiceFrom for each voice packet:
+// FloorTaken(speaker) on a floor taken message, FloorIdle on idle (so a
+// burst whose last packet was lost ends after its buffered voice, not
+// after JitterConfig.BurstTimeout), PlayAfterVoice for the end tone, and
+// ResetVoice on a group switch. VoiceStats are the receive counters for
+// status.
 type Output struct {
 	player Player
 	rx     *Receiver
