@@ -7,7 +7,13 @@
 // resampled on the hot path, and neither path allocates per frame.
 //
 //	send:    Capturer → Encoder → Packetizer → payload (uplink)
-//	receive: payload → Receiver (Jitter → Decoder, PLC/FEC) → Output → Player
+//	receive: payload → Receiver (Jitter → Decoder, PLC/FEC → speed-up) → Output → Player
+//
+// The receive path never throws speech away to keep the delay down: the
+// jitter buffer's delay follows each speaker's measured jitter, a stall
+// holds the turn, and the backlog it leaves is played faster (pauses
+// skipped, voice time-compressed with its pitch kept) until the delay is
+// back at the target; whole frames go only beyond a hard bound of seconds.
 package audio
 
 import (

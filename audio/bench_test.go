@@ -111,7 +111,7 @@ func newRecvPath(t testing.TB) *recvPath {
 	if err := play.Start(); err != nil {
 		t.Fatal(err)
 	}
-	rx, err := audio.NewReceiver(audio.JitterConfig{Target: 3, Max: 10})
+	rx, err := audio.NewReceiver(audio.JitterConfig{Target: 3, Max: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func (r *recvPath) packet(t testing.TB) {
 	seq := uint32(r.i * 3)
 	p[8], p[9], p[10], p[11] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
 	r.i++
-	if err := r.rx.Put(p, r.now); err != nil {
+	if err := r.rx.Put("a", p, r.now); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -231,4 +231,77 @@ func BenchmarkReceivePath(b *testing.B) {
 		r.packet(b)
 	}
 	reportAudioCPU(b, 3)
+}
+
+// catchUpPath is the receive path playing a backlog faster: packets keep
+// coming 25 % faster than real time, so the buffer is always behind and
+// every turn decodes about 1.25 frames, leaves out the quiet ones and
+// time-compresses the rest (libsonic).
+type catchUpPath struct {
+	*recvPath
+	turns, frames int
+}
+
+func newCatchUpPath(t testing.TB) *catchUpPath {
+	c := &catchUpPath{recvPath: newRecvPath(t)}
+	for range 10 { // a backlog to start with
+		c.put(t)
+	}
+	return c
+}
+
+func (c *catchUpPath) put(t testing.TB) {
+	p := c.packets[c.i%len(c.packets)]
+	seq := uint32(c.i * 3)
+	p[8], p[9], p[10], p[11] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	c.i++
+	c.frames += 3
+	if err := c.rx.Put("a", p, c.now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// turn is one 20 ms turn of output.
+func (c *catchUpPath) turn(t testing.TB) {
+	for c.frames < 30+c.turns*5/4 {
+		c.put(t)
+	}
+	c.turns++
+	kind, err := c.rx.Next(c.now, c.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kind == audio.PlayFrame || kind == audio.PlayConceal || kind == audio.PlayStall {
+		if err := c.play.WriteFrame(c.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.now = c.now.Add(audio.FrameDuration)
+}
+
+func TestCatchUpPathAllocatesNothing(t *testing.T) {
+	c := newCatchUpPath(t)
+	for range 50 {
+		c.turn(t)
+	}
+	if a := testing.AllocsPerRun(300, func() { c.turn(t) }); a != 0 {
+		t.Fatalf("%v allocations per turn while catching up", a)
+	}
+	if s := c.rx.Stats(); s.CompressedMs < 500 || s.SilenceSkipped == 0 || s.Late != 0 || s.Trimmed != 0 {
+		t.Fatalf("the path did not catch up by compression: %+v", s)
+	}
+}
+
+// BenchmarkReceivePathCatchingUp: as BenchmarkReceivePath, while a
+// backlog is played faster; per 20 ms of audio played.
+func BenchmarkReceivePathCatchingUp(b *testing.B) {
+	c := newCatchUpPath(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.turn(b)
+	}
+	reportAudioCPU(b, 1)
+	s := c.rx.Stats()
+	b.ReportMetric(float64(c.frames)/float64(c.turns), "frames-in/frame-out")
+	b.ReportMetric(float64(s.CompressedMs)/float64(c.turns*20), "compressed/played")
 }

@@ -14,18 +14,26 @@ import (
 // pauses and carries on after the burst, and prompts play one after the
 // other, never together. When there is nothing to play the stream is
 // stopped, so an idle handset does not keep the audio device awake.
+//
+// What the agent calls, besides PutVoiceFrom for each voice packet:
+// FloorTaken(speaker) on a floor taken message, FloorIdle on idle (so a
+// burst whose last packet was lost ends after its buffered voice, not
+// after JitterConfig.BurstTimeout), PlayAfterVoice for the end tone, and
+// ResetVoice on a group switch. VoiceStats are the receive counters for
+// status.
 type Output struct {
 	player Player
 	rx     *Receiver
 
-	mu       sync.Mutex
-	tones    [][]int16
-	prompts  [][]int16
-	wake     chan struct{}
-	voice    bool // a burst is playing (for OnVoice)
-	dropped  uint64
-	maxQueue int
-	gain     int32 // Q15: 32768 is unity
+	mu         sync.Mutex
+	tones      [][]int16
+	prompts    [][]int16
+	afterVoice [][]int16
+	wake       chan struct{}
+	voice      bool // a burst is playing (for OnVoice)
+	dropped    uint64
+	maxQueue   int
+	gain       int32 // Q15: 32768 is unity
 
 	// OnVoice, if set, is called (from Run) when received voice starts
 	// and stops: the receiving LED.
@@ -49,13 +57,46 @@ func (o *Output) SetGain(g float64) {
 	o.mu.Unlock()
 }
 
-// PutVoice hands a received voice payload to the receiver.
-func (o *Output) PutVoice(payload []byte, now time.Time) error {
+// PutVoiceFrom hands a voice payload from speaker (the sender's account:
+// the last level of the voice topic, or the media path's speaker id)
+// received at now to the receiver. What the jitter buffer learns about a
+// link is kept per speaker, so each burst starts at the delay the last
+// one from the same speaker needed.
+func (o *Output) PutVoiceFrom(speaker string, payload []byte, now time.Time) error {
 	o.mu.Lock()
-	err := o.rx.Put(payload, now)
+	err := o.rx.Put(speaker, payload, now)
 	o.mu.Unlock()
 	o.kick()
 	return err
+}
+
+// PutVoice is PutVoiceFrom an unknown speaker: every sender shares one
+// measurement.
+func (o *Output) PutVoice(payload []byte, now time.Time) error {
+	return o.PutVoiceFrom("", payload, now)
+}
+
+// FloorIdle tells the receiver that the floor went idle: the burst being
+// received gets no more packets than those on their way. What is buffered
+// still plays; then the burst ends (and PlayAfterVoice's tones play).
+// Call it on the floor's idle message. Without it a burst whose last
+// packet was lost ends only after JitterConfig.BurstTimeout.
+func (o *Output) FloorIdle() {
+	o.mu.Lock()
+	o.rx.FloorIdle(time.Now())
+	o.mu.Unlock()
+	o.kick()
+}
+
+// FloorTaken tells the receiver that speaker got the floor: a burst of
+// anyone else ends once what is buffered of it has played. Call it on
+// the floor's taken message (and when this handset is granted the floor,
+// with its own account).
+func (o *Output) FloorTaken(speaker string) {
+	o.mu.Lock()
+	o.rx.FloorTaken(speaker, time.Now())
+	o.mu.Unlock()
+	o.kick()
 }
 
 // ResetVoice drops the burst being received, if any (the user switched
@@ -76,6 +117,11 @@ func (o *Output) VoiceStats() JitterStats {
 
 // PlayTone queues a rendered tone; it is mixed over whatever plays.
 func (o *Output) PlayTone(pcm []int16) { o.enqueue(&o.tones, pcm) }
+
+// PlayAfterVoice queues a tone that plays once the received voice has
+// played out — at once if none is playing: the floor's end tone, which
+// arrives while the last second of a burst may still be in the buffer.
+func (o *Output) PlayAfterVoice(pcm []int16) { o.enqueue(&o.afterVoice, pcm) }
 
 // PlayPrompt queues a rendered prompt; prompts play in order, one at a time,
 // and give way to received voice.
@@ -159,16 +205,14 @@ func (o *Output) next(now time.Time, frame []int16) (more, voice bool) {
 	defer o.mu.Unlock()
 	clear(frame)
 	_, receiving := o.rx.Active()
-	if receiving {
+	switch {
+	case receiving:
 		kind, err := o.rx.Next(now, frame)
 		if err != nil || kind == PlayNothing || kind == PlayEnd {
 			clear(frame) // buffering, or just ended: silence, voice still wins
 		}
-		more, voice = true, kind == PlayFrame || kind == PlayConceal
-		if kind == PlayEnd {
-			voice = false
-		}
-	} else if len(o.prompts) > 0 {
+		more, voice = true, kind == PlayFrame || kind == PlayConceal || kind == PlayStall
+	case len(o.prompts) > 0:
 		p := o.prompts[0]
 		n := copy(frame, p)
 		if n == len(p) {
@@ -177,6 +221,12 @@ func (o *Output) next(now time.Time, frame []int16) (more, voice bool) {
 			o.prompts[0] = p[n:]
 		}
 		more = true
+	}
+	if _, receiving := o.rx.Active(); !receiving && len(o.afterVoice) > 0 {
+		// The voice has played out (maybe this very turn): its tones follow.
+		o.tones = append(o.tones, o.afterVoice...)
+		clear(o.afterVoice)
+		o.afterVoice = o.afterVoice[:0]
 	}
 	if len(o.tones) > 0 {
 		t := o.tones[0]

@@ -1,6 +1,8 @@
 package audio
 
 import (
+	"math"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -19,7 +21,7 @@ func TestOutputGain(t *testing.T) {
 		}
 		return m
 	}
-	rx, err := NewReceiver(JitterConfig{Target: 5, Max: 10, Silence: time.Second})
+	rx, err := NewReceiver(JitterConfig{Target: 5, Max: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,4 +53,69 @@ func TestOutputGain(t *testing.T) {
 	if n := testing.AllocsPerRun(5, func() { o.next(time.Now(), frame) }); n != 0 {
 		t.Fatalf("%v allocations per frame with a gain", n)
 	}
+}
+
+// The end tone queued with PlayAfterVoice waits for the buffered voice:
+// the floor went idle while 9 frames were still to play (their last
+// packet lost), they all play, the burst ends, then the tone.
+func TestOutputToneAfterBufferedVoice(t *testing.T) {
+	enc, err := NewEncoder(EncoderConfig{Bitrate: 20000, Complexity: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := NewPacketizer(enc, 3)
+	pk.Begin(5)
+	pcm := make([]int16, FrameSamples)
+	for i := range pcm {
+		pcm[i] = int16(8000 * math.Sin(float64(i)*0.2))
+	}
+	rx, err := NewReceiver(JitterConfig{Target: 0, Max: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := NewOutput(nil, rx)
+	t0 := time.Now()
+	for range 9 {
+		if p, _ := pk.Add(pcm, t0); p != nil {
+			if err := o.PutVoiceFrom("a", p, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tone, _ := RenderTone(ToneEnd, 1)
+	o.PlayAfterVoice(tone)
+	o.FloorIdle()
+	frame := make([]int16, FrameSamples)
+	var got []byte
+	for i := range 30 {
+		more, voice := o.next(t0.Add(time.Duration(i)*FrameDuration), frame)
+		switch {
+		case voice && len(o.tones) > 0:
+			got = append(got, '?') // voice and tone together
+		case voice:
+			got = append(got, 'v')
+		case len(o.afterVoice) == 0 && more && peakOf(frame) > 10000:
+			got = append(got, 't')
+		case more:
+			got = append(got, '.')
+		default:
+			got = append(got, '_')
+		}
+	}
+	// 9 frames of voice (arriving at once, so a little faster), the grace for packets on their way (200 ms from
+	// FloorIdle, counted on the wall clock here), the 4 frames of the tone.
+	if !regexp.MustCompile(`^v{7,9}\.{1,11}t{4}_+$`).Match(got) {
+		t.Fatalf("played %s", got)
+	}
+	if s := rx.Stats(); s.Frames != 9 || s.Expired != 0 {
+		t.Fatalf("%+v", s)
+	}
+}
+
+func peakOf(pcm []int16) int {
+	m := 0
+	for _, v := range pcm {
+		m = max(m, int(v), -int(v))
+	}
+	return m
 }

@@ -156,7 +156,7 @@ func TestOutputVoiceWinsPromptsNeverOverlap(t *testing.T) {
 
 	synctest.Test(t, func(t *testing.T) {
 		player := &audiotest.Player{Pace: audio.FrameDuration}
-		rx, _ := audio.NewReceiver(audio.JitterConfig{Target: 3, Max: 10})
+		rx, _ := audio.NewReceiver(audio.JitterConfig{Target: 0, Max: 10})
 		out := audio.NewOutput(player, rx)
 		var voiceOn []bool
 		out.OnVoice = func(on bool) { voiceOn = append(voiceOn, on) }

@@ -29,10 +29,15 @@ type Audio struct {
 	// FramesPerPacket is how many 20 ms frames go in one MQTT message:
 	// more saves overhead, fewer saves latency.
 	FramesPerPacket int `yaml:"frames_per_packet"`
-	// JitterTarget is the receive buffer's delay before a burst plays.
+	// JitterTarget is the receive delay for a speaker not heard before;
+	// after a few packets the buffer measures each speaker's link.
 	JitterTarget Duration `yaml:"jitter_target"`
-	// JitterMax bounds that delay: older frames are dropped beyond it.
+	// JitterMax is the hard bound of what the receive buffer holds: a
+	// smaller backlog is played faster, frames beyond it are dropped.
 	JitterMax Duration `yaml:"jitter_max"`
+	// BurstTimeout ends a received burst whose last packet and floor
+	// release were both lost; silence alone never ends one.
+	BurstTimeout Duration `yaml:"burst_timeout"`
 	// ToneVolume is the loudness of the floor tones, 0–1 of full scale.
 	ToneVolume float64 `yaml:"tone_volume"`
 	// Volume is the speaker's level at first start, 1 (quietest) to 10
@@ -128,10 +133,13 @@ func pttDefaults(c *Config) {
 		Complexity:      5,
 		ExpectedLoss:    5,
 		FramesPerPacket: 3,
-		// One packet (3 × 20 ms) plus 40 ms for the network's jitter: with
-		// less, every packet that is a little late is a gap.
-		JitterTarget: Duration(100 * time.Millisecond),
-		JitterMax:    Duration(300 * time.Millisecond),
+		// Only until the speaker's link is measured (a few packets): a
+		// little margin over a clean link, which needs none.
+		JitterTarget: Duration(40 * time.Millisecond),
+		// Longer than a handover stall's backlog (1–2 s), which is played
+		// faster, not dropped.
+		JitterMax:    Duration(4 * time.Second),
+		BurstTimeout: Duration(5 * time.Second),
 		ToneVolume:   0.5,
 		Volume:       8,
 	}
@@ -192,16 +200,16 @@ func (c *Config) validatePTT(v *validation) {
 	if a.FramesPerPacket > 3 {
 		v.warn("audio.frames_per_packet", "%d frames (%d ms) per message add that much to every listener's delay; 2–3 is usual", a.FramesPerPacket, 20*a.FramesPerPacket)
 	}
-	v.between("audio.jitter_target", a.JitterTarget, 20*time.Millisecond, 2*time.Second)
-	v.between("audio.jitter_max", a.JitterMax, a.JitterTarget.D(), 10*time.Second)
-	if pkt := time.Duration(a.FramesPerPacket) * 20 * time.Millisecond; a.FramesPerPacket >= 1 && a.JitterTarget.D() <= pkt {
-		v.warn("audio.jitter_target", "%s is not more than one packet (%s at audio.frames_per_packet %d): every late packet will be a gap; use at least %s",
-			a.JitterTarget, pkt, a.FramesPerPacket, pkt+40*time.Millisecond)
-	}
+	v.between("audio.jitter_target", a.JitterTarget, 0, 2*time.Second)
+	v.between("audio.jitter_max", a.JitterMax, max(a.JitterTarget.D(), time.Second), 10*time.Second)
+	v.between("audio.burst_timeout", a.BurstTimeout, time.Second, time.Minute)
 	for key, d := range map[string]Duration{"audio.jitter_target": a.JitterTarget, "audio.jitter_max": a.JitterMax} {
 		if d.D()%(20*time.Millisecond) != 0 {
 			v.err(key, "%s is not a whole number of 20 ms frames; use e.g. 60ms", d)
 		}
+	}
+	if a.BurstTimeout.D() > 0 && a.BurstTimeout.D() < 2*time.Second {
+		v.warn("audio.burst_timeout", "%s is shorter than a handover stall (1–2 s): a burst could end in one and the rest of it be dropped; 5s is usual", a.BurstTimeout)
 	}
 	if a.Volume < 1 || a.Volume > 10 {
 		v.err("audio.volume", "%d is out of range; use 1 (quietest) to 10 (full)", a.Volume)

@@ -5,6 +5,7 @@ package audiotest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -354,4 +356,137 @@ func (p *Player) Played() ([]int16, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]int16(nil), p.played...), p.starts
+}
+
+// Heard compares played audio with the speech that was sent, window by
+// window, the way a listener would: for each voiced window of ref (win
+// samples; voiced = RMS at least a tenth of ref's loudest window) it
+// finds where it was played in got — later than the previous window's
+// match, by at most the time between them in ref plus maxSlip samples, so
+// stalls, skipped pauses and faster playout are all allowed — and returns
+// the normalised cross-correlation there. A window that was lost or
+// garbled scores low.
+func Heard(ref, got []int16, win, maxSlip int) []float64 {
+	const dec = 8
+	cref, cgot := decimate(ref, dec), decimate(got, dec)
+	fref, fgot := asFloat(ref), asFloat(got)
+	// Prefix sums of got², for the energy under any window.
+	e := make([]float64, len(fgot)+1)
+	for i, v := range fgot {
+		e[i+1] = e[i] + v*v
+	}
+	ce := make([]float64, len(cgot)+1)
+	for i, v := range cgot {
+		ce[i+1] = ce[i] + v*v
+	}
+	loudest := 0.0
+	for r := 0; r+win <= len(ref); r += win {
+		loudest = max(loudest, e2(fref[r:r+win]))
+	}
+	var out []float64
+	gPrev, rPrev := 0, 0
+	for r := 0; r+win <= len(ref); r += win {
+		w := fref[r : r+win]
+		if ew := e2(w); ew < loudest/100 {
+			continue
+		}
+		// Played at most twice as fast as sent, and at most maxSlip late.
+		lo, hi := max(0, gPrev+(r-rPrev)/2-win/2), min(len(got)-win, gPrev+(r-rPrev)+maxSlip)
+		if hi < lo {
+			out = append(out, 0)
+			continue
+		}
+		// The coarse search on the decimated signals can be a pitch period
+		// off: refine its best few candidates exactly.
+		cw := cref[r/dec : (r+win)/dec]
+		g, ncc := lo, 0.0
+		for _, c := range topNCC(cw, cgot, ce, lo/dec, hi/dec, 4) {
+			if cg, cn := bestNCC(w, fgot, e, max(lo, c*dec-2*dec), min(hi, c*dec+2*dec)); cn > ncc {
+				g, ncc = cg, cn
+			}
+		}
+		out = append(out, ncc)
+		if ncc >= 0.5 { // a poor match is no anchor for the next window
+			gPrev, rPrev = g, r
+		}
+	}
+	return out
+}
+
+func e2(s []float64) float64 {
+	var e float64
+	for _, v := range s {
+		e += v * v
+	}
+	return e
+}
+
+// bestNCC finds the offset in [from, to] where got best matches w; e are
+// got's prefix sums of squares.
+func bestNCC(w, got, e []float64, from, to int) (at int, ncc float64) {
+	ew := e2(w)
+	best := math.Inf(-1)
+	at = from
+	for g := from; g <= to && g+len(w) <= len(got); g++ {
+		var dot float64
+		for i, v := range w {
+			dot += v * got[g+i]
+		}
+		eg := e[g+len(w)] - e[g]
+		if eg <= 0 || ew <= 0 {
+			continue
+		}
+		if c := dot / math.Sqrt(ew*eg); c > best {
+			best, at = c, g
+		}
+	}
+	return at, max(best, 0)
+}
+
+// topNCC returns the k offsets in [from, to] with the best NCC that are
+// local maxima.
+func topNCC(w, got, e []float64, from, to, k int) []int {
+	ew := e2(w)
+	type cand struct {
+		at  int
+		ncc float64
+	}
+	var all []cand
+	prev, prev2 := math.Inf(-1), math.Inf(-1)
+	for g := from; g <= to+1; g++ {
+		c := math.Inf(-1)
+		if g <= to && g+len(w) <= len(got) {
+			var dot float64
+			for i, v := range w {
+				dot += v * got[g+i]
+			}
+			if eg := e[g+len(w)] - e[g]; eg > 0 && ew > 0 {
+				c = dot / math.Sqrt(ew*eg)
+			}
+		}
+		if prev > prev2 && prev >= c && !math.IsInf(prev, -1) {
+			all = append(all, cand{g - 1, prev})
+		}
+		prev2, prev = prev, c
+	}
+	slices.SortFunc(all, func(a, b cand) int { return cmp.Compare(b.ncc, a.ncc) })
+	out := []int{from}
+	for i := 0; i < len(all) && i < k; i++ {
+		out = append(out, all[i].at)
+	}
+	return out
+}
+
+// Fraction is the share of scores at or above threshold.
+func Fraction(scores []float64, threshold float64) float64 {
+	if len(scores) == 0 {
+		return 0
+	}
+	n := 0
+	for _, s := range scores {
+		if s >= threshold {
+			n++
+		}
+	}
+	return float64(n) / float64(len(scores))
 }
