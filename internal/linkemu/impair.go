@@ -36,15 +36,25 @@ type Profile struct {
 	Rate int64
 	// QueueBytes is the buffer in front of the Rate limiter: a packet that
 	// does not fit behind the bytes still waiting is dropped (tail drop).
-	// An idle link always takes one packet. 0 means 300 ms worth of Rate.
-	// Without a Rate it has no effect.
+	// An idle link always takes one packet. 0 means 300 ms worth of Rate,
+	// or four full-size packets if that is more. Without a Rate it has no
+	// effect.
 	QueueBytes int
 }
 
-// defaultQueueTime sizes the queue when Profile.QueueBytes is 0: long
-// enough for TCP to keep a slow link busy, short enough that a voice
-// packet is not held for seconds.
-const defaultQueueTime = 300 * time.Millisecond
+// MTU of both ends of a link: what cellular bearers commonly offer once
+// the operator's tunnelling is taken off a 1500-byte path.
+const MTU = 1400
+
+// defaultQueueTime and defaultQueuePackets size the queue when
+// Profile.QueueBytes is 0: long enough for TCP to keep a slow link busy,
+// short enough that a voice packet is not held for seconds. At 64 kbit/s
+// 300 ms is less than two full packets, and TCP would lose one from almost
+// every window; four packets keep the link busy.
+const (
+	defaultQueueTime    = 300 * time.Millisecond
+	defaultQueuePackets = 4
+)
 
 // Validate reports the first field that has no meaning, and what would.
 func (p Profile) Validate() error {
@@ -60,7 +70,7 @@ func (p Profile) Validate() error {
 	case p.Rate < 0:
 		return fmt.Errorf("profile Rate %d: want bits/s, or 0 for unlimited", p.Rate)
 	case p.QueueBytes < 0:
-		return fmt.Errorf("profile QueueBytes %d: want bytes, or 0 for %v worth of Rate", p.QueueBytes, defaultQueueTime)
+		return fmt.Errorf("profile QueueBytes %d: want bytes, or 0 for %v worth of Rate (at least %d packets)", p.QueueBytes, defaultQueueTime, defaultQueuePackets)
 	}
 	return nil
 }
@@ -70,7 +80,7 @@ func (p Profile) queueLimit() int64 {
 	if p.QueueBytes > 0 {
 		return int64(p.QueueBytes)
 	}
-	return p.Rate * int64(defaultQueueTime) / int64(8*time.Second)
+	return max(p.Rate*int64(defaultQueueTime)/int64(8*time.Second), defaultQueuePackets*MTU)
 }
 
 // airtime is how long n bytes take at Rate.

@@ -150,9 +150,11 @@ func TestModelRate(t *testing.T) {
 	if m.arrive(t0, make([]byte, 1000)) != keep {
 		t.Error("an idle link dropped a packet larger than its queue")
 	}
-	// QueueBytes 0 is 300 ms of Rate.
-	if got := (Profile{Rate: 64_000}).queueLimit(); got != 2400 {
-		t.Errorf("default queue at 64 kbit/s is %d bytes, want 2400", got)
+	// QueueBytes 0 is 300 ms of Rate, and at least four full packets.
+	for rate, want := range map[int64]int64{64_000: 4 * MTU, 1_000_000: 37_500} {
+		if got := (Profile{Rate: rate}).queueLimit(); got != want {
+			t.Errorf("default queue at %d bit/s is %d bytes, want %d", rate, got, want)
+		}
 	}
 }
 

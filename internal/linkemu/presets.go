@@ -18,8 +18,9 @@ var (
 	// ThreeGPoor is weak 3G coverage: RTT 200 ms, σ 40 ms, 2 % loss each way.
 	ThreeGPoor = cellular(200*time.Millisecond, 40*time.Millisecond, 0.02, 0)
 	// CellEdge is the edge of a cell: RTT 300 ms, σ 75 ms, 5 % loss, and
-	// 64 kbit/s each way behind a 300 ms queue. At that rate a packet's own
-	// airtime adds to its RTT: 12.5 ms each way per 100 bytes.
+	// 64 kbit/s each way behind the default queue (four full packets, 700
+	// ms). At that rate a packet's own airtime adds to its RTT: 12.5 ms
+	// each way per 100 bytes.
 	CellEdge = cellular(300*time.Millisecond, 75*time.Millisecond, 0.05, 64_000)
 )
 

@@ -62,8 +62,8 @@ func TestPresetsMatchMatrix(t *testing.T) {
 			t.Errorf("%s: RTT σ %v, want %v", tc.name, sd, tc.sigma)
 		}
 	}
-	if p, _ := Preset("cell-edge"); p.Rate != 64_000 || p.QueueBytes != 2400 {
-		t.Errorf("cell-edge: Rate %d QueueBytes %d, want 64000 and 300 ms (2400 bytes)", p.Rate, p.QueueBytes)
+	if p, _ := Preset("cell-edge"); p.Rate != 64_000 || p.QueueBytes != 4*MTU {
+		t.Errorf("cell-edge: Rate %d QueueBytes %d, want 64000 and four packets", p.Rate, p.QueueBytes)
 	}
 	if _, err := Preset("5g"); err == nil {
 		t.Error(`Preset("5g") found a profile`)
