@@ -48,10 +48,13 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		t.Logf("press → grant %v", granted.Sub(start))
 
 		out := b.output()
-		at, ncc := find(speech, out, 0)
-		t.Logf("B played %.1f s; the sentence at %.2f s, NCC %.3f", float64(len(out))/audio.SampleRate, float64(at)/audio.SampleRate, ncc)
-		if ncc < 0.9 {
-			t.Errorf("B's speaker: NCC %.3f with A's speech, want ≥ 0.9", ncc)
+		// Window by window, as a listener hears it: the adaptive playout may
+		// skip a pause or play a backlog a little faster, which shifts the
+		// timing without losing a word.
+		heard := audiotest.Fraction(audiotest.Heard(speech, out, 60*audio.SampleRate/1000, audio.SampleRate/10), 0.8)
+		t.Logf("B played %.1f s; %.0f %% of A's voiced 60 ms windows heard (NCC ≥ 0.8)", float64(len(out))/audio.SampleRate, 100*heard)
+		if heard < 0.95 {
+			t.Errorf("B's speaker: %.0f %% of A's speech heard, want ≥ 95 %%", 100*heard)
 		}
 		as, bs := a.status(), b.status()
 		if as.BurstsSent != 1 || as.Grants != 1 || as.LastAccessMs <= 0 {
@@ -137,9 +140,12 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		w.web.Restore()
 		waitFor(t, 30*time.Second, "the upload after the outage", func() bool { return len(w.sim.AudioRecords()) == 2 })
-		if rs := a.status().Recordings; rs.Queued != 0 || rs.Reported != 2 {
-			t.Errorf("A's recordings %+v", rs)
-		}
+		// The platform has the report as soon as the broker delivered it; the
+		// agent counts it when the PUBACK is back, a moment later.
+		waitFor(t, 10*time.Second, "A counting the report", func() bool {
+			rs := a.status().Recordings
+			return rs.Queued == 0 && rs.Reported == 2
+		})
 		entries, _ := os.ReadDir(filepath.Join(a.dir, "state", "recordings"))
 		if len(entries) != 0 {
 			t.Errorf("recordings left on disk: %v", entries)

@@ -155,6 +155,7 @@ func (o *Output) kick() {
 // Run plays until ctx ends.
 func (o *Output) Run(ctx context.Context) error {
 	frame := make([]int16, FrameSamples)
+	silence := make([]int16, FrameSamples)
 	started := false
 	defer func() {
 		if started {
@@ -162,6 +163,30 @@ func (o *Output) Run(ctx context.Context) error {
 		}
 	}()
 	for {
+		// The card starts before the first frame is decided: starting a
+		// stream can take a hundred milliseconds or more (PortAudio, ALSA,
+		// JACK; the starts are serialised), and a frame decided before it
+		// would be heard that much later than the playout planned —
+		// received voice then began every burst with a backlog to catch
+		// up.
+		if !started && o.pending() {
+			if err := o.player.Start(); err != nil {
+				return err
+			}
+			started = true
+			// Prime the card with its own buffer's worth of silence, so that
+			// every frame — the first ones too — is decided as long before it
+			// is heard as the card buffers. Without it the first frames of a
+			// burst went into an empty card at once, the next decision came
+			// a buffer earlier than the packets' rhythm allows, and the
+			// playout underran.
+			clear(silence)
+			for range primeFrames(o.player) {
+				if err := o.player.WriteFrame(silence); err != nil {
+					return err
+				}
+			}
+		}
 		more, voice := o.next(time.Now(), frame)
 		if voice != o.voice {
 			o.voice = voice
@@ -186,16 +211,33 @@ func (o *Output) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !started {
-			if err := o.player.Start(); err != nil {
-				return err
-			}
-			started = true
-		}
 		if err := o.player.WriteFrame(frame); err != nil {
 			return err
 		}
 	}
+}
+
+// pending reports whether anything waits to be played.
+func (o *Output) pending() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, receiving := o.rx.Active()
+	return receiving || len(o.prompts) > 0 || len(o.tones) > 0 || len(o.afterVoice) > 0
+}
+
+// A Player that buffers frames ahead of what is heard says how long, so
+// the Output can prime it (PAPlayback, PacePlayer).
+type bufferedPlayer interface {
+	Latency() time.Duration
+}
+
+// primeFrames is how many frames of silence fill p's buffer.
+func primeFrames(p Player) int {
+	bp, ok := p.(bufferedPlayer)
+	if !ok {
+		return 0
+	}
+	return int((bp.Latency() + FrameDuration/2) / FrameDuration)
 }
 
 // next fills frame for the turn at now; more is false when there is

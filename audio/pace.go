@@ -64,6 +64,9 @@ type pacedPlayer struct {
 	n        int64     // frames written since t0
 }
 
+// Latency is what the paced card holds: buffered frames.
+func (p *pacedPlayer) Latency() time.Duration { return time.Duration(p.buffered) * FrameDuration }
+
 func (p *pacedPlayer) Start() error {
 	p.mu.Lock()
 	p.t0, p.n = time.Time{}, 0

@@ -10,14 +10,18 @@ import (
 // Catching up a backlog. When the playing burst's delay is catchUpStart
 // or more above its target (a stall delivered a backlog, the jitter calmed
 // down, a burst waited behind another), the Receiver plays faster until
-// it is back within catchUpStop: quiet frames (pauses, the gaps between
-// words) are left out whole first — nobody misses 20 ms of a pause — and
-// voiced frames are time-compressed, pitch unchanged, by 10 % just above
-// the target up to 25 % from 200 ms above it. A 1.5 s backlog is gone in
+// it is back within catchUpStop: quiet frames inside pauses are left out
+// whole first — nobody misses 20 ms of a pause — and, for a backlog of
+// compressFrom or more, voiced frames are time-compressed, pitch
+// unchanged, by 10 % up to 25 % at fullSpeedAt above compressFrom. A 1.5 s backlog is gone in
 // 2–3 s of ordinary speech (BENCHMARKS.md).
 const (
 	catchUpStart = 2 * FrameDuration
 	catchUpStop  = 10 * time.Millisecond
+	// compressFrom: below it only pauses are shortened; voiced frames are
+	// time-compressed only for a real backlog (a stall's), from 10 % here
+	// to 25 % fullSpeedAt above it.
+	compressFrom = 200 * time.Millisecond
 	minSpeed     = 1.10
 	maxSpeed     = 1.25
 	fullSpeedAt  = 200 * time.Millisecond
@@ -48,6 +52,7 @@ type Receiver struct {
 	fifoN      int
 	sonicOn    bool // frames go through the speed-up (it may hold some)
 	catching   bool
+	prevQuiet  bool // the frame before was quiet (see play)
 	level      float64
 	lastKind   Playout
 	endPending bool // the burst ended; the fifo plays out first
@@ -198,6 +203,9 @@ func (r *Receiver) fresh() {
 func (r *Receiver) play(now time.Time) error {
 	ms := meanSquare(r.pcm[:])
 	r.level = max(r.level*levelDecay, ms)
+	quiet := ms < quietFloor || ms*quietRatio < r.level
+	wasQuiet := r.prevQuiet
+	r.prevQuiet = quiet
 	// How far behind its target this frame will be heard: the buffer has
 	// already moved past it, and the fifo plays before it.
 	ahead := r.jit.Excess(now) + FrameDuration + time.Duration(r.fifoN)*time.Second/SampleRate
@@ -214,11 +222,24 @@ func (r *Receiver) play(now time.Time) error {
 		r.push(r.pcm[:])
 		return nil
 	}
-	if ahead >= FrameDuration+catchUpStop && (ms < quietFloor || ms*quietRatio < r.level) {
+	// Only frames inside a pause go: the first quiet frame after speech is
+	// kept, so the gaps between syllables — quiet too, and part of the
+	// words — are never cut (cutting them garbled speech).
+	if quiet && wasQuiet && ahead >= FrameDuration+catchUpStop {
 		r.skipped++
 		return nil
 	}
-	speed := minSpeed + (maxSpeed-minSpeed)*min(1, float64(ahead-catchUpStop)/float64(fullSpeedAt))
+	if ahead < compressFrom {
+		// A small excess (a target that came down, a packet's worth of
+		// jitter) is given back in the pauses alone: speech is never
+		// touched for it.
+		if r.sonicOn {
+			return r.passThrough(r.pcm[:])
+		}
+		r.push(r.pcm[:])
+		return nil
+	}
+	speed := minSpeed + (maxSpeed-minSpeed)*min(1, float64(ahead-compressFrom)/float64(fullSpeedAt))
 	r.sonicOn = true
 	r.sp.setSpeed(float32(speed))
 	if err := r.sp.write(r.pcm[:]); err != nil {
