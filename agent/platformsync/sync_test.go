@@ -297,6 +297,24 @@ func TestTokenExpiryAndARefusedRefreshAreSurvived(t *testing.T) {
 	}
 }
 
+// A platform that forgets a token before its 24 h are up answers the
+// seed's {"errcode":"105"} on every call: the handset renews its token
+// (refresh, then login) and sync goes on, instead of polling with a dead
+// token until it expires.
+func TestSeedTokenRefusalIsSurvived(t *testing.T) {
+	l := newLab(t, pttsim.Options{TokenTTL: 24 * time.Hour, RefreshTTL: 30 * 24 * time.Hour})
+	hs := startHandset(t, l, hsOptions{poll: 200 * time.Millisecond})
+	hs.synced(t)
+	l.sim.ExpireTokens()
+	l.sim.RevokeRefreshTokens()
+	l.op = l.sim.Login(t, "admin", "admin")
+	l.op.Corp("member-change", map[string]any{"org_num": 100130, "member_id": l.dev.ID, "track": 3}, nil)
+	hs.waitModel(t, 5*time.Second, "track 3 after the platform forgot the session", func(m *platform.Model) bool { return m.Self.Track == 3 })
+	if st := hs.corp.Stats(); st.TokenRefused == 0 || st.RefreshRefused == 0 || st.Logins != 2 {
+		t.Errorf("corp stats %+v: want the 105 taken as a refusal, the refresh refused, one more login", st)
+	}
+}
+
 func TestWapiDialect(t *testing.T) {
 	l := newLab(t, pttsim.Options{Events: "wapi", TokenTTL: time.Hour})
 	hs := startHandset(t, l, hsOptions{dialect: "wapi", events: true})
