@@ -57,14 +57,17 @@ func newLab(t *testing.T, o pttsim.Options) *lab {
 }
 
 type hsOptions struct {
-	dialect  string // corp (default) or wapi
-	events   bool
-	poll     time.Duration
-	stateDir string
-	baseURL  string        // default: the simulator
-	timeout  time.Duration // per request
-	onChange func(old, new *platform.Model)
-	onEvent  func(ev wire.Event) bool
+	dialect string // corp (default) or wapi
+	// wapiLogin logs a wapi handset in with POST /wapi/user/login;
+	// otherwise it uses a token the simulator issues, as an operator would.
+	wapiLogin bool
+	events    bool
+	poll      time.Duration
+	stateDir  string
+	baseURL   string        // default: the simulator
+	timeout   time.Duration // per request
+	onChange  func(old, new *platform.Model)
+	onEvent   func(ev wire.Event) bool
 }
 
 // handset is the agent's sync side: its own MQTT connection, a platform
@@ -110,7 +113,12 @@ func startHandset(t *testing.T, l *lab, o hsOptions) *handset {
 	hs := &handset{topics: wire.Topics{Prefix: "ptt", Account: devAccount}}
 	var client platform.Client
 	if o.dialect == "wapi" {
-		hs.wapi = &wapi.Client{HTTP: h, Account: devAccount, Password: corp.HashPassword(devPassword), Logger: log}
+		hs.wapi = &wapi.Client{HTTP: h, Account: devAccount, Login: o.wapiLogin, Password: corp.HashPassword(devPassword), Logger: log}
+		if !o.wapiLogin {
+			if hs.wapi.Token, err = l.sim.IssueToken(devAccount); err != nil {
+				t.Fatal(err)
+			}
+		}
 		client = hs.wapi
 	} else {
 		hs.corp = &corp.Client{HTTP: h, Account: devAccount, Password: corp.HashPassword(devPassword), Method: corp.LoginByName, Logger: log}
