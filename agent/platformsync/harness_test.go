@@ -63,11 +63,14 @@ type hsOptions struct {
 	wapiLogin bool
 	events    bool
 	poll      time.Duration
-	stateDir  string
-	baseURL   string        // default: the simulator
-	timeout   time.Duration // per request
-	onChange  func(old, new *platform.Model)
-	onEvent   func(ev wire.Event) bool
+	// fullRefresh is the engine's FullRefresh; 0: an hour, so that only
+	// the first fetch is full unless a test asks.
+	fullRefresh time.Duration
+	stateDir    string
+	baseURL     string        // default: the simulator
+	timeout     time.Duration // per request
+	onChange    func(old, new *platform.Model)
+	onEvent     func(ev wire.Event) bool
 }
 
 // handset is the agent's sync side: its own MQTT connection, a platform
@@ -127,7 +130,7 @@ func startHandset(t *testing.T, l *lab, o hsOptions) *handset {
 	mq := mqtt.New(mqtt.Options{Brokers: []string{l.broker.URL()}, ClientID: devAccount, KeepAlive: 10 * time.Second,
 		ConnectTimeout: 3 * time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond, Logger: log})
 	hs.e = &platformsync.Engine{Client: client, Dialect: o.dialect, Account: devAccount, StatePath: filepath.Join(o.stateDir, "platform.json"),
-		Poll: o.poll, MQTT: mq, Logger: log, OnChange: o.onChange, OnEvent: o.onEvent}
+		Poll: o.poll, FullRefresh: o.fullRefresh, MQTT: mq, Logger: log, OnChange: o.onChange, OnEvent: o.onEvent}
 	if o.events {
 		hs.e.EventTopic = hs.topics.Event()
 	}

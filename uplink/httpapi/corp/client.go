@@ -109,6 +109,11 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 	}
 	c.mu.Lock()
 	uid, org := c.userID, c.orgNum
+	if prev == nil {
+		// A full fetch trusts nothing remembered: a platform may add this
+		// member to a group without moving the group's member_version.
+		c.notIn = nil
+	}
 	c.mu.Unlock()
 
 	var my struct {
