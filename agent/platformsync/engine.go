@@ -458,14 +458,21 @@ func (e *Engine) set(next *platform.Model, why string) {
 }
 
 // sameContent compares models without the fetch time and versions, which
-// change on every poll or event and say nothing to the user.
+// change on every poll or event (an applied event clears them, the next
+// poll restores them) and say nothing to the user.
 func sameContent(a, b *platform.Model) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	x, y := *a, *b
+	if len(a.Groups) != len(b.Groups) {
+		return false
+	}
+	x, y := *a.Clone(), *b.Clone()
 	x.Fetched, y.Fetched = time.Time{}, time.Time{}
 	x.Versions, y.Versions = platform.Versions{}, platform.Versions{}
+	for i := range x.Groups {
+		x.Groups[i].MemberVersion, y.Groups[i].MemberVersion = 0, 0
+	}
 	return reflect.DeepEqual(x, y)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -101,6 +102,7 @@ func (c *Client) authed(ctx context.Context, op string, f func(tok string) error
 		c.mu.Lock()
 		c.stats.TokenRefused++
 		c.noteFailureLocked(err)
+		inARow := c.failures
 		if c.token == tok {
 			c.expires = time.Time{} // refresh, and log in if that is refused
 		}
@@ -109,7 +111,11 @@ func (c *Client) authed(ctx context.Context, op string, f func(tok string) error
 			return fmt.Errorf("%w: %w", ErrTokenRefused, err)
 		}
 		first = api
-		c.log().Info("platform refused the access token; renewing it", "op", op, "err", err)
+		level := slog.LevelInfo
+		if inARow > 1 {
+			level = slog.LevelDebug // the sync's own warning says it, once per attempt
+		}
+		c.log().Log(ctx, level, "platform refused the access token; renewing it", "op", op, "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -118,7 +119,8 @@ func seedClient(t *testing.T, p *seedPlatform, now *clock) *corp.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &corp.Client{HTTP: hc, Account: "70014762", Password: corp.HashPassword("123456"), Now: now.Now}
+	return &corp.Client{HTTP: hc, Account: "70014762", Password: corp.HashPassword("123456"), Now: now.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // A platform that refuses every token (105 on every call) gets no login
