@@ -221,6 +221,9 @@ func (m *Model) Check() error {
 			return fmt.Errorf("platform model: group id %d missing or repeated", g.ID)
 		}
 		seen[g.ID] = true
+		if g.TalkLimit < 0 {
+			return fmt.Errorf("platform model: group %d talk limit %s", g.ID, g.TalkLimit)
+		}
 	}
 	if m.Self.Track < 0 {
 		return fmt.Errorf("platform model: track %d", m.Self.Track)
