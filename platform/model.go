@@ -221,6 +221,9 @@ func (m *Model) Check() error {
 			return fmt.Errorf("platform model: group id %d missing or repeated", g.ID)
 		}
 		seen[g.ID] = true
+		if g.TalkLimit < 0 {
+			return fmt.Errorf("platform model: group %d talk limit %s", g.ID, g.TalkLimit)
+		}
 	}
 	if m.Self.Track < 0 {
 		return fmt.Errorf("platform model: track %d", m.Self.Track)
@@ -230,9 +233,11 @@ func (m *Model) Check() error {
 
 // Client is one platform dialect, as the sync engine uses it.
 type Client interface {
-	// Fetch brings prev (nil at first) up to date. It asks only for what
-	// the platform's versions say changed; a version of 0 in prev forces
-	// that part to be fetched. It returns a new model; prev is not changed.
+	// Fetch brings prev up to date. It asks only for what the platform's
+	// versions say changed; a version of 0 in prev forces that part to be
+	// fetched. With prev nil it reads everything and trusts nothing it
+	// remembers (the sync engine's full refresh). It returns a new model;
+	// prev is not changed.
 	Fetch(ctx context.Context, prev *Model) (*Model, error)
 	// Apply applies a pushed event to m without asking the platform. It
 	// returns the next model (m itself when the event changes nothing for

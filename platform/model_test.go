@@ -54,3 +54,22 @@ func TestDefaultGroupAndStates(t *testing.T) {
 		}
 	}
 }
+
+// Check refuses what no platform answer (or intact platform.json) holds.
+func TestCheckRefusesImpossibleModels(t *testing.T) {
+	ok := platform.Model{Self: platform.Self{ID: 1}, Groups: []platform.Group{{ID: 2, TalkLimit: time.Minute}}}
+	if err := ok.Check(); err != nil {
+		t.Fatalf("a good model refused: %v", err)
+	}
+	for name, m := range map[string]platform.Model{
+		"no member id":        {},
+		"group id 0":          {Self: platform.Self{ID: 1}, Groups: []platform.Group{{ID: 0}}},
+		"repeated group":      {Self: platform.Self{ID: 1}, Groups: []platform.Group{{ID: 2}, {ID: 2}}},
+		"negative track":      {Self: platform.Self{ID: 1, Track: -1}},
+		"negative talk limit": {Self: platform.Self{ID: 1}, Groups: []platform.Group{{ID: 2, TalkLimit: -time.Second}}},
+	} {
+		if err := m.Check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -188,6 +188,15 @@ type Platform struct {
 	Login string `yaml:"login"`
 	// Poll is the fallback period of a full sync when no event arrives.
 	Poll Duration `yaml:"poll"`
+	// FullRefresh is how often a sync reads everything, trusting none of
+	// the platform's version counters (jittered ±10 %, done by the next
+	// poll after it is due); the first sync after start always does.
+	FullRefresh Duration `yaml:"full_refresh"`
+	// WapiLogin is how a wapi handset gets its token: token
+	// (platform_token from the secrets file; seed 003 has no login call)
+	// or user-login (POST /wapi/user/login with platform_password, which
+	// pttsim serves and seed 003 does not document).
+	WapiLogin string `yaml:"wapi_login"`
 	// RequestTimeout bounds one HTTP request to the platform.
 	RequestTimeout Duration `yaml:"request_timeout"`
 	// Events subscribes to the platform's pushed events over MQTT.
@@ -200,8 +209,8 @@ type Secrets struct {
 	// PlatformPassword is the platform login password in plain text; the
 	// agent sends its MD5, as the seeds require.
 	PlatformPassword string `yaml:"platform_password"`
-	// PlatformToken is a fixed wapi token, for a wapi platform whose tokens
-	// are issued by its operator (used when there is no platform_password).
+	// PlatformToken is the wapi token the platform's operator issued: how
+	// a wapi handset authenticates (platform.wapi_login: token).
 	PlatformToken string `yaml:"platform_token"`
 }
 
@@ -251,6 +260,8 @@ func Default() Config {
 			Dialect:        "none",
 			Login:          "name",
 			Poll:           Duration(2 * time.Minute),
+			FullRefresh:    Duration(time.Hour),
+			WapiLogin:      "token",
 			RequestTimeout: Duration(15 * time.Second),
 			Events:         true,
 		},

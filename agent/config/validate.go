@@ -246,6 +246,17 @@ func (c *Config) validatePlatform(v *validation) {
 		v.err("platform.login", "%q is not a login call; use name (login-by-name) or account (login with an account or a phone number)", p.Login)
 	}
 	v.between("platform.poll", p.Poll, time.Second, 24*time.Hour)
+	v.between("platform.full_refresh", p.FullRefresh, time.Minute, 7*24*time.Hour)
+	if p.FullRefresh.D() < p.Poll.D() {
+		v.warn("platform.full_refresh", "%s is shorter than platform.poll (%s): every poll reads everything", p.FullRefresh, p.Poll)
+	}
+	if p.Dialect == "wapi" {
+		switch p.WapiLogin {
+		case "token", "user-login":
+		default:
+			v.err("platform.wapi_login", "%q is not a wapi login; use token (platform_token from the secrets file) or user-login (POST /wapi/user/login with platform_password)", p.WapiLogin)
+		}
+	}
 	v.between("platform.request_timeout", p.RequestTimeout, 100*time.Millisecond, 5*time.Minute)
 	if p.CAFile != "" {
 		if pem, err := os.ReadFile(p.CAFile); err != nil {
@@ -266,8 +277,16 @@ func (c *Config) checkSecrets() []Problem {
 	if c.Platform.Dialect == "corp" && c.Secrets.PlatformPassword == "" {
 		v.err("platform.dialect", "corp needs platform_password in the secrets file (secrets_file) to log in")
 	}
-	if c.Platform.Dialect == "wapi" && c.Secrets.PlatformPassword == "" && c.Secrets.PlatformToken == "" {
-		v.err("platform.dialect", "wapi needs platform_password (to log in) or platform_token in the secrets file (secrets_file)")
+	if c.Platform.Dialect == "wapi" {
+		switch {
+		case c.Platform.WapiLogin == "token" && c.Secrets.PlatformToken == "":
+			v.err("platform.wapi_login", "token (the default) needs platform_token in the secrets file (secrets_file): the token the platform's operator issued for this account, since seed 003 has no login call; "+
+				"only if the platform serves POST /wapi/user/login (pttsim does), set platform.wapi_login: user-login and platform_password instead")
+		case c.Platform.WapiLogin == "token" && c.Secrets.PlatformPassword != "":
+			v.warn("platform.wapi_login", "token: platform_password in the secrets file is not used (set platform.wapi_login: user-login to log in with it)")
+		case c.Platform.WapiLogin == "user-login" && c.Secrets.PlatformPassword == "":
+			v.err("platform.wapi_login", "user-login needs platform_password in the secrets file (secrets_file)")
+		}
 	}
 	return v.problems
 }

@@ -1,6 +1,8 @@
 // Package platformsync keeps the agent's platform.Model in step with the platform:
 // it fetches on start, on every MQTT reconnect, on a pushed event and on a
-// poll timer (the fallback when events are lost or disabled); it applies
+// poll timer (the fallback when events are lost or disabled); the first
+// fetch and then one every FullRefresh read everything, trusting no
+// version counter; it applies
 // events directly when they say everything, de-duplicates them by msg_id,
 // persists the last good model atomically in the state directory and loads
 // it at boot, so the handset knows its settings and groups before the
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"reflect"
 	gosync "sync"
 	"time"
@@ -40,6 +43,14 @@ type Engine struct {
 	// Poll is the fallback period; failed fetches retry sooner, with
 	// backoff, but never later than Poll.
 	Poll time.Duration
+	// FullRefresh is how often a fetch reads everything, trusting none of
+	// the platform's versions (the seeds never say when they move), ±10 %.
+	// It is done by the first fetch after it is due — poll, reconnect or
+	// event — so it costs no wake-up of its own. The first fetch after
+	// start is always full: persisted versions are not trusted until the
+	// platform has confirmed them. 0: DefaultFullRefresh; < 0: only that
+	// first one.
+	FullRefresh time.Duration
 	// MQTT, with EventTopic set, delivers events and reconnect news; nil
 	// means poll only.
 	MQTT       Subscriber
@@ -68,7 +79,12 @@ type Engine struct {
 	seenRing []int64
 	seenNext int
 	gen      uint64 // bumped (by the loop) whenever an event changes the model
+	// fullDue is when the next fetch must be full (zero: the next one).
+	fullDue time.Time
 }
+
+// DefaultFullRefresh is FullRefresh when unset.
+const DefaultFullRefresh = time.Hour
 
 // Stats describe the sync for status and tests.
 type Stats struct {
@@ -82,6 +98,8 @@ type Stats struct {
 	Duplicates  int // events dropped as already seen
 	BadEvents   int // events that could not be decoded
 	Refetches   int // events that led to a fetch
+	FullFetches int // successful fetches that trusted no version
+	LastFull    time.Time
 }
 
 func (e *Engine) init() {
@@ -91,6 +109,9 @@ func (e *Engine) init() {
 		}
 		if e.Poll <= 0 {
 			e.Poll = 2 * time.Minute
+		}
+		if e.FullRefresh == 0 {
+			e.FullRefresh = DefaultFullRefresh
 		}
 		e.changed = make(chan struct{})
 		e.events = make(chan wire.Event, 64)
@@ -206,9 +227,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		cur := e.model
 		e.mu.Unlock()
 		gen := e.gen
+		full := !time.Now().Before(e.fullDue)
+		if full {
+			cur = nil // nothing known is trusted: the client reads everything
+			why += " (full)"
+		}
 		go func() {
 			next, err := e.load(ctx, cur)
-			results <- fetchResult{next: next, err: err, why: why, gen: gen}
+			results <- fetchResult{next: next, err: err, why: why, gen: gen, full: full}
 		}()
 	}
 	defer func() {
@@ -239,6 +265,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			default:
 				attempt = 0
+				if r.full {
+					e.fullDone(time.Now())
+				}
 				e.set(r.next, r.why)
 				resetTimer(timer, e.Poll)
 			}
@@ -348,6 +377,27 @@ type fetchResult struct {
 	err  error
 	why  string
 	gen  uint64
+	full bool
+}
+
+// fullDone schedules the next full fetch after one succeeded at now.
+func (e *Engine) fullDone(now time.Time) {
+	e.fullDue = nextFull(now, e.FullRefresh, rand.Float64())
+	e.mu.Lock()
+	e.stats.FullFetches++
+	e.stats.LastFull = now
+	e.mu.Unlock()
+}
+
+// nextFull is when the fetch after a full one at now must be full again:
+// every period ±10 % (r in [0, 1) picks where), so that a fleet started
+// together does not read everything at the same moment; never for a
+// negative period.
+func nextFull(now time.Time, period time.Duration, r float64) time.Time {
+	if period < 0 {
+		return time.Unix(1<<62, 0)
+	}
+	return now.Add(period + time.Duration((r*0.2-0.1)*float64(period)))
 }
 
 // load asks the platform for the model, starting from cur (its versions
@@ -408,14 +458,21 @@ func (e *Engine) set(next *platform.Model, why string) {
 }
 
 // sameContent compares models without the fetch time and versions, which
-// change on every poll or event and say nothing to the user.
+// change on every poll or event (an applied event clears them, the next
+// poll restores them) and say nothing to the user.
 func sameContent(a, b *platform.Model) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	x, y := *a, *b
+	if len(a.Groups) != len(b.Groups) {
+		return false
+	}
+	x, y := *a.Clone(), *b.Clone()
 	x.Fetched, y.Fetched = time.Time{}, time.Time{}
 	x.Versions, y.Versions = platform.Versions{}, platform.Versions{}
+	for i := range x.Groups {
+		x.Groups[i].MemberVersion, y.Groups[i].MemberVersion = 0, 0
+	}
 	return reflect.DeepEqual(x, y)
 }
 

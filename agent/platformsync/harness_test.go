@@ -57,14 +57,20 @@ func newLab(t *testing.T, o pttsim.Options) *lab {
 }
 
 type hsOptions struct {
-	dialect  string // corp (default) or wapi
-	events   bool
-	poll     time.Duration
-	stateDir string
-	baseURL  string        // default: the simulator
-	timeout  time.Duration // per request
-	onChange func(old, new *platform.Model)
-	onEvent  func(ev wire.Event) bool
+	dialect string // corp (default) or wapi
+	// wapiLogin logs a wapi handset in with POST /wapi/user/login;
+	// otherwise it uses a token the simulator issues, as an operator would.
+	wapiLogin bool
+	events    bool
+	poll      time.Duration
+	// fullRefresh is the engine's FullRefresh; 0: an hour, so that only
+	// the first fetch is full unless a test asks.
+	fullRefresh time.Duration
+	stateDir    string
+	baseURL     string        // default: the simulator
+	timeout     time.Duration // per request
+	onChange    func(old, new *platform.Model)
+	onEvent     func(ev wire.Event) bool
 }
 
 // handset is the agent's sync side: its own MQTT connection, a platform
@@ -110,7 +116,12 @@ func startHandset(t *testing.T, l *lab, o hsOptions) *handset {
 	hs := &handset{topics: wire.Topics{Prefix: "ptt", Account: devAccount}}
 	var client platform.Client
 	if o.dialect == "wapi" {
-		hs.wapi = &wapi.Client{HTTP: h, Account: devAccount, Password: corp.HashPassword(devPassword), Logger: log}
+		hs.wapi = &wapi.Client{HTTP: h, Account: devAccount, Login: o.wapiLogin, Password: corp.HashPassword(devPassword), Logger: log}
+		if !o.wapiLogin {
+			if hs.wapi.Token, err = l.sim.IssueToken(devAccount); err != nil {
+				t.Fatal(err)
+			}
+		}
 		client = hs.wapi
 	} else {
 		hs.corp = &corp.Client{HTTP: h, Account: devAccount, Password: corp.HashPassword(devPassword), Method: corp.LoginByName, Logger: log}
@@ -119,7 +130,7 @@ func startHandset(t *testing.T, l *lab, o hsOptions) *handset {
 	mq := mqtt.New(mqtt.Options{Brokers: []string{l.broker.URL()}, ClientID: devAccount, KeepAlive: 10 * time.Second,
 		ConnectTimeout: 3 * time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond, Logger: log})
 	hs.e = &platformsync.Engine{Client: client, Dialect: o.dialect, Account: devAccount, StatePath: filepath.Join(o.stateDir, "platform.json"),
-		Poll: o.poll, MQTT: mq, Logger: log, OnChange: o.onChange, OnEvent: o.onEvent}
+		Poll: o.poll, FullRefresh: o.fullRefresh, MQTT: mq, Logger: log, OnChange: o.onChange, OnEvent: o.onEvent}
 	if o.events {
 		hs.e.EventTopic = hs.topics.Event()
 	}

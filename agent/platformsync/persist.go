@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/pttagent/pttagent/platform"
 )
@@ -61,12 +63,15 @@ func save(path string, m *platform.Model) error {
 	return nil
 }
 
-// load reads a persisted model; (nil, nil) when there is none.
+// load reads a persisted model; (nil, nil) when there is none. Only a
+// regular file is read: opening a FIFO put in its place would wait for a
+// writer forever and hold up the start, so the file is opened without
+// blocking and refused unless regular.
 func load(path, dialect, account string) (*platform.Model, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -78,11 +83,27 @@ func load(path, dialect, account string) (*platform.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
 	if fi.Size() > maxStateFile {
 		return nil, fmt.Errorf("%d bytes, more than %d", fi.Size(), maxStateFile)
 	}
+	data, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxStateFile {
+		return nil, fmt.Errorf("more than %d bytes", maxStateFile) // it grew while read
+	}
+	return decodeState(data, dialect, account)
+}
+
+// decodeState checks a persisted model as strictly as a platform answer:
+// the file may be damaged, truncated or written by someone else.
+func decodeState(data []byte, dialect, account string) (*platform.Model, error) {
 	var sf stateFile
-	if err := json.NewDecoder(f).Decode(&sf); err != nil {
+	if err := json.Unmarshal(data, &sf); err != nil {
 		return nil, fmt.Errorf("damaged: %w", err)
 	}
 	if sf.V != 1 || sf.Model == nil {

@@ -1,10 +1,15 @@
 package platformsync
 
 import (
+	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/pttagent/pttagent/internal/logbuf"
 	"github.com/pttagent/pttagent/platform"
 )
 
@@ -54,4 +59,78 @@ func TestPersistRoundTripAndRefusals(t *testing.T) {
 	if e.Load() != nil || e.Model() != nil {
 		t.Error("a damaged file gave a model")
 	}
+}
+
+// A FIFO where platform.json should be must not hold up the start (opening
+// one for reading waits for a writer): it is refused, with a warning, at
+// once.
+func TestLoadRefusesAFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "platform.json")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log logbuf.Buffer
+	e := &Engine{StatePath: path, Dialect: "corp", Account: "dev-1", Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	done := make(chan *platform.Model)
+	go func() { done <- e.Load() }()
+	select {
+	case m := <-done:
+		if m != nil {
+			t.Errorf("a FIFO gave a model: %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the open so that the goroutine ends with the test.
+		if w, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("Load blocked on a FIFO")
+	}
+	if !log.Contains("ignoring the persisted platform state") || !log.Contains("not a regular file") {
+		t.Errorf("no warning: %s", log.String())
+	}
+	for _, p := range []string{t.TempDir(), "/dev/null"} {
+		if m, err := load(p, "corp", "dev-1"); m != nil || err == nil {
+			t.Errorf("%s: %+v %v", p, m, err)
+		}
+	}
+}
+
+// Whatever platform.json holds — damaged, truncated, hostile — loading it
+// never panics, and a model it yields passes the same checks as a
+// platform's answer and survives what the agent does with it first.
+func FuzzLoadState(f *testing.F) {
+	good, _ := json.Marshal(stateFile{V: 1, Model: &platform.Model{Dialect: "corp", Account: "dev-1",
+		Self:   platform.Self{ID: 7, State: platform.StateEnabled, HasSettings: true, Track: 1},
+		Groups: []platform.Group{{ID: 9, Name: "G", MemberVersion: 3, Members: []platform.Member{{ID: 7}, {ID: 8, Name: "B"}}}}}})
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte(`{"v":1,"model":{"dialect":"corp","account":"dev-1","self":{"id":7},"groups":[{"id":9},{"id":9}]}}`))
+	f.Add([]byte(`{"v":1,"model":{"dialect":"corp","account":"dev-1","self":{"id":7,"track":-1}}}`))
+	f.Add([]byte(`{"v":1,"model":{"dialect":"corp","account":"dev-1","self":{"id":7},"groups":[{"id":1,"talk_limit":-5,"members":null}]}}`))
+	f.Add([]byte(`{"v":1,"model":null}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte("\x00\xff"))
+	path := filepath.Join(f.TempDir(), "platform.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, err := load(path, "corp", "dev-1")
+		if err != nil {
+			if m != nil {
+				t.Fatalf("a model and an error: %v", err)
+			}
+			return
+		}
+		if m == nil {
+			t.Fatal("no model and no error from a file that exists")
+		}
+		if err := m.Check(); err != nil {
+			t.Fatalf("loaded a model that fails Check: %v", err)
+		}
+		m.Clone()
+		platform.Diff(nil, m)
+		platform.Diff(m, m)
+		m.DefaultGroup()
+	})
 }

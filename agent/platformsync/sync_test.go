@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -79,14 +80,14 @@ func TestOperatorSettingsApplyWithin2sByEvents(t *testing.T) {
 	}})
 	hs.synced(t)
 	hs.eventsLive(t, l)
-	fetches := hs.e.Stats().Fetches
+	refetches := hs.e.Stats().Refetches // the MQTT connection's fetch may still be under way
 	start := time.Now()
 	l.op.Corp("member-change", map[string]any{"org_num": 100130, "member_id": l.dev.ID, "tts": 1, "loc_share": 0, "track": 3}, nil)
 	m := hs.waitModel(t, 2*time.Second, "tts 1, loc_share 0, track 3", func(m *platform.Model) bool {
 		return m.Self.TTS && !m.Self.LocShare && m.Self.Track == 3
 	})
 	t.Logf("applied %v after the operator's change", time.Since(start))
-	if n := hs.e.Stats().Fetches - fetches; n != 0 {
+	if n := hs.e.Stats().Refetches - refetches; n != 0 {
 		t.Errorf("the event was applied with %d fetches; want it applied directly", n)
 	}
 	waitFor(t, 2*time.Second, "OnChange with the new settings", func() bool {
@@ -297,9 +298,27 @@ func TestTokenExpiryAndARefusedRefreshAreSurvived(t *testing.T) {
 	}
 }
 
+// A platform that forgets a token before its 24 h are up answers the
+// seed's {"errcode":"105"} on every call: the handset renews its token
+// (refresh, then login) and sync goes on, instead of polling with a dead
+// token until it expires.
+func TestSeedTokenRefusalIsSurvived(t *testing.T) {
+	l := newLab(t, pttsim.Options{TokenTTL: 24 * time.Hour, RefreshTTL: 30 * 24 * time.Hour})
+	hs := startHandset(t, l, hsOptions{poll: 200 * time.Millisecond})
+	hs.synced(t)
+	l.sim.ExpireTokens()
+	l.sim.RevokeRefreshTokens()
+	l.op = l.sim.Login(t, "admin", "admin")
+	l.op.Corp("member-change", map[string]any{"org_num": 100130, "member_id": l.dev.ID, "track": 3}, nil)
+	hs.waitModel(t, 5*time.Second, "track 3 after the platform forgot the session", func(m *platform.Model) bool { return m.Self.Track == 3 })
+	if st := hs.corp.Stats(); st.TokenRefused == 0 || st.RefreshRefused == 0 || st.Logins != 2 {
+		t.Errorf("corp stats %+v: want the 105 taken as a refusal, the refresh refused, one more login", st)
+	}
+}
+
 func TestWapiDialect(t *testing.T) {
 	l := newLab(t, pttsim.Options{Events: "wapi", TokenTTL: time.Hour})
-	hs := startHandset(t, l, hsOptions{dialect: "wapi", events: true})
+	hs := startHandset(t, l, hsOptions{dialect: "wapi", wapiLogin: true, events: true})
 	m := hs.synced(t)
 	hs.eventsLive(t, l)
 	if m.Dialect != "wapi" || m.Self.ID != l.dev.ID || m.Self.HasSettings || m.Self.Priority != 10 ||
@@ -334,6 +353,26 @@ func TestWapiDialect(t *testing.T) {
 	hs.waitModel(t, 5*time.Second, "active after re-login", func(m *platform.Model) bool { return m.Self.State == platform.StateEnabled })
 	if st := hs.wapi.Stats(); st.Logins < 2 || st.TokenRefused == 0 {
 		t.Errorf("wapi stats %+v", st)
+	}
+}
+
+// The operator's token (platform_token) is the primary way: the handset
+// syncs with it, and when the platform refuses it, it keeps its model and
+// says what to do.
+func TestWapiWithTheOperatorsToken(t *testing.T) {
+	l := newLab(t, pttsim.Options{Events: "wapi", TokenTTL: time.Hour})
+	hs := startHandset(t, l, hsOptions{dialect: "wapi", poll: 200 * time.Millisecond})
+	m := hs.synced(t)
+	if m.Self.ID != l.dev.ID || !reflect.DeepEqual(groupIDs(m), []int64{l.patrol.ID}) {
+		t.Fatalf("model %+v", m)
+	}
+	l.sim.ExpireTokens()
+	waitFor(t, 5*time.Second, "a refused token", func() bool { return strings.Contains(hs.e.Stats().LastError, "platform_token") })
+	if got := hs.e.Model(); got.Self != m.Self || len(got.Groups) != 1 {
+		t.Errorf("model after the refusal %+v", got)
+	}
+	if st := hs.wapi.Stats(); st.Logins != 0 {
+		t.Errorf("logged in: %+v", st)
 	}
 }
 

@@ -15,16 +15,18 @@ import (
 // Handlers build their answer under s.mu and write it after letting go,
 // so that a slow client never holds up the simulator.
 
-// Corp errcodes. The seed shows "105" (as a string) for a wrong account or
-// password; the others are the simulator's, also sent as strings so that
-// clients meet the seed's string errcode on every failure.
+// Corp errcodes. The seed shows "105" (as a string) "账号或密码错误" as
+// the error of every call: a wrong account or password at login, and a
+// refused access token on every token-authenticated call (and so on a
+// refused refresh). The others are the simulator's, also sent as strings
+// so that clients meet the seed's string errcode on every failure.
 const (
-	codeBadLogin     = "105"
-	codeBadRequest   = "100"
-	codeNoMember     = "110"
-	codeNoGroup      = "120"
-	codeExists       = "108"
-	codeTokenInvalid = "40001" // corp.CodeTokenInvalid
+	codeRefused    = "105"
+	msgRefused     = "账号或密码错误"
+	codeBadRequest = "100"
+	codeNoMember   = "110"
+	codeNoGroup    = "120"
+	codeExists     = "108"
 )
 
 // corpCall is one corp request, read and authorised.
@@ -122,7 +124,7 @@ func (s *Sim) corpAuth(w http.ResponseWriter, r *http.Request) *session {
 		return ss
 	})
 	if ss == nil {
-		corpFail(w, codeTokenInvalid, "access-token 无效或已过期")
+		corpFail(w, codeRefused, msgRefused)
 	}
 	return ss
 }

@@ -46,7 +46,7 @@ func (s *Sim) corpLogin(w http.ResponseWriter, password string, find func(*world
 			"access_token": ss.token, "expires_in": int64(s.o.TokenTTL / time.Second), "refresh_token": ss.refresh}
 	})
 	if data == nil {
-		corpFail(w, codeBadLogin, "账号或密码错误")
+		corpFail(w, codeRefused, msgRefused)
 		return
 	}
 	corpOK(w, data)

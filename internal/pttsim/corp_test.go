@@ -2,12 +2,14 @@ package pttsim_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -179,5 +181,51 @@ func TestCorpAnswersAsRecorded(t *testing.T) {
 			}
 		}
 		t.Fatalf("%d lines, %s has %d", len(gl), golden, len(wl))
+	}
+}
+
+// Seed 000 shows one error for every token-authenticated call, errcode a
+// string: pttsim refuses a missing, unknown or expired access token, and a
+// refused refresh, with exactly that shape.
+func TestCorpRefusalsAreTheSeeds(t *testing.T) {
+	const seed = "{\n\t\"errcode\": \"105\",\n\t\"errmsg\": \"账号或密码错误\"\n}"
+	var want map[string]any
+	if err := json.Unmarshal([]byte(seed), &want); err != nil {
+		t.Fatal(err)
+	}
+	s := simtest.Start(t, pttsim.Options{})
+	s.AddMember(pttsim.MemberSpec{Num: "dev-1", Password: "pw", Type: pttsim.TypeDevice})
+	post := func(path, body string) map[string]any {
+		t.Helper()
+		resp, err := http.Post(s.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: HTTP %d, %v", path, resp.StatusCode, err)
+		}
+		return got
+	}
+	login := post("/v1/corp/web/login-by-name", fmt.Sprintf(`{"user_name":"dev-1","password":%q}`, simtest.MD5("pw")))
+	tok := login["data"].(map[string]any)["access_token"].(string)
+	cases := map[string]string{
+		"no token":      "/v1/corp/web/org-my-org",
+		"unknown token": "/v1/corp/web/org-my-org?access-token=0123456789abcdef0123456789abcdef",
+		"refresh":       "/v1/sessions/refresh?access-token=" + tok,
+	}
+	for name, path := range cases {
+		body := `{}`
+		if name == "refresh" {
+			body = `{"refresh_token":"not-one"}`
+		}
+		if got := post(path, body); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want the seed's %v", name, got, want)
+		}
+	}
+	s.ExpireTokens()
+	if got := post("/v1/corp/web/get-address-list?access-token="+tok, `{"org_num":100130}`); !reflect.DeepEqual(got, want) {
+		t.Errorf("expired token: %v, want the seed's %v", got, want)
 	}
 }

@@ -35,7 +35,7 @@ func (s *Sim) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	if ss == nil || !now.Before(ss.rexpires) {
 		s.stats.RefreshRefused++
 		s.mu.Unlock()
-		corpFail(w, codeTokenInvalid, "refresh_token 无效或已过期")
+		corpFail(w, codeRefused, msgRefused)
 		return
 	}
 	delete(s.refresh, ss.refresh)

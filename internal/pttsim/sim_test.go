@@ -181,7 +181,7 @@ func TestUploadHistoryAndAudioRecords(t *testing.T) {
 	if out := upload(t, s.URL+"/v1/corp/web/avatar-upload?access-token="+login.AccessToken, "file", "a.png", make([]byte, 5<<20)); out["errcode"] == float64(0) {
 		t.Errorf("5 MB avatar accepted: %v", out)
 	}
-	if out := upload(t, s.URL+"/v1/corp/web/file-upload", "file", "x", content); out["errcode"] != "40001" {
+	if out := upload(t, s.URL+"/v1/corp/web/file-upload", "file", "x", content); out["errcode"] != "105" {
 		t.Errorf("upload without a token: %v", out)
 	}
 

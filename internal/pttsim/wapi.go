@@ -3,6 +3,7 @@ package pttsim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -222,6 +223,22 @@ func (s *Sim) wapiLogin(w http.ResponseWriter, q *wapiReq) {
 	s.mu.Unlock()
 	wapiReply(w, wapiOK, "成功", map[string]any{"token": ss.token, "id": m.ID, "account": m.Num,
 		"expiresIn": int64(s.o.TokenTTL / time.Second)})
+}
+
+// IssueToken opens a wapi session for account, as a platform operator
+// hands out the token a handset keeps in platform_token (seed 003 calls
+// every endpoint with a token and has no login call). It lives
+// Options.TokenTTL.
+func (s *Sim) IssueToken(account string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.w.byNum(account)
+	if m == nil {
+		return "", fmt.Errorf("%w: %s", ErrNoMember, account)
+	}
+	ss := &session{uid: m.ID, token: newToken(), expires: s.now().Add(s.o.TokenTTL)}
+	s.sessions[ss.token] = ss
+	return ss.token, nil
 }
 
 func (s *Sim) wapiUserInfo(w http.ResponseWriter, id int64) {

@@ -75,7 +75,7 @@ func NewHTTP(o Options) (*HTTP, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &HTTP{Base: u, Client: &http.Client{Transport: tr}, Timeout: o.Timeout, MaxBody: o.MaxBody,
+	return &HTTP{Base: u, Client: &http.Client{Transport: tr, CheckRedirect: checkRedirect}, Timeout: o.Timeout, MaxBody: o.MaxBody,
 		Attempts: o.Attempts, BackoffMin: 500 * time.Millisecond, BackoffMax: 10 * time.Second, Logger: o.Logger}, nil
 }
 
@@ -117,6 +117,50 @@ var ErrTooLarge = errors.New("answer too large")
 
 // ErrUnauthorized is the error of HTTP 401/403: the token was refused.
 var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrRedirect is the error of a redirect the agent refuses to follow.
+var ErrRedirect = errors.New("redirect refused")
+
+// maxRedirects bounds the same-host redirects followed for one request.
+const maxRedirects = 3
+
+// checkRedirect follows a redirect only to the same scheme and host:port
+// as the request the agent made. Go re-sends a 307/308's body and the
+// caller's headers to wherever the platform points: the corp login body
+// (account and password hash) and the wapi token header would reach
+// another host, and https→http would put them on the wire in clear,
+// bypassing the config's "plaintext only to loopback".
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	to := req.URL
+	switch {
+	case first.Scheme == "https" && to.Scheme != "https":
+		return fmt.Errorf("%w: the platform redirects %s to %s, a downgrade to plaintext", ErrRedirect, origin(first), origin(to))
+	case first.Scheme != to.Scheme || hostPort(first) != hostPort(to):
+		return fmt.Errorf("%w: the platform redirects %s to another host, %s; if that is the platform's address, set platform.base_url to it",
+			ErrRedirect, origin(first), origin(to))
+	case len(via) > maxRedirects:
+		return fmt.Errorf("%w: more than %d redirects", ErrRedirect, maxRedirects)
+	}
+	return nil
+}
+
+// hostPort is the URL's host and port, the default port made explicit, so
+// that https://p and https://p:443 are the same host and http://p:80 and
+// http://p:8080 are not.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// origin shows where a URL points without its path and query (the corp
+// token travels in the query).
+func origin(u *url.URL) string {
+	return u.Scheme + "://" + u.Host
+}
 
 // Do sends req and returns the body of a 2xx answer, retrying transient
 // failures. It gives up when ctx ends.
@@ -189,6 +233,10 @@ func (h *HTTP) once(ctx context.Context, r Request) ([]byte, error) {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if errors.Is(err, ErrRedirect) {
+			// Asking again gets the same redirect.
+			return nil, &Error{Op: r.Path, Err: err}
 		}
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("no answer within %s", timeout)

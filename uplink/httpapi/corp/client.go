@@ -14,8 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -23,30 +21,11 @@ import (
 	"github.com/pttagent/pttagent/uplink/httpapi"
 )
 
-// CodeTokenInvalid is the errcode of an unknown or expired access token.
-// The seed documents no such code; pttsim uses this one, and HTTP 401/403
-// are taken the same way.
-const CodeTokenInvalid = 40001
-
 // Login methods.
 const (
 	LoginByName    = "name"    // login-by-name {"user_name"}
 	LoginByAccount = "account" // login {"account"}: account or phone
 )
-
-// APIError is an answer whose errcode is not 0.
-type APIError struct {
-	Op   string
-	Code int64
-	Msg  string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("platform %s: errcode %d: %s", e.Op, e.Code, e.Msg)
-}
-
-// ErrTokenRefused is wrapped by errors that mean "log in again".
-var ErrTokenRefused = errors.New("access token refused")
 
 // HashPassword is the seed's password form: hex MD5 of the plain text.
 func HashPassword(plain string) string {
@@ -74,6 +53,20 @@ type Client struct {
 	// member_version, so that an org change does not refetch them all.
 	notIn map[int64]int64
 	stats Stats
+
+	// renewMu makes one caller at a time refresh or log in; the others
+	// then use its token.
+	renewMu sync.Mutex
+	// failures counts refused calls and failed logins since the platform
+	// last accepted a call; from the second on, renewAt holds back the
+	// next refresh or login (backoff), so that a platform that refuses
+	// every token gets no login storm.
+	failures int
+	renewAt  time.Time
+	lastErr  error
+	// notRefusal holds the errcodes that came back the same with a fresh
+	// token: whatever they mean, it is not "token refused".
+	notRefusal map[int64]bool
 }
 
 // Stats count the session's history, for status and tests.
@@ -81,7 +74,8 @@ type Stats struct {
 	Logins         int
 	Refreshes      int
 	RefreshRefused int
-	TokenRefused   int
+	TokenRefused   int // authenticated calls answered with a refusal
+	HeldBack       int // renewals not tried because of the backoff
 	Requests       int
 }
 
@@ -108,149 +102,6 @@ func (c *Client) Stats() Stats {
 	return c.stats
 }
 
-// call posts body to path with the access token and decodes data into
-// out. A refused token is replaced (refresh or login) and the call made
-// once more.
-func (c *Client) call(ctx context.Context, path string, body, out any) error {
-	for try := 0; ; try++ {
-		tok, err := c.ensureToken(ctx)
-		if err != nil {
-			return err
-		}
-		err = c.post(ctx, path, url.Values{"access-token": {tok}}, body, out)
-		if errors.Is(err, ErrTokenRefused) && try == 0 {
-			c.mu.Lock()
-			c.stats.TokenRefused++
-			if c.token == tok {
-				c.token = "" // log in again: the refresh token is likely dead too
-			}
-			c.mu.Unlock()
-			c.log().Info("platform refused the access token; logging in again", "op", path)
-			continue
-		}
-		return err
-	}
-}
-
-// post sends one request and unwraps the envelope.
-func (c *Client) post(ctx context.Context, path string, q url.Values, body, out any) error {
-	c.mu.Lock()
-	c.stats.Requests++
-	c.mu.Unlock()
-	if body == nil {
-		body = struct{}{}
-	}
-	return c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: path, Query: q, Body: body}, out)
-}
-
-// do sends one request and unwraps the envelope into out.
-func (c *Client) do(ctx context.Context, req httpapi.Request, out any) error {
-	path := req.Path
-	data, err := c.HTTP.Do(ctx, req)
-	if err != nil {
-		if errors.Is(err, httpapi.ErrUnauthorized) {
-			return fmt.Errorf("%w: %w", ErrTokenRefused, err)
-		}
-		return err
-	}
-	var env Envelope
-	if err := httpapi.DecodeJSON(path, data, &env); err != nil {
-		return err
-	}
-	if env.Errcode != 0 {
-		e := &APIError{Op: path, Code: int64(env.Errcode), Msg: env.Errmsg}
-		if e.Code == CodeTokenInvalid {
-			return fmt.Errorf("%w: %w", ErrTokenRefused, e)
-		}
-		return e
-	}
-	if out == nil {
-		return nil
-	}
-	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return &httpapi.Malformed{Op: path, Err: errors.New("no data"), Body: data}
-	}
-	return httpapi.DecodeJSON(path, env.Data, out)
-}
-
-// ensureToken returns a usable access token: the current one, a refreshed
-// one when it is about to expire, or a new login.
-func (c *Client) ensureToken(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	tok, refresh, expires, life := c.token, c.refresh, c.expires, c.life
-	c.mu.Unlock()
-	now := c.now()
-	// Refresh in the last fifth of the token's life (at most 10 minutes
-	// before it ends), so a poll never carries a token about to die.
-	margin := min(life/5, 10*time.Minute)
-	if tok != "" && now.Before(expires.Add(-margin)) {
-		return tok, nil
-	}
-	if tok != "" && refresh != "" {
-		var r Refresh
-		err := c.post(ctx, "/v1/sessions/refresh", url.Values{"access-token": {tok}}, map[string]string{"refresh_token": refresh}, &r)
-		if err == nil && r.AccessToken != "" && r.ExpiresIn > 0 {
-			c.setToken(r.AccessToken, r.RefreshToken, time.Duration(r.ExpiresIn)*time.Second)
-			c.mu.Lock()
-			c.stats.Refreshes++
-			c.mu.Unlock()
-			c.log().Debug("platform access token refreshed", "expires_in", time.Duration(r.ExpiresIn)*time.Second)
-			return r.AccessToken, nil
-		}
-		var api *APIError
-		var pe *httpapi.Error
-		switch {
-		case err == nil:
-			err = &httpapi.Malformed{Op: "/v1/sessions/refresh", Err: errors.New("no access_token or expires_in")}
-		case errors.As(err, &api) || errors.Is(err, ErrTokenRefused):
-			c.mu.Lock()
-			c.stats.RefreshRefused++
-			c.mu.Unlock()
-			c.log().Info("platform refused the token refresh; logging in again", "err", err)
-		case errors.As(err, &pe) && now.Before(expires):
-			// The platform is unreachable but the token still lives.
-			return tok, nil
-		default:
-			return "", err
-		}
-	}
-	return c.login(ctx)
-}
-
-func (c *Client) setToken(tok, refresh string, life time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.token, c.life, c.expires = tok, life, c.now().Add(life)
-	if refresh != "" {
-		c.refresh = refresh
-	}
-}
-
-func (c *Client) login(ctx context.Context) (string, error) {
-	path, body := "/v1/corp/web/login-by-name", map[string]string{"user_name": c.Account, "password": c.Password}
-	if c.Method == LoginByAccount {
-		path, body = "/v1/corp/web/login", map[string]string{"account": c.Account, "password": c.Password}
-	}
-	var l Login
-	if err := c.post(ctx, path, nil, body, &l); err != nil {
-		return "", fmt.Errorf("log in as %s: %w", c.Account, err)
-	}
-	if l.AccessToken == "" || l.ExpiresIn <= 0 || l.User.ID <= 0 || l.Org.Num <= 0 {
-		return "", &httpapi.Malformed{Op: path, Err: errors.New("no access_token, expires_in, user.id or org.num")}
-	}
-	c.setToken(l.AccessToken, l.RefreshToken, time.Duration(l.ExpiresIn)*time.Second)
-	c.mu.Lock()
-	if c.userID != 0 && c.userID != int64(l.User.ID) {
-		c.notIn = nil
-	}
-	c.userID, c.orgNum = int64(l.User.ID), int64(l.Org.Num)
-	c.stats.Logins++
-	c.mu.Unlock()
-	c.log().Info("logged in to the platform", "account", c.Account, "user_id", int64(l.User.ID),
-		"org", int64(l.Org.Num), "expires_in", time.Duration(l.ExpiresIn)*time.Second)
-	return l.AccessToken, nil
-}
-
 // Fetch implements platform.Client.
 func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Model, error) {
 	if _, err := c.ensureToken(ctx); err != nil {
@@ -258,6 +109,11 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 	}
 	c.mu.Lock()
 	uid, org := c.userID, c.orgNum
+	if prev == nil {
+		// A full fetch trusts nothing remembered: a platform may add this
+		// member to a group without moving the group's member_version.
+		c.notIn = nil
+	}
 	c.mu.Unlock()
 
 	var my struct {

@@ -95,6 +95,21 @@ func base() *platform.Model {
 			Members: []platform.Member{{ID: 10}, {ID: 11, Name: "B"}}}}}
 }
 
+// addressRecheck: an event changed this member; the next Fetch reads the
+// address list again, nothing else.
+func addressRecheck(m *platform.Model) bool {
+	return m.Versions == platform.Versions{Group: 5, Address: 0} && m.Group(100).MemberVersion == 3
+}
+
+// groupRecheck: an event changed group gid; the next Fetch reads the group
+// list and that group's members again, not the address list.
+func groupRecheck(m *platform.Model, gid int64) bool {
+	return m.Versions == platform.Versions{Group: 0, Address: 6} && m.Group(gid).MemberVersion == 0
+}
+
+// An applied event is believed until the next poll checks it: everything
+// it touched has its versions cleared (issue 13.9: a forged event was
+// never repaired), and nothing else.
 func TestApplyEvents(t *testing.T) {
 	c := &corp.Client{}
 	for _, tc := range []struct {
@@ -103,30 +118,44 @@ func TestApplyEvents(t *testing.T) {
 		check              func(m *platform.Model) bool
 	}{
 		{"settings", wire.EventMemberChange, `{"member":{"user_id":10,"tts":1,"loc_share":0,"track":60,"state":0,"type":1}}`, false,
-			func(m *platform.Model) bool { return m.Self.TTS && !m.Self.LocShare && m.Self.Track == 60 }},
+			func(m *platform.Model) bool {
+				return m.Self.TTS && !m.Self.LocShare && m.Self.Track == 60 && addressRecheck(m)
+			}},
 		{"state", wire.EventMemberStateChange, `{"member":{"user_id":10,"state":1}}`, false,
-			func(m *platform.Model) bool { return m.Self.State == platform.StatePaused && m.Self.LocShare }},
+			func(m *platform.Model) bool {
+				return m.Self.State == platform.StatePaused && m.Self.LocShare && addressRecheck(m)
+			}},
 		{"seed group change", wire.EventGroupChange, `{"group":{"avatar":"x","burst_mode":1,"created":1730452310,"creator":1253444,"id":100,"member_version":3,"name":"A2","org_num":100073,"shutup":1,"type":17,"user_count":1}}`, false,
 			func(m *platform.Model) bool {
 				g := m.Group(100)
-				return g.Name == "A2" && g.Muted && !g.My.Speak && g.BurstMode == platform.BurstGrab
+				return g.Name == "A2" && g.Muted && !g.My.Speak && g.BurstMode == platform.BurstGrab && groupRecheck(m, 100)
 			}},
 		{"group change with new members", wire.EventGroupChange, `{"group":{"id":100,"member_version":4,"name":"A"}}`, true,
 			func(m *platform.Model) bool { return m.Versions.Group == 0 && m.Group(100).MemberVersion == 0 }},
 		{"not our group", wire.EventGroupChange, `{"group":{"id":999,"member_version":4}}`, false,
-			func(m *platform.Model) bool { return m.Group(999) == nil && len(m.Groups) == 1 }},
+			func(m *platform.Model) bool {
+				return m.Group(999) == nil && len(m.Groups) == 1 && m.Versions.Group == 5
+			}},
 		{"group delete", wire.EventGroupDelete, `{"group":{"id":100}}`, false,
-			func(m *platform.Model) bool { return len(m.Groups) == 0 }},
+			func(m *platform.Model) bool { return len(m.Groups) == 0 && m.Versions.Group == 0 }},
 		{"someone joins", wire.EventGroupMemberAdd, `{"group":{"id":100,"member_version":4},"members":[{"user_id":12,"name":"C"}]}`, false,
-			func(m *platform.Model) bool { return len(m.Group(100).Members) == 3 && m.Group(100).MemberVersion == 4 }},
+			func(m *platform.Model) bool { return len(m.Group(100).Members) == 3 && groupRecheck(m, 100) }},
 		{"we join", wire.EventGroupMemberAdd, `{"group":{"id":200,"member_version":2},"members":[{"user_id":10}]}`, true,
 			func(m *platform.Model) bool { return m.Versions.Group == 0 }},
 		{"someone leaves", wire.EventGroupMemberDelete, `{"group":{"id":100},"members":[{"user_id":11}]}`, false,
-			func(m *platform.Model) bool { return len(m.Group(100).Members) == 1 }},
+			func(m *platform.Model) bool { return len(m.Group(100).Members) == 1 && groupRecheck(m, 100) }},
 		{"we leave", wire.EventGroupMemberDelete, `{"group":{"id":100},"members":[{"user_id":10}]}`, false,
-			func(m *platform.Model) bool { return len(m.Groups) == 0 }},
+			func(m *platform.Model) bool { return len(m.Groups) == 0 && m.Versions.Group == 0 }},
 		{"our in-group priority", wire.EventGroupMemberChange, `{"group":{"id":100},"members":[{"user_id":10,"prority":2,"tts":1,"loc_share":1}]}`, false,
-			func(m *platform.Model) bool { return m.Group(100).My.Priority == 2 }},
+			func(m *platform.Model) bool { return m.Group(100).My.Priority == 2 && groupRecheck(m, 100) }},
+		{"another member renamed", wire.EventMemberChange, `{"member":{"user_id":11,"name":"B2"}}`, false,
+			func(m *platform.Model) bool { return m.Group(100).Members[1].Name == "B2" && groupRecheck(m, 100) }},
+		{"another member deleted", wire.EventMemberDelete, `{"member":{"user_id":11}}`, false,
+			func(m *platform.Model) bool { return len(m.Group(100).Members) == 1 && groupRecheck(m, 100) }},
+		{"a stranger deleted", wire.EventMemberDelete, `{"member":{"user_id":99}}`, false,
+			func(m *platform.Model) bool {
+				return m.Versions == platform.Versions{Group: 5, Address: 6} && m.Group(100).MemberVersion == 3
+			}},
 		{"unknown type", "corp-new-thing", `{}`, true, func(m *platform.Model) bool { return m.Versions == platform.Versions{} }},
 		{"bad content", wire.EventMemberChange, `{"member":{"user_id":"x"}}`, true, func(m *platform.Model) bool { return m.Self.Track == 1 }},
 		{"no content", wire.EventMemberChange, `null`, true, func(m *platform.Model) bool { return m.Self.Track == 1 }},

@@ -17,7 +17,12 @@ type eventContent struct {
 // What an event says completely (a group's settings, a member's settings or
 // state, members leaving) is applied at once; what it does not (this
 // member joined a group: its member list is not in the event) clears the
-// versions that make the next Fetch ask.
+// versions that make the next Fetch ask, and asks for it now. An event is
+// believed, not trusted: whatever it changed has its versions cleared too
+// (the address list for this member, the group list and the group's
+// members for a group), so the next poll reads those parts again and
+// repairs a wrong or forged event — a few requests per poll however many
+// events came, instead of one fetch per event.
 func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool, error) {
 	var ct eventContent
 	if err := content(ev.Content, &ct); err != nil {
@@ -40,11 +45,12 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 			}
 			return m, false, nil // not one of ours
 		}
-		moved := int64(ct.Group.MemberVersion) != g.MemberVersion
+		// A group already to be checked (0) is read by the next poll anyway.
+		moved := g.MemberVersion != 0 && int64(ct.Group.MemberVersion) != g.MemberVersion
 		setGroup(g, ct.Group, &next.Self)
+		recheck(next, g)
 		if moved {
 			// The member list changed and is not in the event: fetch it.
-			g.MemberVersion, next.Versions.Group = 0, 0
 			return next, true, nil
 		}
 
@@ -53,6 +59,7 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 			return refetchAll(m), true, nil
 		}
 		next.Groups = slices.DeleteFunc(next.Groups, func(g platform.Group) bool { return g.ID == int64(ct.Group.ID) })
+		next.Versions.Group = 0
 
 	case wire.EventGroupMemberAdd:
 		if ct.Group == nil {
@@ -74,7 +81,7 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 				g.Members = append(g.Members, pm)
 			}
 		}
-		setVersion(g, ct.Group)
+		recheck(next, g)
 
 	case wire.EventGroupMemberChange:
 		g := group()
@@ -94,7 +101,7 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 				}
 			}
 		}
-		setVersion(g, ct.Group)
+		recheck(next, g)
 		for _, x := range g.Members {
 			if x.ID == self {
 				g.My.Priority = x.Priority
@@ -108,6 +115,7 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 		gid := int64(ct.Group.ID)
 		if hasMember(ct.Members, self) {
 			next.Groups = slices.DeleteFunc(next.Groups, func(g platform.Group) bool { return g.ID == gid })
+			next.Versions.Group = 0
 			break
 		}
 		g := group()
@@ -115,7 +123,7 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 			return m, false, nil
 		}
 		g.Members = slices.DeleteFunc(g.Members, func(x platform.Member) bool { return hasMember(ct.Members, x.ID) })
-		setVersion(g, ct.Group)
+		recheck(next, g)
 
 	case wire.EventMemberChange, wire.EventMemberStateChange:
 		if ct.Member == nil {
@@ -128,12 +136,17 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 			} else {
 				setSelf(&next.Self, ct.Member)
 			}
+			next.Versions.Address = 0
 			break
 		}
 		for gi := range next.Groups {
-			for i := range next.Groups[gi].Members {
-				if x := &next.Groups[gi].Members[i]; x.ID == uid && ct.Member.Name != "" {
-					x.Name = ct.Member.Name
+			g := &next.Groups[gi]
+			for i := range g.Members {
+				if x := &g.Members[i]; x.ID == uid {
+					if ct.Member.Name != "" {
+						x.Name = ct.Member.Name
+					}
+					recheck(next, g)
 				}
 			}
 		}
@@ -144,7 +157,12 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 		}
 		uid := int64(ct.Member.UserID)
 		for gi := range next.Groups {
-			next.Groups[gi].Members = slices.DeleteFunc(next.Groups[gi].Members, func(x platform.Member) bool { return x.ID == uid })
+			g := &next.Groups[gi]
+			before := len(g.Members)
+			g.Members = slices.DeleteFunc(g.Members, func(x platform.Member) bool { return x.ID == uid })
+			if len(g.Members) != before {
+				recheck(next, g)
+			}
 		}
 
 	default:
@@ -166,10 +184,10 @@ func hasMember(ms []GroupMember, id int64) bool {
 	return false
 }
 
-func setVersion(g *platform.Group, eg *Group) {
-	if eg != nil && eg.MemberVersion != 0 {
-		g.MemberVersion = int64(eg.MemberVersion)
-	}
+// recheck marks group g of next, which an event changed, to be read
+// again by the next Fetch: the group list (its settings) and its members.
+func recheck(next *platform.Model, g *platform.Group) {
+	g.MemberVersion, next.Versions.Group = 0, 0
 }
 
 // refetchAll returns a copy of m whose versions force a full fetch.

@@ -43,34 +43,18 @@ func (c *Client) Upload(ctx context.Context, filename, contentType string, data 
 		return "", fmt.Errorf("upload %s: %w", filename, err)
 	}
 	const path = "/v1/corp/web/file-upload"
-	for try := 0; ; try++ {
-		tok, err := c.ensureToken(ctx)
-		if err != nil {
-			return "", err
-		}
-		c.mu.Lock()
-		c.stats.Requests++
-		c.mu.Unlock()
-		var out struct {
-			URL string `json:"url"`
-		}
-		err = c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: path, Query: url.Values{"access-token": {tok}},
-			Raw: body.Bytes(), ContentType: mw.FormDataContentType(), Timeout: timeout}, &out)
-		if errors.Is(err, ErrTokenRefused) && try == 0 {
-			c.mu.Lock()
-			c.stats.TokenRefused++
-			if c.token == tok {
-				c.token = ""
-			}
-			c.mu.Unlock()
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("upload %s: %w", filename, err)
-		}
-		if out.URL == "" {
-			return "", &httpapi.Malformed{Op: path, Err: errors.New("no data.url")}
-		}
-		return out.URL, nil
+	var out struct {
+		URL string `json:"url"`
 	}
+	err = c.authed(ctx, path, func(tok string) error {
+		return c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: path, Query: url.Values{"access-token": {tok}},
+			Raw: body.Bytes(), ContentType: mw.FormDataContentType(), Timeout: timeout}, &out)
+	})
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", filename, err)
+	}
+	if out.URL == "" {
+		return "", &httpapi.Malformed{Op: path, Err: errors.New("no data.url")}
+	}
+	return out.URL, nil
 }

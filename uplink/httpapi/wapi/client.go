@@ -1,6 +1,9 @@
 // Package wapi is the client of the wapi platform (/wapi/…, token header,
-// envelope {"status","message","data"}). Status 501 means "not logged in":
-// the client logs in again (or, with a fixed token, reports it); transient
+// envelope {"status","message","data"}). Seed 003 calls every endpoint
+// with a token the platform issued and has no login call: the client uses
+// Token, and logs in through POST /wapi/user/login (pttsim's) only when
+// Login is set. Status 501 means "not logged in": the client logs in again
+// (with Login) or reports the refused token; transient
 // failures are retried by the shared transport. The member, its groups and
 // its rights come from user/info, group members from
 // organization/getOrganizationTree2. The seed has no version counters, so
@@ -41,10 +44,14 @@ var ErrNotLoggedIn = errors.New("not logged in (status 501)")
 type Client struct {
 	HTTP    *httpapi.HTTP
 	Account string
-	// Password (hex MD5) logs in through /wapi/user/login. Without it,
-	// Token is used as it is and a 501 is reported, not repaired.
+	// Token is the token the platform's operator issued (platform_token):
+	// used as it is; a 501 is reported, not repaired.
+	Token string
+	// Login, with Password (hex MD5), logs in through POST
+	// /wapi/user/login instead (platform.wapi_login: user-login), which
+	// seed 003 does not have: a platform without it answers 404.
+	Login    bool
 	Password string
-	Token    string
 	Logger   *slog.Logger
 	Now      func() time.Time
 
@@ -136,8 +143,8 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, bo
 				c.token = ""
 			}
 			c.mu.Unlock()
-			if c.Password == "" {
-				return fmt.Errorf("%w (the configured platform_token was refused; set a new one, or platform_password to log in)", err)
+			if !c.Login {
+				return fmt.Errorf("%w (the platform refused platform_token: install the new token its operator issues for %s in the secrets file)", err, c.Account)
 			}
 			if try == 0 {
 				c.log().Info("platform says not logged in; logging in again", "op", path)
@@ -148,18 +155,25 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, bo
 	}
 }
 
+// ErrNoLoginCall is wrapped by the error of a /wapi/user/login the
+// platform does not serve.
+var ErrNoLoginCall = errors.New("the platform has no POST /wapi/user/login (seed 003 has none)")
+
 func (c *Client) ensureToken(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	tok, expires, life := c.token, c.expires, c.life
-	if tok == "" && c.Password == "" {
+	if tok == "" && !c.Login {
 		tok, c.token = c.Token, c.Token
 	}
 	c.mu.Unlock()
-	if c.Password == "" {
+	if !c.Login {
 		if tok == "" {
-			return "", errors.New("platform: no platform_token and no platform_password in the secrets file")
+			return "", errors.New("platform: no platform_token in the secrets file: a wapi handset uses the token the platform's operator issued (seed 003 has no login call)")
 		}
 		return tok, nil
+	}
+	if c.Password == "" {
+		return "", errors.New("platform: platform.wapi_login is user-login but there is no platform_password in the secrets file")
 	}
 	// The wapi seed has no refresh: log in again in the token's last fifth.
 	if tok != "" && (life == 0 || c.now().Before(expires.Add(-min(life/5, 10*time.Minute)))) {
@@ -167,6 +181,11 @@ func (c *Client) ensureToken(ctx context.Context) (string, error) {
 	}
 	var l LoginData
 	if err := c.do(ctx, http.MethodPost, "/wapi/user/login", nil, "", LoginRequest{Account: c.Account, Password: c.Password}, &l); err != nil {
+		var pe *httpapi.Error
+		if errors.As(err, &pe) && (pe.Status == http.StatusNotFound || pe.Status == http.StatusMethodNotAllowed) {
+			return "", fmt.Errorf("log in as %s: %w: put the token the platform's operator issued in platform_token "+
+				"(secrets file) and set platform.wapi_login: token: %w", c.Account, ErrNoLoginCall, err)
+		}
 		return "", fmt.Errorf("log in as %s: %w", c.Account, err)
 	}
 	if l.Token == "" {
