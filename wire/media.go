@@ -241,7 +241,7 @@ const MediaAppName = "PTT1"
 const (
 	MediaAppKeepAlive = 1 // device → relay: MediaKeepAlive
 	MediaAppEcho      = 2 // relay → device: the MediaKeepAlive it answers
-	MediaAppDownlink  = 3 // relay → talker: MediaDownlink
+	MediaAppLink      = 3 // relay → talker: MediaLink, with a receiver report
 )
 
 // MediaKeepAlive is the data of a keep-alive and of its echo:
@@ -268,29 +268,33 @@ func DecodeMediaKeepAlive(b []byte) (MediaKeepAlive, error) {
 	return MediaKeepAlive{Token: binary.BigEndian.Uint64(b), Listen: int64(binary.BigEndian.Uint64(b[8:]))}, nil
 }
 
-// MediaDownlink is the worst downlink among the talker's listeners, as
-// their receiver reports told the relay in the last seconds:
+// MediaLink is what the relay adds to its receiver report to a talker:
 //
-//	0  1  fraction lost, in 1/256 (RFC 3550's encoding)
-//	1  1  listeners that reported
-//	2  2  0
-//	4  4  interarrival jitter, RTP timestamp units (48 kHz)
-type MediaDownlink struct {
+//	0  1  the worst listener's fraction lost, in 1/256 (RFC 3550's encoding)
+//	1  1  listeners that reported in the last seconds
+//	2  2  the talker's uplink queueing delay, ms (capped at 65535): how much
+//	      later than at their quickest in this burst its packets arrive now —
+//	      voice queueing behind itself, which cellular links with deep
+//	      buffers show long before they lose anything
+//	4  4  the worst listener's interarrival jitter, RTP timestamp units (48 kHz)
+type MediaLink struct {
 	FractionLost uint8
 	Listeners    uint8
+	QueueMs      uint16
 	Jitter       uint32
 }
 
-const MediaDownlinkSize = 8
+const MediaLinkSize = 8
 
-func AppendMediaDownlink(dst []byte, d MediaDownlink) []byte {
-	dst = append(dst, d.FractionLost, d.Listeners, 0, 0)
+func AppendMediaLink(dst []byte, d MediaLink) []byte {
+	dst = append(dst, d.FractionLost, d.Listeners)
+	dst = binary.BigEndian.AppendUint16(dst, d.QueueMs)
 	return binary.BigEndian.AppendUint32(dst, d.Jitter)
 }
 
-func DecodeMediaDownlink(b []byte) (MediaDownlink, error) {
-	if len(b) != MediaDownlinkSize || b[2] != 0 || b[3] != 0 {
-		return MediaDownlink{}, fmt.Errorf("decode media downlink: %d bytes, want %d with bytes 2–3 zero", len(b), MediaDownlinkSize)
+func DecodeMediaLink(b []byte) (MediaLink, error) {
+	if len(b) != MediaLinkSize {
+		return MediaLink{}, fmt.Errorf("decode media link report: %d bytes, want %d", len(b), MediaLinkSize)
 	}
-	return MediaDownlink{FractionLost: b[0], Listeners: b[1], Jitter: binary.BigEndian.Uint32(b[4:])}, nil
+	return MediaLink{FractionLost: b[0], Listeners: b[1], QueueMs: binary.BigEndian.Uint16(b[2:]), Jitter: binary.BigEndian.Uint32(b[4:])}, nil
 }

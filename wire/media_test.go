@@ -102,15 +102,16 @@ func TestMediaAppData(t *testing.T) {
 	if got, err := DecodeMediaKeepAlive(AppendMediaKeepAlive(nil, k)); err != nil || got != k {
 		t.Errorf("keep-alive %+v %v", got, err)
 	}
-	d := MediaDownlink{FractionLost: 26, Listeners: 3, Jitter: 960}
-	if got, err := DecodeMediaDownlink(AppendMediaDownlink(nil, d)); err != nil || got != d {
-		t.Errorf("downlink %+v %v", got, err)
+	d := MediaLink{FractionLost: 26, Listeners: 3, QueueMs: 340, Jitter: 960}
+	b := AppendMediaLink(nil, d)
+	if got, err := DecodeMediaLink(b); err != nil || got != d || !bytes.Equal(b, []byte{26, 3, 1, 0x54, 0, 0, 3, 0xc0}) {
+		t.Errorf("link report % x: %+v %v", b, got, err)
 	}
 	if _, err := DecodeMediaKeepAlive(make([]byte, 15)); err == nil {
 		t.Error("short keep-alive accepted")
 	}
-	if _, err := DecodeMediaDownlink([]byte{1, 2, 3, 0, 0, 0, 0, 0}); err == nil {
-		t.Error("downlink with reserved bytes set accepted")
+	if _, err := DecodeMediaLink(b[:7]); err == nil {
+		t.Error("short link report accepted")
 	}
 }
 

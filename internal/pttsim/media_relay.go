@@ -54,7 +54,7 @@ func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	if now.Sub(sess.reported) >= reportEvery {
 		sess.reported = now
 		report = media.ReceiverReport(sess.ssrc, &sess.rx.Stats,
-			media.AppPacket(sess.ssrc, wire.MediaAppDownlink, wire.AppendMediaDownlink(nil, r.worstDownlinkLocked(group, sess.acct, now))))
+			media.AppPacket(sess.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, r.linkLocked(sess, group, now))))
 		r.stats.Reports++
 	}
 	acct, addr, tx := sess.acct, sess.addr, sess.tx
@@ -153,13 +153,13 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 	tx.WriteControl(r.conn, from, media.AppPacket(ssrc, wire.MediaAppEcho, wire.AppendMediaKeepAlive(nil, *keepAlive)))
 }
 
-// worstDownlinkLocked is the worst recent downlink among the UDP
-// listeners of group other than the talker.
-func (r *mediaRelay) worstDownlinkLocked(group int64, talker string, now time.Time) wire.MediaDownlink {
-	var d wire.MediaDownlink
+// linkLocked is the report's addition for the talker: its uplink queueing
+// delay and the worst recent downlink among the group's UDP listeners.
+func (r *mediaRelay) linkLocked(talker *mediaSession, group int64, now time.Time) wire.MediaLink {
+	d := wire.MediaLink{QueueMs: uint16(min(65535, media.JitterMs(talker.rx.Stats.Queue())))}
 	for acct, a := range r.byAcct {
 		s := a.live()
-		if acct == talker || s == nil || s.listen != group || now.Sub(s.down.at) > downlinkAge {
+		if acct == talker.acct || s == nil || s.listen != group || now.Sub(s.down.at) > downlinkAge {
 			continue
 		}
 		d.FractionLost = max(d.FractionLost, s.down.fraction)

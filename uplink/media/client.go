@@ -99,6 +99,9 @@ type Report struct {
 	// not get in the last interval, UpJitterMs their interarrival jitter.
 	UpLoss     float64 `json:"up_loss"`
 	UpJitterMs float64 `json:"up_jitter_ms"`
+	// UpQueueMs is how much later than at their quickest in this burst
+	// its packets reach the relay now: voice queueing behind itself.
+	UpQueueMs float64 `json:"up_queue_ms"`
 	// DownLoss and DownJitterMs are the worst listener's over UDP, of
 	// Listeners that reported.
 	DownLoss     float64 `json:"down_loss"`

@@ -153,8 +153,8 @@ func (c *Client) controlLocked(s *session, pkt []byte, now time.Time) {
 					c.log.Warn("the relay does not send this group's voice over UDP (not a member?)", "group", c.listen)
 				}
 				c.stats.Listening = k.Listen
-			case wire.MediaAppDownlink:
-				d, err := wire.DecodeMediaDownlink(p.Data)
+			case wire.MediaAppLink:
+				d, err := wire.DecodeMediaLink(p.Data)
 				if err != nil {
 					c.stats.Malformed++
 					continue
@@ -165,6 +165,7 @@ func (c *Client) controlLocked(s *session, pkt []byte, now time.Time) {
 				rep.DownLoss = float64(d.FractionLost) / 256
 				rep.DownJitterMs = JitterMs(d.Jitter)
 				rep.Listeners = int(d.Listeners)
+				rep.UpQueueMs = float64(d.QueueMs)
 			}
 		case *rtcp.ReceiverReport:
 			for _, b := range p.Reports {

@@ -18,6 +18,7 @@ type RecvStats struct {
 	received uint64
 	late     uint64
 	transit  int64
+	least    int64   // the least transit time of this burst
 	jitter   float64 // RTP timestamp units
 
 	expectedPrior, receivedPrior uint64
@@ -33,6 +34,7 @@ func (r *RecvStats) Update(seq uint16, ts uint32, marker bool, arrival time.Time
 		r.started, r.epoch = true, arrival
 		r.base, r.maxSeq, r.received = uint32(seq), seq, 1
 		r.transit = -int64(ts)
+		r.least = r.transit
 		return true
 	}
 	newest := false
@@ -47,16 +49,25 @@ func (r *RecvStats) Update(seq uint16, ts uint32, marker bool, arrival time.Time
 	}
 	r.received++
 	transit := at - int64(ts)
-	if !marker {
+	if marker {
+		r.least = transit
+	} else {
 		d := transit - r.transit
 		if d < 0 {
 			d = -d
 		}
 		r.jitter += (float64(d) - r.jitter) / 16
+		r.least = min(r.least, transit)
 	}
 	r.transit = transit
 	return newest
 }
+
+// Queue is how much later than at its quickest in this burst the last
+// packet arrived, in RTP timestamp units: the delay of packets queueing
+// behind each other somewhere on the way (the sender's clock and ours
+// need not agree; only the growth counts).
+func (r *RecvStats) Queue() uint32 { return uint32(max(0, r.transit-r.least)) }
 
 // ExtMax is the extended highest sequence number received.
 func (r *RecvStats) ExtMax() uint32 { return r.cycles + uint32(r.maxSeq) }
