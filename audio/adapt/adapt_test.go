@@ -41,14 +41,14 @@ func TestStep(t *testing.T) {
 			{udp(0.40, 10, 0), Setting{Bitrate: 8000, FEC: true, ExpectedLoss: 30}}, // the floor
 		}},
 		{"voice queueing behind itself steps down before anything is lost", []step{
-			{udp(0, 30, 250 * time.Millisecond), Setting{Bitrate: 16000}},
-			{udp(0, 30, 1200 * time.Millisecond), Setting{Bitrate: 10000}},
+			{udp(0, 30, 250*time.Millisecond), Setting{Bitrate: 16000}},
+			{udp(0, 30, 1200*time.Millisecond), Setting{Bitrate: 10000}},
 		}},
 		{"jitter that says a queue builds steps down", []step{
 			{udp(0, 130, 0), Setting{Bitrate: 16000}},
 		}},
 		{"up one step only after five clean reports, and a bad one restarts the count", []step{
-			{udp(0, 10, 300 * time.Millisecond), Setting{Bitrate: 16000}},
+			{udp(0, 10, 300*time.Millisecond), Setting{Bitrate: 16000}},
 			{clean, Setting{Bitrate: 16000}},
 			{clean, Setting{Bitrate: 16000}},
 			{clean, Setting{Bitrate: 16000}},
