@@ -106,15 +106,25 @@ func NewSender(k wire.MediaKey, ssrc uint32) (*Sender, error) {
 
 // WriteVoice seals voice (a wire voice packet) for group — speaker is ""
 // from a handset, the talker's account from the relay — and writes it to
-// to. The RTP timestamp follows the voice packet's frame index and the
-// marker bit flags a new burst, so the receiver's jitter estimate is the
-// talker's timeline, not the relay's.
+// to.
 func (s *Sender) WriteVoice(conn *net.UDPConn, to netip.AddrPort, group int64, speaker string, voice []byte) (int, error) {
-	if len(voice) < 12 {
-		return 0, fmt.Errorf("media: voice packet of %d bytes: %w", len(voice), ErrMalformed)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	sealed, err := s.sealVoice(group, speaker, voice)
+	if err != nil {
+		return 0, err
+	}
+	return conn.WriteToUDPAddrPort(sealed, to)
+}
+
+// sealVoice builds and seals the packet into the Sender's buffer (s.mu
+// held). The RTP timestamp follows the voice packet's frame index and the
+// marker bit flags a new burst, so the receiver's jitter estimate follows
+// the talker's timeline, not the relay's.
+func (s *Sender) sealVoice(group int64, speaker string, voice []byte) ([]byte, error) {
+	if len(voice) < 12 {
+		return nil, fmt.Errorf("media: voice packet of %d bytes: %w", len(voice), ErrMalformed)
+	}
 	burst, frame := binary.BigEndian.Uint32(voice[4:]), binary.BigEndian.Uint32(voice[8:])
 	s.hdr = rtp.Header{Version: 2, Marker: !s.inBurst || burst != s.burst, PayloadType: PayloadType,
 		SequenceNumber: s.seq, Timestamp: frame * ticksPerFrame, SSRC: s.ssrc}
@@ -122,15 +132,15 @@ func (s *Sender) WriteVoice(conn *net.UDPConn, to netip.AddrPort, group int64, s
 	s.seq++
 	n, err := s.hdr.MarshalTo(s.plain[:rtpHeaderSize])
 	if err != nil {
-		return 0, fmt.Errorf("media: RTP header: %w", err)
+		return nil, fmt.Errorf("media: RTP header: %w", err)
 	}
 	plain := wire.AppendMediaVoice(s.plain[:n], group, speaker, voice)
 	sealed, err := s.ctx.EncryptRTP(s.sealed[:0], plain, &s.hdr)
 	if err != nil {
-		return 0, fmt.Errorf("media: SRTP: %w", err)
+		return nil, fmt.Errorf("media: SRTP: %w", err)
 	}
 	s.sealed = sealed[:0]
-	return conn.WriteToUDPAddrPort(sealed, to)
+	return sealed, nil
 }
 
 // WriteControl seals an RTCP packet (compound or not; its SSRC is the
