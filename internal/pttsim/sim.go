@@ -117,6 +117,9 @@ func New(o Options) (*Sim, error) {
 	if o.MaxTrackPoints == 0 {
 		o.MaxTrackPoints = 100_000
 	}
+	if o.MediaTTL != 0 && (o.MediaTTL < time.Minute || o.MediaTTL > 7*24*time.Hour) {
+		return nil, fmt.Errorf("media session lifetime %v: want 1 min – 7 days (what devices accept)", o.MediaTTL)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
