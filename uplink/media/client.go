@@ -236,7 +236,8 @@ func (c *Client) Run(ctx context.Context) error {
 		now := time.Now()
 		if mqttUp && !reqAt.IsZero() && !now.Before(reqAt) {
 			c.request()
-			reqAt = now.Add(c.o.RequestTimeout + dial.Backoff(attempt, 0, c.o.RetryMax))
+			// The first retry after 5–10 s, doubling to RetryMax.
+			reqAt = now.Add(dial.Backoff(attempt+1, c.o.RequestTimeout, c.o.RetryMax))
 			attempt++
 		}
 		next := c.tick(now, &reqAt)
