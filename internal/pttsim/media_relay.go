@@ -176,6 +176,7 @@ func (r *mediaRelay) linkLocked(talker *mediaSession, group int64, now time.Time
 // walk over the sessions per packet.
 func (r *mediaRelay) forward(group int64, speaker string, voice []byte) {
 	type target struct {
+		acct string
 		tx   *media.Sender
 		addr netip.AddrPort
 	}
@@ -187,11 +188,17 @@ func (r *mediaRelay) forward(group int64, speaker string, voice []byte) {
 		if acct == speaker || s == nil || s.listen != group || now.Sub(s.heard) > mediaIdle {
 			continue
 		}
-		targets = append(targets, target{s.tx, s.addr})
+		targets = append(targets, target{acct, s.tx, s.addr})
 	}
 	r.mu.Unlock()
 	sent := 0
 	for _, t := range targets {
+		// Membership is checked again for every packet: a member removed
+		// from the group stops hearing it at once, not at its next
+		// keep-alive.
+		if !r.s.isMember(t.acct, group) {
+			continue
+		}
 		if _, err := t.tx.WriteVoice(r.conn, t.addr, group, speaker, voice); err == nil {
 			sent++
 		} else {
