@@ -169,7 +169,7 @@ func (c *Client) Run(ctx context.Context) error {
 		<-read
 		c.mu.Lock()
 		c.cur, c.prev, c.conn = nil, nil, nil
-		c.link = link{}
+		c.link = link{expectSince: c.link.expectSince}
 		c.noteStateLocked()
 		c.mu.Unlock()
 	}()
@@ -238,7 +238,7 @@ func (c *Client) tick(now time.Time, reqAt *time.Time) time.Time {
 		c.log.Warn("media session expired without a new one; voice on MQTT until the platform answers")
 		c.retireLocked(c.cur)
 		c.cur = nil
-		c.link = link{}
+		c.link = link{expectSince: c.link.expectSince}
 		c.noteStateLocked()
 	}
 	next := now.Add(time.Hour)
@@ -358,7 +358,7 @@ func (c *Client) install(ctx context.Context, a wire.MediaSession) error {
 		// once moves the relay to the new keys.
 		c.link.announce = true
 	} else {
-		c.link = link{}
+		c.link = link{expectSince: c.link.expectSince}
 		c.noteStateLocked()
 	}
 	c.stats.Sessions++
