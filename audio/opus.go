@@ -2,6 +2,7 @@ package audio
 
 import (
 	"fmt"
+	"sync"
 
 	"gopkg.in/hraban/opus.v2"
 )
@@ -17,8 +18,12 @@ type EncoderConfig struct {
 	ExpectedLoss int
 }
 
-// Encoder is an Opus VOIP encoder for 20 ms frames of 16 kHz mono.
+// Encoder is an Opus VOIP encoder for 20 ms frames of 16 kHz mono. Its
+// setters may be called from any goroutine while it encodes (the link
+// adaptation, audio/adapt, retunes it in mid-burst); a change applies from
+// the next frame.
 type Encoder struct {
+	mu  sync.Mutex // libopus's encoder is not safe for concurrent use
 	enc *opus.Encoder
 }
 
@@ -47,15 +52,62 @@ func NewEncoder(c EncoderConfig) (*Encoder, error) {
 // Encode encodes one frame into out (wire.MaxOpusFrame bytes is always
 // enough) and returns the frame's length.
 func (e *Encoder) Encode(pcm []int16, out []byte) (int, error) {
+	e.mu.Lock()
 	n, err := e.enc.Encode(pcm, out)
+	e.mu.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("opus encode: %w", err)
 	}
 	return n, nil
 }
 
-// Reset starts a new burst without the previous one's state.
-func (e *Encoder) Reset() error { return e.enc.Reset() }
+// Reset starts a new burst without the previous one's state; the
+// settings (bitrate, FEC, expected loss) stay.
+func (e *Encoder) Reset() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.enc.Reset()
+}
+
+// SetBitrate sets the target bitrate in bit/s (6000–64000).
+func (e *Encoder) SetBitrate(bps int) error {
+	if bps < 6000 || bps > 64000 {
+		return fmt.Errorf("opus encoder: bitrate %d bit/s, want 6000–64000", bps)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enc.SetBitrate(bps); err != nil {
+		return fmt.Errorf("opus encoder: bitrate %d: %w", bps, err)
+	}
+	return nil
+}
+
+// SetFEC turns in-band forward error correction on or off: each frame
+// then also carries a coarse copy of the previous one, which the receiver
+// decodes when that one was lost. It costs bits that only a lossy path
+// (UDP) can use: over TCP no frame is ever lost.
+func (e *Encoder) SetFEC(on bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enc.SetInBandFEC(on); err != nil {
+		return fmt.Errorf("opus encoder: FEC: %w", err)
+	}
+	return nil
+}
+
+// SetExpectedLoss tells the encoder how much packet loss to expect
+// (percent, 0–100): the more, the more of the bitrate goes to FEC.
+func (e *Encoder) SetExpectedLoss(pct int) error {
+	if pct < 0 || pct > 100 {
+		return fmt.Errorf("opus encoder: expected loss %d%%, want 0–100", pct)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enc.SetPacketLossPerc(pct); err != nil {
+		return fmt.Errorf("opus encoder: loss %d%%: %w", pct, err)
+	}
+	return nil
+}
 
 // Decoder is an Opus decoder for 16 kHz mono with loss concealment.
 type Decoder struct {

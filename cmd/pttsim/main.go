@@ -43,6 +43,9 @@ func run() error {
 		group      = flag.String("group", "Demo group", "put the -device in a group of this `name`")
 		admin      = flag.String("admin", "admin", "operator account created at start (if missing), for the management endpoints")
 		adminPw    = flag.String("admin-password", "admin", "the operator's password")
+		mediaAddr  = flag.String("media", "", "run the UDP media relay (voice over SRTP) on `host:port`; empty: voice over MQTT only")
+		mediaPub   = flag.String("media-public", "", "the relay `host:port` handed to devices (default: the -media address)")
+		mediaTTL   = flag.Duration("media-ttl", pttsim.DefaultMediaTTL, "media session lifetime (devices renew at 80 %)")
 		verbose    = flag.Bool("v", false, "log debug messages (every event published)")
 	)
 	flag.Parse()
@@ -52,7 +55,8 @@ func run() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
-		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files, Logger: logger})
+		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
+		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -16,17 +16,21 @@ import (
 // floor requests, voice and recording reports below its own tree and reads
 // its floor messages and the groups' relayed voice; only the platform
 // writes floor messages and relayed voice, so a device can neither grant
-// itself the floor (strict variant) nor be heard without the floor.
+// itself the floor (strict variant) nor be heard without the floor. Media
+// sessions carry SRTP keys: a device asks on its own media topic and reads
+// only its own media/ctl, never another device's keys.
 func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 	const common = "pattern read ptt/dev/%c/event\npattern read ptt/dev/%c/floor/ctl\npattern read ptt/group/+/voice/+\n" +
-		"user platform\ntopic read ptt/#\ntopic write ptt/dev/+/event\ntopic write ptt/dev/+/floor/ctl\ntopic write ptt/group/+/voice/+\n"
+		"pattern read ptt/dev/%c/media/ctl\n" +
+		"user platform\ntopic read ptt/#\ntopic write ptt/dev/+/event\ntopic write ptt/dev/+/floor/ctl\ntopic write ptt/group/+/voice/+\n" +
+		"topic write ptt/dev/+/media/ctl\n"
 	for _, tc := range []struct {
 		name, acl string
 		selfGrant bool // may a device write its own floor/ctl?
 	}{
 		{"subtree", "pattern write ptt/dev/%c/#\n" + common, true},
 		{"strict", "pattern write ptt/dev/%c/status\npattern write ptt/dev/%c/track\npattern write ptt/dev/%c/floor\n" +
-			"pattern write ptt/dev/%c/voice/+\npattern write ptt/dev/%c/record\n" + common, false},
+			"pattern write ptt/dev/%c/voice/+\npattern write ptt/dev/%c/record\npattern write ptt/dev/%c/media\n" + common, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := mqtttest.Start(t, mqtttest.Options{ACL: tc.acl})
@@ -50,14 +54,18 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 				}
 				return c
 			}
-			plat := connect("platform", "ptt/dev/+/floor", "ptt/dev/+/voice/+", "ptt/dev/+/record")
-			dev := connect("dev-1", "ptt/dev/dev-1/floor/ctl", "ptt/group/+/voice/+", "ptt/dev/dev-2/floor/ctl")
+			plat := connect("platform", "ptt/dev/+/floor", "ptt/dev/+/voice/+", "ptt/dev/+/record", "ptt/dev/+/media")
+			dev := connect("dev-1", "ptt/dev/dev-1/floor/ctl", "ptt/group/+/voice/+", "ptt/dev/dev-2/floor/ctl",
+				"ptt/dev/dev-1/media/ctl", "ptt/dev/dev-2/media/ctl")
 			pub := func(c paho.Client, topic, payload string) {
 				c.Publish(topic, 1, false, payload).WaitTimeout(5 * time.Second)
 			}
 			pub(dev, "ptt/dev/dev-1/floor", "request")
 			pub(dev, "ptt/dev/dev-1/voice/5", "voice")
 			pub(dev, "ptt/dev/dev-1/record", "report")
+			pub(dev, "ptt/dev/dev-1/media", "media request")
+			pub(plat, "ptt/dev/dev-1/media/ctl", "keys")
+			pub(plat, "ptt/dev/dev-2/media/ctl", "dev-2's keys")
 			pub(dev, "ptt/group/5/voice/dev-1", "spoofed relay")
 			pub(dev, "ptt/dev/dev-1/floor/ctl", "self grant")
 			pub(plat, "ptt/dev/dev-1/floor/ctl", "granted")
@@ -68,6 +76,7 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 				"platform ptt/dev/dev-1/floor request": true, "platform ptt/dev/dev-1/voice/5 voice": true,
 				"platform ptt/dev/dev-1/record report": true, "dev-1 ptt/dev/dev-1/floor/ctl granted": true,
 				"dev-1 ptt/group/5/voice/dev-1 relayed": true, "dev-1 ptt/dev/dev-1/floor/ctl marker": true,
+				"platform ptt/dev/dev-1/media media request": true, "dev-1 ptt/dev/dev-1/media/ctl keys": true,
 			}
 			missing := func() []string {
 				var out []string
@@ -88,7 +97,8 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			for _, m := range seen() {
 				switch m {
-				case "dev-1 ptt/group/5/voice/dev-1 spoofed relay", "dev-1 ptt/dev/dev-2/floor/ctl not for dev-1":
+				case "dev-1 ptt/group/5/voice/dev-1 spoofed relay", "dev-1 ptt/dev/dev-2/floor/ctl not for dev-1",
+					"dev-1 ptt/dev/dev-2/media/ctl dev-2's keys":
 					t.Errorf("the ACL let through: %s", m)
 				case "dev-1 ptt/dev/dev-1/floor/ctl self grant":
 					if !tc.selfGrant {

@@ -259,7 +259,7 @@ func (s *Sim) sendFloor(msgs []arbiter.Message) {
 	}
 	for _, e := range ends {
 		last := wire.AppendVoicePacket(nil, &wire.VoicePacket{Last: true, FrameMs: 20, Burst: e.r.burst, Seq: e.r.next})
-		mq.Publish(wire.GroupVoice(s.o.Prefix, e.group, e.r.speaker), 0, false, last)
+		s.relayVoice(e.group, e.r.speaker, last)
 	}
 }
 
@@ -273,13 +273,24 @@ func (s *Sim) onVoice(topic string, payload []byte) {
 	if err == nil {
 		err = wire.DecodeVoicePacket(payload, &p)
 	}
-	h := s.fl
-	h.mu.Lock()
 	if err != nil || acct == "" {
-		h.stats.Bad++
-		h.mu.Unlock()
+		s.fl.mu.Lock()
+		s.fl.stats.Bad++
+		s.fl.mu.Unlock()
 		return
 	}
+	if s.admitVoice(acct, gid, &p) {
+		s.relayVoice(gid, acct, payload)
+	}
+}
+
+// admitVoice is the floor's decision on a voice packet, whichever way it
+// came (MQTT or the UDP relay): relay it when acct holds the floor of gid,
+// or its released burst is still ending.
+func (s *Sim) admitVoice(acct string, gid int64, p *wire.VoicePacket) bool {
+	h := s.fl
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	now := s.now()
 	relay := false
 	if holder, ok := h.arb.Holder(gid); ok && holder == acct {
@@ -298,15 +309,21 @@ func (s *Sim) onVoice(topic string, payload []byte) {
 	} else {
 		h.stats.VoiceDenied++
 	}
-	h.mu.Unlock()
-	if !relay {
-		return
-	}
+	return relay
+}
+
+// relayVoice sends an admitted voice packet to the group's members: on
+// the group's MQTT voice topic as always, and over UDP to the members
+// whose media session listens to the group. payload is kept by MQTT.
+func (s *Sim) relayVoice(gid int64, speaker string, payload []byte) {
 	s.pubMu.Lock()
 	mq := s.mq
 	s.pubMu.Unlock()
 	if mq != nil {
-		mq.Publish(wire.GroupVoice(s.o.Prefix, gid, acct), 0, false, payload)
+		mq.Publish(wire.GroupVoice(s.o.Prefix, gid, speaker), 0, false, payload)
+	}
+	if r := s.media.Load(); r != nil {
+		r.forward(gid, speaker, payload)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pttagent/pttagent/uplink/mqtt"
@@ -49,8 +50,17 @@ type Options struct {
 	PublicURL string
 	// MaxTrackPoints caps the points kept per device.
 	MaxTrackPoints int
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// MediaAddr, when set, runs the UDP media relay there (host:port;
+	// port 0 picks one): voice over SRTP beside MQTT. Empty: devices are
+	// told there is none and keep their voice on MQTT.
+	MediaAddr string
+	// MediaPublic is the relay address handed to devices (host:port);
+	// empty: the bound MediaAddr.
+	MediaPublic string
+	// MediaTTL is a media session's lifetime (default DefaultMediaTTL).
+	MediaTTL time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Sim is a running simulator.
@@ -71,6 +81,7 @@ type Sim struct {
 
 	fl         *floorHost
 	recordSeen map[recordKey]bool
+	media      atomic.Pointer[mediaRelay] // nil: no UDP relay
 }
 
 type session struct {
@@ -105,6 +116,9 @@ func New(o Options) (*Sim, error) {
 	}
 	if o.MaxTrackPoints == 0 {
 		o.MaxTrackPoints = 100_000
+	}
+	if o.MediaTTL != 0 && (o.MediaTTL < time.Minute || o.MediaTTL > 7*24*time.Hour) {
+		return nil, fmt.Errorf("media session lifetime %v: want 1 min – 7 days (what devices accept)", o.MediaTTL)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -165,6 +179,18 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 	go func() { errc <- srv.Serve(l) }()
 	defer srv.Close()
 
+	if s.o.MediaAddr != "" {
+		r, err := s.listenMedia()
+		if err != nil {
+			return err
+		}
+		s.media.Store(r)
+		mctx, stopMedia := context.WithCancel(ctx)
+		defer stopMedia()
+		go r.run(mctx)
+		s.log.Info("media relay listening", "udp", r.conn.LocalAddr().String(), "public", r.public)
+	}
+
 	broker := s.o.Broker
 	if broker == "" && s.o.EmbedBroker != "" {
 		stop, err := embedBroker(s.o.EmbedBroker, s.log.With("part", "broker"))
@@ -183,6 +209,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
 		mq.SubscribeRetained(wire.AllStatus(s.o.Prefix), 1, s.onPresence)
+		mq.Subscribe(wire.AllMedia(s.o.Prefix), 1, s.onMediaRequest)
 		s.pubMu.Lock()
 		s.mq = mq
 		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }

@@ -55,6 +55,15 @@ func Start(t testing.TB, o pttsim.Options) *Sim {
 		wait.For(t, 10*time.Second, "pttsim's connection to the broker", s.Connected)
 		probeTracks(t, s, o)
 	}
+	if o.MediaAddr != "" {
+		deadline := time.Now().Add(10 * time.Second)
+		for s.MediaAddr() == "" {
+			if time.Now().After(deadline) {
+				t.Fatal("pttsim's media relay did not start")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	return &Sim{Sim: s, URL: "http://" + l.Addr().String()}
 }
 

@@ -1,0 +1,222 @@
+package pttsim
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/pion/rtcp"
+
+	"github.com/pttagent/pttagent/uplink/media"
+	"github.com/pttagent/pttagent/wire"
+)
+
+// handle takes one datagram from a device.
+func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
+	r.mu.Lock()
+	sess := r.bySSRC[media.SSRCOf(pkt)]
+	switch {
+	case len(pkt) > media.MaxPacket || len(pkt) < 8:
+		r.stats.Malformed++
+		sess = nil
+	case sess == nil || !now.Before(sess.until):
+		r.stats.AuthFailures++
+		sess = nil
+	}
+	if sess == nil {
+		r.mu.Unlock()
+		return
+	}
+	if media.IsRTCP(pkt) {
+		r.controlLocked(sess, pkt, from, now) // unlocks
+		return
+	}
+	payload, newest, err := sess.rx.OpenRTP(pkt, now)
+	if err != nil {
+		r.countLocked(err)
+		r.mu.Unlock()
+		return
+	}
+	group, speaker, voice, err := wire.DecodeMediaVoice(payload)
+	var p wire.VoicePacket
+	if err == nil && len(speaker) == 0 {
+		err = wire.DecodeVoicePacket(voice, &p)
+	}
+	if err != nil || len(speaker) != 0 {
+		r.stats.Malformed++
+		r.mu.Unlock()
+		return
+	}
+	r.latchLocked(sess, from, newest, now)
+	r.stats.VoiceIn++
+	var report []byte
+	if now.Sub(sess.reported) >= reportEvery {
+		sess.reported = now
+		report = media.ReceiverReport(sess.ssrc, &sess.rx.Stats,
+			media.AppPacket(sess.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, r.linkLocked(sess, group, now))))
+		r.stats.Reports++
+	}
+	acct, addr, tx := sess.acct, sess.addr, sess.tx
+	// MQTT keeps the payload until it is written; the buffer is the next
+	// packet's.
+	voice = slices.Clone(voice)
+	r.mu.Unlock()
+	if report != nil {
+		tx.WriteControl(r.conn, addr, report)
+	}
+	if r.s.admitVoice(acct, group, &p) {
+		r.s.relayVoice(group, acct, voice)
+	}
+}
+
+// latchLocked moves the session to the address of its newest
+// authenticated packet: a delayed packet from a former address (older
+// than one already seen) cannot pull it back.
+func (r *mediaRelay) latchLocked(sess *mediaSession, from netip.AddrPort, newest bool, now time.Time) {
+	sess.heard = now
+	if !newest || from == sess.addr {
+		return
+	}
+	if sess.addr.IsValid() {
+		r.stats.AddressChanges++
+		r.s.log.Info("media address changed", "account", sess.acct, "from", sess.addr, "to", from)
+	}
+	sess.addr = from
+}
+
+func (r *mediaRelay) countLocked(err error) {
+	switch {
+	case errors.Is(err, media.ErrAuth):
+		r.stats.AuthFailures++
+	case errors.Is(err, media.ErrReplay):
+		r.stats.Replayed++
+	default:
+		r.stats.Malformed++
+	}
+}
+
+// controlLocked takes a device's SRTCP packet: a keep-alive (answered with
+// an echo, to the address it came from) or a listener's receiver report.
+func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.AddrPort, now time.Time) {
+	plain, newest, err := sess.rx.OpenRTCP(pkt)
+	if err != nil {
+		r.countLocked(err)
+		r.mu.Unlock()
+		return
+	}
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		r.stats.Malformed++
+		r.mu.Unlock()
+		return
+	}
+	r.latchLocked(sess, from, newest, now)
+	r.stats.ControlIn++
+	var keepAlive *wire.MediaKeepAlive
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.ApplicationDefined:
+			if p.Name != wire.MediaAppName || p.SubType != wire.MediaAppKeepAlive {
+				continue
+			}
+			k, err := wire.DecodeMediaKeepAlive(p.Data)
+			if err != nil {
+				r.stats.Malformed++
+				continue
+			}
+			keepAlive = &k
+		case *rtcp.ReceiverReport:
+			for _, b := range p.Reports {
+				if b.SSRC == sess.ssrc {
+					sess.down.fraction, sess.down.jitter, sess.down.at = b.FractionLost, b.Jitter, now
+				}
+			}
+		}
+	}
+	acct, tx, ssrc := sess.acct, sess.tx, sess.ssrc
+	r.mu.Unlock()
+	if keepAlive == nil {
+		return
+	}
+	// Only a group the device is a member of is sent to it.
+	if keepAlive.Listen != 0 && !r.s.isMember(acct, keepAlive.Listen) {
+		keepAlive.Listen = 0
+		r.mu.Lock()
+		r.stats.ListenRefused++
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	sess.listen = keepAlive.Listen
+	r.stats.Echoes++
+	r.mu.Unlock()
+	tx.WriteControl(r.conn, from, media.AppPacket(ssrc, wire.MediaAppEcho, wire.AppendMediaKeepAlive(nil, *keepAlive)))
+}
+
+// linkLocked is the report's addition for the talker: its uplink queueing
+// delay and the worst recent downlink among the group's UDP listeners.
+func (r *mediaRelay) linkLocked(talker *mediaSession, group int64, now time.Time) wire.MediaLink {
+	d := wire.MediaLink{QueueMs: uint16(min(65535, media.JitterMs(talker.rx.Stats.Queue())))}
+	for acct, a := range r.byAcct {
+		s := a.live()
+		if acct == talker.acct || s == nil || s.listen != group || now.Sub(s.down.at) > downlinkAge {
+			continue
+		}
+		d.FractionLost = max(d.FractionLost, s.down.fraction)
+		d.Jitter = max(d.Jitter, s.down.jitter)
+		if d.Listeners < 255 {
+			d.Listeners++
+		}
+	}
+	return d
+}
+
+// forward sends an admitted voice packet of speaker to the group's UDP
+// listeners, each under its own session's keys. A simulator's scale: a
+// walk over the sessions per packet.
+func (r *mediaRelay) forward(group int64, speaker string, voice []byte) {
+	type target struct {
+		acct string
+		tx   *media.Sender
+		addr netip.AddrPort
+	}
+	now := r.s.now()
+	var targets []target
+	r.mu.Lock()
+	for acct, a := range r.byAcct {
+		s := a.live()
+		if acct == speaker || s == nil || s.listen != group || now.Sub(s.heard) > mediaIdle {
+			continue
+		}
+		targets = append(targets, target{acct, s.tx, s.addr})
+	}
+	r.mu.Unlock()
+	sent := 0
+	for _, t := range targets {
+		// Membership is checked again for every packet: a member removed
+		// from the group stops hearing it at once, not at its next
+		// keep-alive.
+		if !r.s.isMember(t.acct, group) {
+			continue
+		}
+		if _, err := t.tx.WriteVoice(r.conn, t.addr, group, speaker, voice); err == nil {
+			sent++
+		} else {
+			r.s.log.Debug("media relay send", "to", t.addr, "err", err)
+		}
+	}
+	if sent > 0 {
+		r.mu.Lock()
+		r.stats.VoiceOut += sent
+		r.mu.Unlock()
+	}
+}
+
+// isMember says whether account is a member of group.
+func (s *Sim) isMember(account string, group int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.w.byNum(account)
+	g := s.w.Groups[group]
+	return m != nil && g != nil && g.member(m.ID) != nil
+}
