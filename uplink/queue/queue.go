@@ -102,29 +102,11 @@ func Open(path string, maxPoints int) (*Queue, error) {
 	q := &Queue{max: maxPoints, path: path, notify: make(chan struct{}, 1)}
 	var notes []string
 
-	markPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".seq"
-	m, err := openMark(markPath)
-	if err != nil && unusable(err) {
-		if m != nil {
-			m.close()
-		}
-		aside, aerr := setAside(markPath)
-		if aerr != nil {
-			return nil, fmt.Errorf("open queue %s: sequence mark %s: %w; cannot move it aside: %v", path, markPath, err, aerr)
-		}
-		notes = append(notes, fmt.Sprintf("sequence mark %s: %v; moved to %s", filepath.Base(markPath), err, filepath.Base(aside)))
-		m, err = openMark(markPath)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open queue %s: sequence mark %s: %w", path, markPath, err)
-	}
-	q.mark = m
-
+	// The store first: its lock keeps a second agent from touching the mark.
 	db, l, err := openStore(path)
 	if err != nil && unusable(err) {
 		aside, aerr := setAside(path)
 		if aerr != nil {
-			m.close()
 			return nil, fmt.Errorf("open queue %s: %w; cannot move it aside: %v", path, err, aerr)
 		}
 		notes = append(notes, fmt.Sprintf("track queue %s unusable (%v); moved to %s (kept for a technician) and started empty: the points still in it are lost",
@@ -132,12 +114,31 @@ func Open(path string, maxPoints int) (*Queue, error) {
 		db, l, err = openStore(path)
 	}
 	if err != nil {
-		m.close()
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open queue %s: %w (is another pttagent running with the same state_dir?)", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("open queue %s: %w (check the owner, permissions and free space of its directory)", path, err)
 	}
+
+	markPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".seq"
+	m, err := openMark(markPath)
+	if err != nil && unusable(err) {
+		if m != nil {
+			m.close()
+		}
+		aside, aerr := setAside(markPath)
+		if aerr == nil {
+			notes = append(notes, fmt.Sprintf("sequence mark %s: %v; moved to %s", filepath.Base(markPath), err, filepath.Base(aside)))
+			m, err = openMark(markPath)
+		} else {
+			err = fmt.Errorf("%w; cannot move it aside: %v", err, aerr)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: sequence mark %s: %w", path, markPath, err)
+	}
+	q.mark = m
 	q.db, q.n, q.dropped, q.skipped = db, l.n, l.dropped, l.skipped
 
 	st := m.state
