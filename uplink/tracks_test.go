@@ -12,6 +12,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/internal/logbuf"
 	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink"
@@ -300,4 +301,154 @@ func TestIdleLongerThanAckTimeout(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// A backlog drains over a 300 B/s link with the shipped defaults (50
+// points a batch, 4 in flight, ack_timeout 30 s). The sender once started
+// the ack timer when it handed a batch to paho, so the fourth batch of a
+// window (12 KB, 41 s of link) timed out before it had crossed; it then
+// abandoned the window, ignored the PUBACKs still coming and queued copies
+// behind the originals: 160 of 390 points acknowledged, then nothing for
+// minutes (issue 13, item 15).
+func TestBacklogDrainsOverASlowLink(t *testing.T) {
+	t.Parallel() // 80 s of a slow link, mostly waiting
+	def := config.Default()
+	qo := def.Tracks.Queue
+	st := drainOverSlowLink(t, 390, 300, qo.BatchPoints, qo.MaxInflight, def.MQTT.AckTimeout.D())
+	if st.Timeouts != 0 || st.Probes != 0 {
+		t.Errorf("a link that is merely slow timed out: %+v", st)
+	}
+}
+
+// An ack timeout shorter than one batch takes to cross: the first batch
+// times out several times before its PUBACK comes. That late PUBACK still
+// deletes its points, and the batches shrink until they cross in time.
+// (Before, no batch was ever acknowledged in time and nothing drained.)
+func TestAckTimeoutShorterThanABatchTakes(t *testing.T) {
+	t.Parallel()
+	st := drainOverSlowLink(t, 120, 300, 50, 4, 2*time.Second)
+	if st.Timeouts == 0 || st.Batch >= 50 {
+		t.Errorf("the window did not shrink: %+v", st)
+	}
+}
+
+// drainOverSlowLink queues n points, then lets a sender with the given
+// batch, window and ack timeout drain them through a link of rate bytes
+// per second each way to a real mosquitto, and checks that every point
+// arrives, in order, and crosses the link about once.
+func drainOverSlowLink(t *testing.T, n, rate, batch, inflight int, ackTimeout time.Duration) uplink.SenderStats {
+	t.Helper()
+	def := config.Default()
+	broker := mqtttest.Start(t, mqtttest.Options{})
+	link := newLink(t, broker.Addr(), rate, nil)
+	topics := wire.Topics{Prefix: "ptt", Account: "dev-slow"}
+	var got collector
+	subscribe(t, broker.URL(), topics.Track(), &got)
+
+	q, err := queue.Open(filepath.Join(t.TempDir(), "q.db"), 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	payload := 0
+	for i := 1; i <= n; i++ {
+		p := wire.Point{Created: 1763712000 + int64(i), Latitude: 22.668835 + float64(i)*1e-5, Longitude: 115.070211,
+			Speed: 42.3, Altitude: 23.2, Bearing: 231, HDOP: 1.1, Sats: 9, Mode: 3}
+		if _, err := q.Append(&p); err != nil {
+			t.Fatal(err)
+		}
+		payload += len(wire.AppendTrackRow(nil, &p)) + 1
+	}
+	client := mqtt.New(mqtt.Options{Brokers: []string{link.URL()}, ClientID: "dev-slow",
+		KeepAlive: def.MQTT.KeepAlive.D(), ConnectTimeout: def.MQTT.ConnectTimeout.D(),
+		ReconnectMin: def.MQTT.ReconnectMin.D(), ReconnectMax: def.MQTT.ReconnectMax.D(), Logger: quietLogger()})
+	sender := &uplink.TrackSender{Queue: q, MQTT: client, Topic: topics.Track(), BatchPoints: batch,
+		BatchBytes: def.Tracks.Queue.BatchBytes, MaxInflight: inflight, AckTimeout: ackTimeout, Logger: quietLogger()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	go client.Run(ctx)
+	go sender.Run(ctx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("after %v: %d points left, %d bytes up; sender %+v; client %+v",
+				time.Since(start).Round(time.Second), q.Len(), link.Up.Load(), sender.Stats(), client.Stats())
+		}
+	})
+
+	// The points alone take payload/rate; allow three times that.
+	budget := 3 * time.Duration(payload) * time.Second / time.Duration(rate)
+	wait.For(t, budget, "the backlog to drain", func() bool { return q.Len() == 0 })
+	took := time.Since(start)
+	wait.For(t, 10*time.Second, "every point at the platform", func() bool { return len(got.unique()) == n })
+	for i, s := range got.unique() {
+		if s != uint64(i+1) {
+			t.Fatalf("position %d holds seq %d", i, s)
+		}
+	}
+	// Nothing was sent again without reason: the link carried each point
+	// about once (MQTT headers and the connection are the rest).
+	if up := link.Up.Load(); up > int64(payload)*5/4 {
+		t.Errorf("%d bytes crossed the link for %d bytes of points: batches were sent again", up, payload)
+	}
+	if r := client.Stats().Reconnects; r != 0 {
+		t.Errorf("the connection was lost %d times", r)
+	}
+	st := sender.Stats()
+	t.Logf("%d points (%d bytes of rows) over %d B/s drained in %v; %d bytes up; sender %+v",
+		n, payload, rate, took.Round(time.Second), link.Up.Load(), st)
+	return st
+}
+
+// A PUBACK lost on a live connection. When a later batch's PUBACK arrives,
+// the broker had the batch (PUBACKs come in order): its points are
+// deleted, not sent again. When none follows, the sender waits three ack
+// timeouts, then sends the oldest points again as a probe, whose PUBACK
+// settles both.
+func TestLostPuback(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		drop   int // the n-th PUBACK is lost
+		probes uint64
+		// duplicates: the probe carries the oldest points, as many as a
+		// batch holds after three timeouts (5 points halved once or twice)
+		minDup, maxDup int
+	}{
+		{name: "a later one arrives", drop: 2},
+		{name: "none follows", drop: 6, probes: 1, minDup: 1, maxDup: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			broker := mqtttest.Start(t, mqtttest.Options{})
+			link := newLink(t, broker.Addr(), 0, func(n int) bool { return n == tc.drop })
+			topics := wire.Topics{Prefix: "ptt", Account: "dev-lossy"}
+			var got collector
+			subscribe(t, broker.URL(), topics.Track(), &got)
+			q, err := queue.Open(filepath.Join(t.TempDir(), "q.db"), 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			for i := 1; i <= 30; i++ {
+				q.Append(&wire.Point{Created: int64(i), Latitude: 1, Longitude: 2})
+			}
+			client := mqtt.New(mqtt.Options{Brokers: []string{link.URL()}, ClientID: "dev-lossy", KeepAlive: 30 * time.Second,
+				ConnectTimeout: 2 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second, Logger: quietLogger()})
+			sender := &uplink.TrackSender{Queue: q, MQTT: client, Topic: topics.Track(), BatchPoints: 5, BatchBytes: 4096,
+				MaxInflight: 4, AckTimeout: time.Second, Logger: quietLogger()}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go client.Run(ctx)
+			go sender.Run(ctx)
+			wait.For(t, 10*time.Second, "the queue to drain", func() bool { return q.Len() == 0 })
+			wait.For(t, 5*time.Second, "30 points at the platform", func() bool { return len(got.unique()) == 30 })
+			st := sender.Stats()
+			got.mu.Lock()
+			dups := len(got.seqs) - 30
+			got.mu.Unlock()
+			if st.Passed != 1 || st.Probes != tc.probes || dups < tc.minDup || dups > tc.maxDup || st.Restarts != 0 {
+				t.Errorf("passed %d probes %d duplicates %d, want 1, %d, %d–%d; sender %+v",
+					st.Passed, st.Probes, dups, tc.probes, tc.minDup, tc.maxDup, st)
+			}
+		})
+	}
 }

@@ -209,7 +209,8 @@ type decider struct {
 	locShare bool
 	period   time.Duration // 0: off
 
-	nextDue time.Time // the periodic point is due at or after this
+	nextDue  time.Time     // the periodic point is due at this time (less the slack)
+	fixEvery time.Duration // the receiver's fix interval, 0 until known
 
 	// the last point queued
 	sent       bool
@@ -247,6 +248,7 @@ func (d *decider) onFix(now time.Time, f gps.Fix) (wire.Point, bool) {
 	if !f.Valid || !f.Is(gps.HasPosition) {
 		return wire.Point{}, false
 	}
+	d.noteFix(now)
 	d.fix, d.fixAt, d.hasFx = f, now, true
 	if !d.active() {
 		return wire.Point{}, false
@@ -254,12 +256,12 @@ func (d *decider) onFix(now time.Time, f gps.Fix) (wire.Point, bool) {
 	if d.corner(now, &f) {
 		return d.emit(now, &f, wire.TriggerCorner, 0), true
 	}
-	if now.Before(d.nextDue) {
+	if !d.due(now) {
 		return wire.Point{}, false
 	}
 	if d.opts.MinDistance > 0 && d.sent && Distance(d.sentLat, d.sentLon, f.Lat, f.Lon) < d.opts.MinDistance {
 		d.suppressed++
-		d.nextDue = now.Add(d.period) // look again one period later
+		d.advance(now) // look again one period later
 		return wire.Point{}, false
 	}
 	return d.emit(now, &f, wire.TriggerPeriod, 0), true
@@ -299,14 +301,54 @@ func (d *decider) emit(now time.Time, f *gps.Fix, trig wire.Trigger, fixAge int6
 		d.sentCourse, d.hasCourse = f.Course, true
 	}
 	if trig != wire.TriggerHeartbeat {
-		// Keep the schedule (no drift by a fix interval each period) unless
-		// we fell more than a period behind.
-		d.nextDue = d.nextDue.Add(d.period)
-		if d.nextDue.Before(now) {
-			d.nextDue = now.Add(d.period)
-		}
+		d.advance(now)
 	}
 	return PointOf(f, now, trig, fixAge)
+}
+
+// slack is how early before the due time a fix may take the periodic
+// slot: half the receiver's fix interval, so that the slot goes to the fix
+// nearest the due time rather than to the first one after it. Without it a
+// 1 s period with a 1 Hz receiver gives 1–2 s spacing: a fix 20 ms early
+// is skipped and the next one is a second late.
+func (d *decider) slack() time.Duration { return min(d.period, d.fixEvery) / 2 }
+
+// due: at the due time, or nearer to it than the next fix will be (a tie
+// goes to the later fix).
+func (d *decider) due(now time.Time) bool {
+	return !now.Before(d.nextDue) || now.After(d.nextDue.Add(-d.slack()))
+}
+
+// maxFixInterval: a longer time between two fixes is an outage, not the
+// receiver's rate.
+const maxFixInterval = 2 * time.Second
+
+// noteFix follows the receiver's fix interval (a moving average, so that
+// one late fix does not halve the slack).
+func (d *decider) noteFix(now time.Time) {
+	if !d.hasFx {
+		return
+	}
+	gap := now.Sub(d.fixAt)
+	switch {
+	case gap <= 0 || gap > maxFixInterval:
+	case d.fixEvery == 0:
+		d.fixEvery = gap
+	default:
+		d.fixEvery += (gap - d.fixEvery) / 4
+	}
+}
+
+// advance moves the due time one period on from the due time, not from
+// now, so that neither the receiver's jitter nor the time a fix takes to
+// arrive pushes the schedule back. After a gap (no fixes, min_distance)
+// the slots missed are skipped, not caught up in a burst.
+func (d *decider) advance(now time.Time) {
+	d.nextDue = d.nextDue.Add(d.period)
+	if d.due(now) {
+		behind := now.Sub(d.nextDue.Add(-d.slack()))
+		d.nextDue = d.nextDue.Add((behind/d.period + 1) * d.period)
+	}
 }
 
 // PointOf converts a fix. The position's own time is the point's time when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -116,6 +117,57 @@ func TestScheduleDoesNotDrift(t *testing.T) {
 	}
 	if len(times) != 10 || times[9] != 90500*time.Millisecond {
 		t.Errorf("points at %v", times)
+	}
+}
+
+// The periodic schedule keeps to the due times whatever the receiver's
+// jitter: fixes of a 1 Hz receiver arrive a little before or after the
+// second. It once restarted from "now" after a slip and skipped the fix
+// just before the next due time: a 1 s period gave 1–2 s spacing, about
+// one fix in four lost (issue 13, item 18).
+func TestScheduleFollowsDueTimesThroughJitter(t *testing.T) {
+	// jitter of the k-th fix of a 1 Hz receiver, in ms, repeating
+	jitter := []int{0, 20, -20, 5, -40, 90, -90, 10, 300, -300, 0, -5}
+	fixes := func(from, to int) []int {
+		var ms []int
+		for k := from; k < to; k++ {
+			ms = append(ms, k*1000+jitter[k%len(jitter)])
+		}
+		return ms
+	}
+	for _, tc := range []struct {
+		name   string
+		period time.Duration
+		fixes  []int // arrival times, ms after t0
+		// want is the arrival times (ms) of the fixes that become points.
+		want []int
+	}{
+		{name: "1 s period, 1 Hz receiver: every fix", period: time.Second,
+			fixes: fixes(0, 24), want: fixes(0, 24)},
+		{name: "2 s period, 1 Hz receiver: every other fix", period: 2 * time.Second,
+			fixes: fixes(0, 24), want: []int{0, 1980, 3960, 5910, 8300, 10000, 12000, 13980, 15960, 17910, 20300, 22000}},
+		{name: "after a gap: no burst to catch up, the phase kept", period: 2 * time.Second,
+			fixes: append(fixes(0, 3), fixes(10, 16)...), want: []int{0, 1980, 10000, 12000, 13980}},
+		{name: "fixes at x.5 s, 10 s period: 10 s apart, no drift", period: 10 * time.Second,
+			fixes: []int{500, 1500, 9500, 10500, 19500, 20500, 29600, 30400, 40700},
+			want:  []int{500, 10500, 20500, 29600, 40700}},
+		{name: "a 5 Hz receiver, 1 s period", period: time.Second,
+			fixes: []int{0, 200, 400, 600, 800, 990, 1200, 1400, 1600, 1800, 2030, 2200},
+			want:  []int{0, 990, 2030}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDecider(opts())
+			d.setSettings(t0, true, tc.period)
+			var got []int
+			for _, ms := range tc.fixes {
+				if _, ok := d.onFix(t0.Add(time.Duration(ms)*time.Millisecond), fix(ms/1000, 1, 1, 0, 0)); ok {
+					got = append(got, ms)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("points at %v ms,\n want %v", got, tc.want)
+			}
+		})
 	}
 }
 

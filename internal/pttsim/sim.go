@@ -97,6 +97,7 @@ type Stats struct {
 	Logins, Refreshes, RefreshRefused, TokenRefused int
 	EventsPublished, EventsDropped                  int
 	TrackPoints, TrackDuplicates, TrackBad          int
+	TrackMissing                                    int // seqs skipped: points the handsets lost
 	Records, RecordDuplicates, RecordsBad           int
 }
 

@@ -40,6 +40,28 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// A seq gap is the handset's word that points were lost (queue full, disk
+// full, a lost store): the simulator counts the missing seqs.
+func TestTrackGapsAreCounted(t *testing.T) {
+	addr := freeAddr(t)
+	s := simtest.Start(t, pttsim.Options{EmbedBroker: addr})
+	s.AddMember(pttsim.MemberSpec{Num: "dev-9", Name: "D9", Password: "pw", Type: pttsim.TypeDevice, LocShare: 1, Track: 1})
+	base := s.Stats()
+	now := time.Now().Unix()
+	cli := publisher(t, "tcp://"+addr)
+	for _, seqs := range [][]uint64{{1, 2}, {5, 6}, {6, 1007}} {
+		var batch []wire.Point
+		for _, q := range seqs {
+			batch = append(batch, wire.Point{Seq: q, Created: now, Latitude: 22.6, Longitude: 115, Mode: 3})
+		}
+		cli.Publish("ptt/dev/dev-9/track", 1, false, wire.AppendTrackBatch(nil, batch)).WaitTimeout(5 * time.Second)
+	}
+	wait.For(t, 5*time.Second, "5 points", func() bool { return len(s.Tracks("dev-9")) == 5 })
+	if st := s.Stats(); st.TrackMissing-base.TrackMissing != 2+1000 {
+		t.Errorf("missing %d, want 1002 (3–4 and 7–1006)", st.TrackMissing-base.TrackMissing)
+	}
+}
+
 // Tracks published on the embedded broker are stored once each (by seq)
 // and read back in both seeds' shapes.
 func TestTracksStoredAndReadBack(t *testing.T) {
@@ -65,6 +87,10 @@ func TestTracksStoredAndReadBack(t *testing.T) {
 	})
 	if st := s.Stats(); st.TrackDuplicates-base.TrackDuplicates < 1 || st.TrackPoints-base.TrackPoints != 3 {
 		t.Errorf("stats %+v", st)
+	}
+
+	if st := s.Stats(); st.TrackMissing != base.TrackMissing {
+		t.Errorf("missing points counted without a gap: %+v", st)
 	}
 
 	var tr struct {

@@ -9,7 +9,9 @@ import (
 
 // onTrack stores a batch from {prefix}/dev/{account}/track: decoded with
 // wire.DecodeTrackBatch, de-duplicated by seq per device (docs/protocol.md:
-// a point whose seq is not above the highest stored is a redelivery).
+// a point whose seq is not above the highest stored is a redelivery). A
+// seq above the next one expected means points lost on the handset (queue
+// full, disk full, a store lost): counted and logged.
 func (s *Sim) onTrack(topic string, payload []byte) {
 	acct := wire.DeviceOf(s.o.Prefix, topic)
 	pts, err := wire.DecodeTrackBatch(payload)
@@ -26,12 +28,20 @@ func (s *Sim) onTrack(topic string, payload []byte) {
 		tl = &trackLog{}
 		s.w.Tracks[acct] = tl
 	}
-	var stored []wire.Point
+	var (
+		stored []wire.Point
+		gaps   [][2]uint64
+	)
 	for _, p := range pts {
 		if p.Seq <= tl.LastSeq {
 			tl.Dups++
 			s.stats.TrackDuplicates++
 			continue
+		}
+		if tl.LastSeq > 0 && p.Seq > tl.LastSeq+1 {
+			tl.Missing += p.Seq - tl.LastSeq - 1
+			s.stats.TrackMissing += int(p.Seq - tl.LastSeq - 1)
+			gaps = append(gaps, [2]uint64{tl.LastSeq, p.Seq})
 		}
 		tl.LastSeq = p.Seq
 		tl.Points = append(tl.Points, p)
@@ -43,6 +53,9 @@ func (s *Sim) onTrack(topic string, payload []byte) {
 	}
 	s.dirty = true
 	s.mu.Unlock()
+	for _, g := range gaps {
+		s.log.Warn("track points missing: lost on the handset", "account", acct, "after_seq", g[0], "next_seq", g[1], "missing", g[1]-g[0]-1)
+	}
 	for _, p := range stored {
 		s.log.Info("track point stored", "account", acct, "seq", p.Seq, "created", p.Created,
 			"lat", p.Latitude, "lon", p.Longitude, "speed_kmh", num(p.Speed), "trigger", p.Trigger)

@@ -138,6 +138,7 @@ type trackLog struct {
 	LastSeq uint64       `json:"last_seq"`
 	Points  []wire.Point `json:"points"`
 	Dups    int          `json:"dups"`
+	Missing uint64       `json:"missing,omitempty"` // seqs never received: points lost on the handset
 }
 
 func newWorld(now time.Time) *world {

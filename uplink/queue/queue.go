@@ -10,15 +10,17 @@
 package queue
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -30,88 +32,163 @@ var (
 	bucketMeta   = []byte("meta")
 	keyLastSeq   = []byte("last_seq")
 	keyDropped   = []byte("dropped")
+	keySkipped   = []byte("skipped")
 )
 
 // ErrDiskFull is returned (wrapped) when the point could not be stored for
 // lack of space; the caller reports it and carries on.
 var ErrDiskFull = errors.New("disk full")
 
+// ErrLocked is returned by Open when another process has the store open.
+var ErrLocked = errors.New("locked by another process")
+
 // Queue is safe for concurrent use.
 type Queue struct {
-	db      *bolt.DB
-	max     int
-	path    string
-	mu      sync.Mutex
-	n       int    // points stored
-	lastSeq uint64 // last sequence number handed out, persisted with the point
-	acked   uint64 // highest sequence acknowledged
-	dropped uint64 // dropped oldest to honour max, persisted
-	failed  uint64 // points that could not be stored (disk full, I/O error)
-	notify  chan struct{}
+	db     *bolt.DB
+	mark   *mark
+	max    int
+	path   string
+	notify chan struct{}
+
+	mu        sync.Mutex
+	n         int    // points stored
+	lastSeq   uint64 // last sequence number handed out (stored or lost)
+	acked     uint64 // highest sequence acknowledged
+	dropped   uint64 // dropped oldest to honour max, persisted
+	skipped   uint64 // unreadable records removed, persisted
+	markDirty bool   // the mark on disk is behind q.mark.state
+	recovered string
+	setAside  []string
 }
 
 // Stats is a snapshot for status and logs.
 type Stats struct {
 	Len       int
-	LastSeq   uint64 // last sequence number assigned
+	LastSeq   uint64 // last sequence number assigned (to a stored or a lost point)
 	LastAcked uint64 // highest sequence number the broker acknowledged (this run)
 	Dropped   uint64 // oldest points dropped because the queue was full (ever)
-	Failed    uint64 // points that could not be written (this run)
+	// Failed counts points that could not be written (disk full, I/O
+	// error), ever: it is kept outside the store and survives restarts and
+	// a lost store.
+	Failed uint64
+	// Skipped counts records found unreadable and removed (ever, while the
+	// store lasts).
+	Skipped uint64
+	// Recovered is set when Open found the store unusable and started a
+	// fresh one: what was wrong and where the old file was put. The agent
+	// shows it as a warning; the points in the old file are lost.
+	Recovered string
+	// SetAside lists the unusable stores kept beside the queue for a
+	// technician (newest first; at most keepAside), found at Open.
+	SetAside []string
 }
 
-// Open opens or creates the queue file; max caps the number of points.
-func Open(path string, max int) (*Queue, error) {
+// Open opens or creates the queue file; maxPoints caps the number of points.
+//
+// Beside it, Open keeps a small mark file (the queue's name with the
+// extension .seq) with the sequence high-water mark and the count of
+// points lost to write errors, so that neither is lost with the store.
+//
+// A store that cannot be used — not a regular file, not a bbolt file,
+// truncated, failing bbolt's consistency check — is renamed to
+// {path}.corrupt-{UTC time} and a fresh one started: the handset keeps
+// working, and numbering continues above every seq that may have been
+// sent. Stats.Recovered says what happened. Only a store locked by another
+// process (ErrLocked) or a directory the agent may not write is an error.
+func Open(path string, maxPoints int) (*Queue, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
 	}
-	// A second agent on the same state directory would corrupt sequence
-	// numbering: fail fast instead of waiting for the lock forever.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	q := &Queue{max: maxPoints, path: path, notify: make(chan struct{}, 1)}
+	var notes []string
+
+	// The store first: its lock keeps a second agent from touching the mark.
+	db, l, err := openStore(path)
+	if err != nil && unusable(err) {
+		aside, aerr := setAside(path)
+		if aerr != nil {
+			return nil, fmt.Errorf("open queue %s: %w; cannot move it aside: %v", path, err, aerr)
+		}
+		notes = append(notes, fmt.Sprintf("track queue %s unusable (%v); moved to %s (kept for a technician) and started empty: the points still in it are lost",
+			filepath.Base(path), err, filepath.Base(aside)))
+		db, l, err = openStore(path)
+	}
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open queue %s: locked by another process (is another pttagent running with the same state_dir?)", path)
+			return nil, fmt.Errorf("open queue %s: %w (is another pttagent running with the same state_dir?)", path, ErrLocked)
 		}
-		return nil, fmt.Errorf("open queue %s: %w (if the file is corrupt, move it aside; its points are lost)", path, err)
+		return nil, fmt.Errorf("open queue %s: %w (check the owner, permissions and free space of its directory)", path, err)
 	}
-	q := &Queue{db: db, max: max, path: path, notify: make(chan struct{}, 1)}
-	err = db.Update(func(tx *bolt.Tx) error {
-		pts, err := tx.CreateBucketIfNotExists(bucketPoints)
-		if err != nil {
-			return err
+
+	markPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".seq"
+	m, err := openMark(markPath)
+	if err != nil && unusable(err) {
+		if m != nil {
+			m.close()
 		}
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
+		aside, aerr := setAside(markPath)
+		if aerr == nil {
+			notes = append(notes, fmt.Sprintf("sequence mark %s: %v; moved to %s", filepath.Base(markPath), err, filepath.Base(aside)))
+			m, err = openMark(markPath)
+		} else {
+			err = fmt.Errorf("%w; cannot move it aside: %v", err, aerr)
 		}
-		q.lastSeq = getUint(meta, keyLastSeq)
-		q.dropped = getUint(meta, keyDropped)
-		q.n = pts.Stats().KeyN
-		// Never hand out a number below one already on disk, even if the
-		// meta key were lost.
-		if k, _ := pts.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) > q.lastSeq {
-			q.lastSeq = binary.BigEndian.Uint64(k)
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open queue %s: %w", path, err)
+		return nil, fmt.Errorf("open queue %s: sequence mark %s: %w", path, markPath, err)
 	}
+	q.mark = m
+	q.db, q.n, q.dropped, q.skipped = db, l.n, l.dropped, l.skipped
+
+	st := m.state
+	if l.haveSeq {
+		// The store numbers every point it commits: exact. Only seqs lost
+		// to write errors may lie above it.
+		q.lastSeq = max(l.lastSeq, l.lastKey, st.Consumed)
+	} else {
+		// A fresh (or recovered) store knows nothing: continue above
+		// everything that may have been handed out.
+		q.lastSeq = max(st.Reserved, st.Consumed, l.lastKey)
+	}
+	if st.Reserved < q.lastSeq {
+		st.Reserved = q.lastSeq + markBlock
+		q.markDirty = m.write(st) != nil
+	}
+	if len(notes) > 0 {
+		q.recovered = strings.Join(notes, "; ") + fmt.Sprintf("; numbering continues at seq %d", q.lastSeq+1)
+	}
+	q.setAside = listAside(path)
 	return q, nil
 }
 
 // Close closes the file; points stay on disk for the next start.
-func (q *Queue) Close() error { return q.db.Close() }
+func (q *Queue) Close() error {
+	err := q.db.Close()
+	if merr := q.mark.close(); err == nil {
+		err = merr
+	}
+	return err
+}
 
 // Notify is signalled (without blocking) whenever a point is appended.
 func (q *Queue) Notify() <-chan struct{} { return q.notify }
 
 // Append gives p the next sequence number and commits it to disk before
-// returning. When the queue is full the oldest point makes room.
+// returning. When the queue is full the oldest point makes room. A point
+// that cannot be stored still uses up its sequence number, so that the
+// platform sees the gap; Stats.Failed counts it.
 func (q *Queue) Append(p *wire.Point) (uint64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	seq := q.lastSeq + 1
+	if st := q.mark.state; seq > st.Reserved || q.markDirty {
+		// Reserve before use: once the point is committed it may be sent.
+		// A failed write is retried at the next point; the point itself is
+		// worth more than the guarantee.
+		st.Reserved = max(st.Reserved, seq+markBlock-1)
+		q.markDirty = q.mark.write(st) != nil
+	}
 	var rec [recordSize]byte
 	dropped := 0
 	err := q.db.Update(func(tx *bolt.Tx) error {
@@ -136,15 +213,17 @@ func (q *Queue) Append(p *wire.Point) (uint64, error) {
 		}
 		return nil
 	})
+	q.lastSeq = seq
 	if err != nil {
-		q.failed++
 		p.Seq = 0
+		st := q.mark.state
+		st.Consumed, st.Failed = seq, st.Failed+1
+		q.markDirty = q.mark.write(st) != nil
 		if errors.Is(err, syscall.ENOSPC) {
 			return 0, fmt.Errorf("queue %s: %w: %v", q.path, ErrDiskFull, err)
 		}
 		return 0, fmt.Errorf("queue %s: store point: %w", q.path, err)
 	}
-	q.lastSeq = seq
 	q.n += 1 - dropped
 	q.dropped += uint64(dropped)
 	select {
@@ -156,19 +235,26 @@ func (q *Queue) Append(p *wire.Point) (uint64, error) {
 
 // Peek returns up to maxPoints of the oldest points with a sequence number
 // above after, stopping before the encoded batch would exceed maxBytes
-// (at least one point is returned if any is there). It reuses buf.
+// (at least one point is returned if any is there). It reuses buf. A
+// record that cannot be read is removed and counted (Stats.Skipped), and
+// the batch goes on without it.
 func (q *Queue) Peek(after uint64, maxPoints, maxBytes int, buf []wire.Point) ([]wire.Point, error) {
 	buf = buf[:0]
 	size := wire.TrackBatchOverhead
-	var row [256]byte
+	var (
+		row [256]byte
+		bad [][]byte
+	)
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPoints).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(buf) < maxPoints; k, v = c.Next() {
+			seq, ok := keySeq(k)
 			p, err := decode(v)
-			if err != nil {
-				return fmt.Errorf("point %d: %w", binary.BigEndian.Uint64(k), err)
+			if !ok || err != nil {
+				bad = append(bad, bytes.Clone(k))
+				continue
 			}
-			p.Seq = binary.BigEndian.Uint64(k)
+			p.Seq = seq
 			n := len(wire.AppendTrackRow(row[:0], &p)) + 1
 			if len(buf) > 0 && size+n > maxBytes {
 				break
@@ -181,7 +267,38 @@ func (q *Queue) Peek(after uint64, maxPoints, maxBytes int, buf []wire.Point) ([
 	if err != nil {
 		return buf, fmt.Errorf("queue %s: read: %w", q.path, err)
 	}
+	if len(bad) > 0 {
+		if err := q.discard(bad); err != nil {
+			return buf, err
+		}
+	}
 	return buf, nil
+}
+
+// discard removes unreadable records and counts them.
+func (q *Queue) discard(keys [][]byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	removed := 0
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		pts := tx.Bucket(bucketPoints)
+		for _, k := range keys {
+			if pts.Get(k) == nil {
+				continue
+			}
+			if err := pts.Delete(k); err != nil {
+				return err
+			}
+			removed++
+		}
+		return putUint(tx.Bucket(bucketMeta), keySkipped, q.skipped+uint64(removed))
+	})
+	if err != nil {
+		return fmt.Errorf("queue %s: remove unreadable records: %w", q.path, err)
+	}
+	q.n -= removed
+	q.skipped += uint64(removed)
+	return nil
 }
 
 // Ack removes the points first..last (inclusive) after the broker
@@ -192,7 +309,12 @@ func (q *Queue) Ack(first, last uint64) error {
 	removed := 0
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPoints).Cursor()
-		for k, _ := c.Seek(seqKey(first)); k != nil && binary.BigEndian.Uint64(k) <= last; k, _ = c.Next() {
+		for k, _ := c.Seek(seqKey(first)); k != nil; k, _ = c.Next() {
+			// A key of the wrong length sorts among the others; it is as
+			// unreadable here as in Peek, and goes with its neighbours.
+			if seq, ok := keySeq(k); ok && seq > last {
+				break
+			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
@@ -220,7 +342,16 @@ func (q *Queue) Len() int {
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Stats{Len: q.n, LastSeq: q.lastSeq, LastAcked: q.acked, Dropped: q.dropped, Failed: q.failed}
+	return Stats{Len: q.n, LastSeq: q.lastSeq, LastAcked: q.acked, Dropped: q.dropped, Failed: q.mark.state.Failed,
+		Skipped: q.skipped, Recovered: q.recovered, SetAside: slices.Clone(q.setAside)}
+}
+
+// keySeq reads a key; a key that is not 8 bytes is not one of ours.
+func keySeq(k []byte) (uint64, bool) {
+	if len(k) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k), true
 }
 
 func seqKey(seq uint64) []byte {

@@ -13,15 +13,19 @@
 package recording
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pttagent/pttagent/audio/ogg"
@@ -52,6 +56,7 @@ type Stats struct {
 	Reported   uint64 // reports acknowledged (then deleted)
 	Dropped    uint64 // recordings dropped because the queue was full
 	Recovered  uint64 // recordings cut short by a crash, recovered at start
+	Skipped    uint64 // recordings set aside as unreadable (see SetAside)
 	Failures   uint64 // failed upload or report attempts
 	LastError  string
 	LastUpload time.Time
@@ -101,24 +106,31 @@ func (q *Queue) recover() error {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case strings.HasSuffix(name, ".tmp"):
+		case strings.HasSuffix(name, ".tmp") && e.Type().IsRegular():
 			os.Remove(filepath.Join(q.dir, name))
 		case strings.HasSuffix(name, ".opus"):
-			if _, err := os.Stat(q.path(strings.TrimSuffix(name, ".opus"), ".json")); errors.Is(err, os.ErrNotExist) {
-				os.Remove(filepath.Join(q.dir, name))
+			if _, err := os.Lstat(q.path(strings.TrimSuffix(name, ".opus"), ".json")); errors.Is(err, os.ErrNotExist) {
+				if e.Type().IsRegular() {
+					os.Remove(filepath.Join(q.dir, name))
+				} else {
+					q.SetAside(strings.TrimSuffix(name, ".opus"), fmt.Errorf("%s: %w", name, errNotRegular))
+				}
 			}
 		case strings.HasSuffix(name, ".json"):
 			id := strings.TrimSuffix(name, ".json")
 			m, err := q.readMeta(id)
 			if err != nil {
-				q.log.Warn("recording: unreadable description; removing the recording", "id", id, "err", err)
-				q.remove(id)
+				q.SetAside(id, err)
 				continue
 			}
 			if m.Complete {
 				continue
 			}
-			data, err := os.ReadFile(q.path(id, ".opus"))
+			data, err := readRegular(q.path(id, ".opus"), q.maxBytes)
+			if errors.Is(err, errNotRegular) || errors.Is(err, errTooLarge) {
+				q.SetAside(id, err)
+				continue
+			}
 			var d time.Duration
 			var fixed []byte
 			if err == nil {
@@ -144,18 +156,75 @@ func (q *Queue) recover() error {
 }
 
 func (q *Queue) readMeta(id string) (Meta, error) {
-	var m Meta
-	b, err := os.ReadFile(q.path(id, ".json"))
+	b, err := readRegular(q.path(id, ".json"), maxMetaSize)
 	if err != nil {
-		return m, err
+		return Meta{}, err
 	}
+	return decodeMeta(id, b)
+}
+
+// maxMetaSize bounds a description: a few hundred bytes in practice.
+const maxMetaSize = 64 << 10
+
+// maxDurationMs is the longest recording a report may carry (the
+// platform's bound, wire.DecodeRecordReport).
+const maxDurationMs = 24 * 3600 * 1000
+
+// decodeMeta reads a recording's description and checks that it
+// describes one the platform would take: the file is on the handset's own
+// disk, but a damaged or hand-edited one must not be reported as a
+// recording (the platform drops the report and the audio is deleted).
+func decodeMeta(id string, b []byte) (Meta, error) {
+	var m Meta
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, err
+		return Meta{}, fmt.Errorf("%s.json: %w", id, err)
 	}
-	if m.ID != id {
-		return m, fmt.Errorf("id %q in %s.json", m.ID, id)
+	switch {
+	case m.ID != id:
+		return Meta{}, fmt.Errorf("%s.json: id %q", id, m.ID)
+	case m.Group <= 0:
+		return Meta{}, fmt.Errorf("%s.json: group %d", id, m.Group)
+	case m.BeginMs <= 0 || m.DurationMs < 0 || m.DurationMs > maxDurationMs:
+		return Meta{}, fmt.Errorf("%s.json: begin %d ms, duration %d ms", id, m.BeginMs, m.DurationMs)
+	case m.URL != "" && !httpURL(m.URL):
+		return Meta{}, fmt.Errorf("%s.json: url %q is not an http(s) URL", id, m.URL)
 	}
 	return m, nil
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = errors.New("larger than the whole queue may be")
+)
+
+// readRegular reads path if it is a regular file of at most limit bytes.
+// O_NONBLOCK keeps a FIFO from blocking the open, O_NOFOLLOW refuses a
+// symbolic link, and the check is made on the open descriptor.
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s: %w (a symbolic link)", filepath.Base(path), errNotRegular)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !info.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: %w (%s)", filepath.Base(path), errNotRegular, info.Mode().Type())
+	case info.Size() > limit:
+		return nil, fmt.Errorf("%s: %d bytes: %w", filepath.Base(path), info.Size(), errTooLarge)
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // writeMeta replaces a recording's meta atomically.
@@ -207,6 +276,25 @@ func (q *Queue) remove(id string) {
 	os.Remove(q.path(id, ".json"))
 }
 
+// badSuffix marks the files of a recording set aside: kept for a
+// technician, within the queue's byte bound, and the first to go when room
+// is needed.
+const badSuffix = ".bad"
+
+// SetAside takes a recording that cannot be sent (an unreadable or
+// nonsensical description, an audio file that is not a regular file or is
+// too large) out of the queue, so that it blocks nothing: its files are
+// renamed {id}.json.bad and {id}.opus.bad, and Stats.Skipped counts it.
+func (q *Queue) SetAside(id string, why error) {
+	q.log.Warn("recording: cannot be sent; set aside", "id", id, "err", why, "kept_as", q.path(id, ".json"+badSuffix))
+	os.Rename(q.path(id, ".json"), q.path(id, ".json"+badSuffix))
+	os.Rename(q.path(id, ".opus"), q.path(id, ".opus"+badSuffix))
+	syncDir(q.dir)
+	q.mu.Lock()
+	q.stats.Skipped++
+	q.mu.Unlock()
+}
+
 // Pending lists the complete recordings, oldest first.
 func (q *Queue) Pending() []Meta {
 	entries, err := os.ReadDir(q.dir)
@@ -219,21 +307,33 @@ func (q *Queue) Pending() []Meta {
 		if !ok {
 			continue
 		}
-		if m, err := q.readMeta(id); err == nil && m.Complete {
+		m, err := q.readMeta(id)
+		switch {
+		case errors.Is(err, os.ErrNotExist): // removed meanwhile
+		case err != nil:
+			q.SetAside(id, err)
+		case m.Complete:
 			out = append(out, m)
 		}
 	}
 	slices.SortFunc(out, func(a, b Meta) int {
-		if a.BeginMs != b.BeginMs {
-			return int(a.BeginMs - b.BeginMs)
-		}
-		return strings.Compare(a.ID, b.ID)
+		return cmp.Or(cmp.Compare(a.BeginMs, b.BeginMs), strings.Compare(a.ID, b.ID))
 	})
 	return out
 }
 
-// Data returns a recording's file.
-func (q *Queue) Data(id string) ([]byte, error) { return os.ReadFile(q.path(id, ".opus")) }
+// Data returns a recording's file. A file that is not a regular file, or
+// larger than the queue may hold, is an error wrapping ErrUnsendable.
+func (q *Queue) Data(id string) ([]byte, error) {
+	b, err := readRegular(q.path(id, ".opus"), q.maxBytes)
+	if errors.Is(err, errNotRegular) || errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrUnsendable, err)
+	}
+	return b, err
+}
+
+// ErrUnsendable marks a recording whose audio cannot be read as a file.
+var ErrUnsendable = errors.New("recording cannot be sent")
 
 // SetURL records where the platform keeps a recording, so that a restart
 // does not upload it again.
@@ -286,7 +386,7 @@ func (q *Queue) refresh() {
 	n, bytes := 0, int64(0)
 	entries, _ := os.ReadDir(q.dir)
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
 			bytes += info.Size()
 		}
 		if strings.HasSuffix(e.Name(), ".json") {
@@ -302,6 +402,17 @@ func (q *Queue) refresh() {
 // the queue fits its bound.
 func (q *Queue) makeRoom(keep string) {
 	q.refresh()
+	entries, _ := os.ReadDir(q.dir)
+	for _, e := range entries { // oldest first: the names start with the time
+		if q.Stats().Bytes <= q.maxBytes {
+			return
+		}
+		if strings.HasSuffix(e.Name(), badSuffix) && e.Type().IsRegular() {
+			q.log.Warn("recording queue full; deleting a recording set aside", "file", e.Name())
+			os.Remove(filepath.Join(q.dir, e.Name()))
+			q.refresh()
+		}
+	}
 	for _, m := range q.Pending() {
 		if q.Stats().Bytes <= q.maxBytes {
 			return

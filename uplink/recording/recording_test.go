@@ -1,13 +1,17 @@
 package recording
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,9 +155,11 @@ type fakePlatform struct {
 	mu       sync.Mutex
 	down     bool
 	files    map[string][]byte
+	stored   map[string]int // successful uploads per file name
 	reports  []wire.RecordReport
 	uploads  int
 	failRepo bool
+	refuse   string // a file name the platform always refuses
 }
 
 func (f *fakePlatform) upload(_ context.Context, name string, data []byte) (string, error) {
@@ -163,6 +169,13 @@ func (f *fakePlatform) upload(_ context.Context, name string, data []byte) (stri
 	if f.down {
 		return "", errors.New("platform down")
 	}
+	if f.refuse != "" && strings.Contains(name, f.refuse) {
+		return "", errors.New("HTTP 400: bad file")
+	}
+	if f.stored == nil {
+		f.stored = map[string]int{}
+	}
+	f.stored[name]++
 	f.files[name] = data
 	return "http://platform.example/files/" + name, nil
 }
@@ -183,7 +196,7 @@ func (f *fakePlatform) set(down, failReport bool) {
 	f.mu.Unlock()
 }
 
-// The uploader sends oldest first, retries through an outage, never
+// The uploader retries through an outage, never
 // uploads a file twice once the platform has it (even when the report
 // fails), and leaves the disk empty once everything is reported.
 func TestUploaderThroughAnOutage(t *testing.T) {
@@ -209,9 +222,17 @@ func TestUploaderThroughAnOutage(t *testing.T) {
 	<-done
 	plat.mu.Lock()
 	defer plat.mu.Unlock()
-	if plat.uploads != uploads+1 || len(plat.files) != 2 {
+	for name, n := range plat.stored {
+		if n != 1 {
+			t.Errorf("%s went up %d times", name, n)
+		}
+	}
+	if plat.uploads > uploads+1 || len(plat.files) != 2 {
 		t.Errorf("uploaded %d times (%d before the reports worked), %d files: a file went up twice", plat.uploads, uploads, len(plat.files))
 	}
+	// A failing recording goes behind the others: through an outage the
+	// order may change.
+	slices.SortFunc(plat.reports, func(a, b wire.RecordReport) int { return cmp.Compare(a.BeginMs, b.BeginMs) })
 	if len(plat.reports) != 2 || plat.reports[0].BeginMs != first.BeginMs || plat.reports[1].Burst != second.Burst ||
 		plat.reports[0].DurationMs != 1000 || plat.reports[1].DurationMs != 500 || plat.reports[0].GroupName != "Patrol" ||
 		!strings.HasSuffix(plat.reports[0].URL, "a_1763712000000_"+first.ID[len(first.ID)-8:]+".opus") {
@@ -241,4 +262,121 @@ func TestUploadedURLSurvivesARestart(t *testing.T) {
 	if plat.uploads != 0 || len(plat.reports) != 1 || plat.reports[0].URL != "http://p/f.opus" {
 		t.Errorf("uploads %d reports %+v", plat.uploads, plat.reports)
 	}
+}
+
+// Recordings that cannot be sent are set aside (kept as .bad, counted) and
+// hold nothing up: a FIFO in place of a description once hung Open (and
+// with it push-to-talk's start), a directory in place of the audio was
+// "reported" and deleted, and a description the platform would refuse was
+// reported all the same.
+func TestUnsendableRecordingsAreSetAside(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir, 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldest := record(t, q, 1763712000000, 10)
+	dirAudio := record(t, q, 1763712010000, 10)
+	nonsense := record(t, q, 1763712020000, 10)
+	newest := record(t, q, 1763712050000, 10)
+	// The audio of one is a directory; another says group 0.
+	os.Remove(filepath.Join(dir, dirAudio.ID+".opus"))
+	os.MkdirAll(filepath.Join(dir, dirAudio.ID+".opus", "x"), 0o750)
+	b, _ := os.ReadFile(filepath.Join(dir, nonsense.ID+".json"))
+	os.WriteFile(filepath.Join(dir, nonsense.ID+".json"), []byte(strings.Replace(string(b), `"group":7`, `"group":0`, 1)), 0o640)
+	// A FIFO and garbage as descriptions.
+	if err := syscall.Mkfifo(filepath.Join(dir, "1763712030000-0000000b.json"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "1763712040000-0000000c.json"), []byte("{\"id\":"), 0o640)
+
+	opened := make(chan *Queue, 1)
+	go func() { q, _ := Open(dir, 1<<20, nil); opened <- q }()
+	select {
+	case q = <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open hangs")
+	}
+	if q == nil {
+		t.Fatal("Open failed")
+	}
+	if st := q.Stats(); st.Skipped != 3 {
+		t.Errorf("skipped %d at Open, want 3 (FIFO, garbage, group 0)", st.Skipped)
+	}
+	plat := &fakePlatform{files: map[string][]byte{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go (&Uploader{Queue: q, Upload: plat.upload, Report: plat.report, BackoffMin: 10 * time.Millisecond}).Run(ctx)
+	wait.For(t, 5*time.Second, "two reports", func() bool { plat.mu.Lock(); defer plat.mu.Unlock(); return len(plat.reports) == 2 })
+	wait.For(t, 5*time.Second, "the directory set aside", func() bool { return q.Stats().Skipped == 4 })
+	plat.mu.Lock()
+	if plat.reports[0].BeginMs != oldest.BeginMs || plat.reports[1].BeginMs != newest.BeginMs {
+		t.Errorf("reports %+v", plat.reports)
+	}
+	plat.mu.Unlock()
+	for _, name := range []string{dirAudio.ID + ".json.bad", dirAudio.ID + ".opus.bad", nonsense.ID + ".json.bad",
+		nonsense.ID + ".opus.bad", "1763712030000-0000000b.json.bad", "1763712040000-0000000c.json.bad"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("not kept: %v", err)
+		}
+	}
+	if p := q.Pending(); len(p) != 0 {
+		t.Errorf("pending %+v", p)
+	}
+}
+
+// A recording the platform keeps refusing goes behind the others instead
+// of holding them up forever.
+func TestOneRefusedRecordingDoesNotHoldUpTheRest(t *testing.T) {
+	q, _ := Open(t.TempDir(), 1<<20, nil)
+	refused := record(t, q, 1763712000000, 10)
+	record(t, q, 1763712010000, 10)
+	record(t, q, 1763712020000, 10)
+	plat := &fakePlatform{files: map[string][]byte{}, refuse: refused.ID[len(refused.ID)-8:]}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go (&Uploader{Queue: q, Upload: plat.upload, Report: plat.report, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}).Run(ctx)
+	wait.For(t, 5*time.Second, "the two others reported", func() bool { return q.Stats().Reported == 2 })
+	if p := q.Pending(); len(p) != 1 || p[0].ID != refused.ID {
+		t.Errorf("pending %+v", p)
+	}
+}
+
+// When room is needed, recordings set aside go before any that can be sent.
+func TestSetAsideGoFirstWhenFull(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := Open(dir, 20000, nil)
+	os.WriteFile(filepath.Join(dir, "1763711000000-00000001.opus.bad"), make([]byte, 15000), 0o640)
+	a := record(t, q, 1763712000000, 50)
+	b := record(t, q, 1763712010000, 50)
+	if p := q.Pending(); len(p) != 2 || p[0].ID != a.ID || p[1].ID != b.ID {
+		t.Errorf("pending %+v", p)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1763711000000-00000001.opus.bad")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the file set aside was kept, recordings dropped: %v (stats %+v)", err, q.Stats())
+	}
+}
+
+func FuzzDecodeMeta(f *testing.F) {
+	f.Add("1763712000123-a56d607b", []byte(`{"id":"1763712000123-a56d607b","account":"a","group":7,"group_name":"Patrol","burst":2775408763,"begin_ms":1763712000123,"duration_ms":2000,"complete":true}`))
+	f.Add("x", []byte(`{"id":"x","group":1,"begin_ms":1,"duration_ms":0,"url":"https://p/f"}`))
+	f.Add("x", []byte(`{"id":"x","group":1,"begin_ms":1,"duration_ms":-1}`))
+	f.Add("x", []byte(`{"id":"x","group":1,"begin_ms":1,"url":"javascript:x"}`))
+	f.Add("x", []byte(`{`))
+	f.Fuzz(func(t *testing.T, id string, b []byte) {
+		m, err := decodeMeta(id, b)
+		if err != nil {
+			return
+		}
+		// What is accepted is a report the platform takes.
+		r := wire.RecordReport{Group: m.Group, GroupName: m.GroupName, Burst: m.Burst, BeginMs: m.BeginMs,
+			DurationMs: m.DurationMs, URL: cmp.Or(m.URL, "http://p/f")}
+		if _, err := wire.DecodeRecordReport(r.Encode()); err != nil && len(r.Encode()) <= wire.MaxRecordSize {
+			t.Fatalf("meta %+v accepted, report refused: %v", m, err)
+		}
+		again, _ := json.Marshal(m)
+		if m2, err := decodeMeta(id, again); err != nil || m2 != m {
+			t.Fatalf("round trip: %+v, %v (from %+v)", m2, err, m)
+		}
+	})
 }

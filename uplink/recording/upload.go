@@ -2,8 +2,10 @@ package recording
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/pttagent/pttagent/uplink/dial"
@@ -16,6 +18,9 @@ import (
 // recording deleted; the URL is remembered in between, so a restart after
 // the upload does not upload again. Failures are retried with capped
 // backoff for as long as it takes: a platform outage only delays them.
+// A recording that failed goes behind the others until they have been
+// tried as often, so that one the platform keeps refusing cannot hold up
+// the rest; one that cannot be read at all is set aside (Queue.SetAside).
 type Uploader struct {
 	Queue *Queue
 	// Upload stores a file on the platform and returns its URL.
@@ -43,9 +48,11 @@ func (u *Uploader) Run(ctx context.Context) error {
 		bmax = 5 * time.Minute
 	}
 	attempt := 0
+	fails := map[string]int{} // failed attempts per recording, this run
 	for {
 		pending := u.Queue.Pending()
 		if len(pending) == 0 {
+			clear(fails)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -53,7 +60,13 @@ func (u *Uploader) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		err := u.send(ctx, pending[0])
+		next := pending[0]
+		for _, m := range pending[1:] {
+			if fails[m.ID] < fails[next.ID] {
+				next = m
+			}
+		}
+		err := u.send(ctx, next)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -62,15 +75,17 @@ func (u *Uploader) Run(ctx context.Context) error {
 				log.Info("recording upload works again", "after_attempts", attempt)
 			}
 			attempt = 0
+			delete(fails, next.ID)
 			continue
 		}
+		fails[next.ID]++
 		u.Queue.Failed(err)
 		wait := dial.Backoff(attempt, bmin, bmax)
 		attempt++
 		if attempt == 1 {
-			log.Warn("recording not uploaded yet; retrying", "id", pending[0].ID, "waiting", len(pending), "err", err, "retry_in", wait.Round(time.Millisecond))
+			log.Warn("recording not uploaded yet; retrying", "id", next.ID, "waiting", len(pending), "err", err, "retry_in", wait.Round(time.Millisecond))
 		} else {
-			log.Debug("recording upload retry failed", "id", pending[0].ID, "attempt", attempt, "err", err, "retry_in", wait.Round(time.Millisecond))
+			log.Debug("recording upload retry failed", "id", next.ID, "attempt", attempt, "err", err, "retry_in", wait.Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
@@ -83,9 +98,15 @@ func (u *Uploader) Run(ctx context.Context) error {
 func (u *Uploader) send(ctx context.Context, m Meta) error {
 	if m.URL == "" {
 		data, err := u.Queue.Data(m.ID)
-		if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist):
 			// The file is gone (removed by hand?): nothing left to send.
-			u.Queue.Done(m.ID)
+			u.Queue.SetAside(m.ID, err)
+			return nil
+		case errors.Is(err, ErrUnsendable):
+			u.Queue.SetAside(m.ID, err)
+			return nil
+		case err != nil:
 			return fmt.Errorf("recording %s: %w", m.ID, err)
 		}
 		name := fmt.Sprintf("%s_%d_%08x.opus", m.Account, m.BeginMs, m.Burst)
