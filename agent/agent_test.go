@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,8 +109,13 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 
 	wait.For(t, 15*time.Second, "3 points at the platform", func() bool { return plat.count() >= 3 })
 	st := a.Status()
-	if !st.Uplink.Connected || !st.GPS.Connected || st.GPS.Mode != "3D" || st.GPS.Sats == 0 {
+	if !st.Uplink.Connected || !st.GPS.Connected || !st.GPS.HasFix || st.GPS.Mode != "3D" || st.GPS.Sats == 0 {
 		t.Errorf("status while running: %+v", st)
+	}
+	for _, w := range st.Warnings {
+		if strings.HasPrefix(w.Name, "gps-") || w.Name == "uplink-down" {
+			t.Errorf("warning %+v while the receiver and the broker work", w)
+		}
 	}
 	plat.mu.Lock()
 	first := plat.points[0]
