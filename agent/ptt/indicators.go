@@ -50,8 +50,8 @@ func (p *PTT) uplink(up bool) {
 
 // checkBattery reads the battery for status and reports a low one to
 // health: low at board.low_battery and discharging, fine again on the
-// charger or 2 % above, so a reading that wavers does not repeat the
-// prompt.
+// charger or more than 2 % above, so a reading that wavers does not
+// repeat the prompt.
 func (p *PTT) checkBattery() {
 	st, err := p.parts.Battery.Read()
 	if err != nil {

@@ -133,6 +133,9 @@ func (p *PTT) stopTalk() {
 // micStopped: the talk goroutine ended while the floor was still ours —
 // the microphone failed. The floor goes back.
 func (p *PTT) micStopped() {
+	if p.ctx.Err() != nil {
+		return // stopping: the burst ended because of that, and shutdown leaves the floor
+	}
 	err := p.talk.err
 	if err == nil {
 		err = errors.New("capture ended")
