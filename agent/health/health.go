@@ -85,11 +85,7 @@ func (t *Tracker) SetUnhealthy(w *Warnable, detail string) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := t.conds[w]
-	if c == nil {
-		c = &cond{}
-		t.conds[w] = c
-	}
+	c := t.condLocked(w)
 	c.Detail = detail
 	if c.Reported && c.Unhealthy {
 		return
@@ -104,6 +100,15 @@ func (t *Tracker) SetUnhealthy(w *Warnable, detail string) {
 		c.timer = time.AfterFunc(w.TimeToVisible, func() { t.visible(w, gen) })
 	}
 	t.notifyLocked()
+}
+
+func (t *Tracker) condLocked(w *Warnable) *cond {
+	c := t.conds[w]
+	if c == nil {
+		c = &cond{}
+		t.conds[w] = c
+	}
+	return c
 }
 
 // visible is a visibility timer's end: the condition held long enough.
@@ -131,11 +136,7 @@ func (t *Tracker) SetHealthy(w *Warnable) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := t.conds[w]
-	if c == nil {
-		c = &cond{}
-		t.conds[w] = c
-	}
+	c := t.condLocked(w)
 	if c.Reported && !c.Unhealthy {
 		return
 	}
