@@ -179,6 +179,9 @@ func (p *PTT) onFloorMsg(f wire.Floor) {
 	case wire.FloorGranted:
 		in.Kind = floor.Granted
 		p.speakers[f.Group] = p.o.Account
+		if f.Group == p.active {
+			p.floorToPlayout(p.o.Account)
+		}
 	case wire.FloorDeny:
 		in.Kind = floor.Denied
 	case wire.FloorQueued:

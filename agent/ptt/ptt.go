@@ -10,6 +10,11 @@
 // packets straight to the link, and received packets go straight to the
 // Output (HearVoice).
 //
+// Two seams are there for the voice path: HearVoice takes the voice
+// packets any transport receives (the broker's handler uses it; a UDP
+// media client can), and an Output that implements FloorFollower is told
+// whenever the active group's floor goes idle or passes to a speaker.
+//
 // The files follow the responsibilities: floor.go (keys → floor machine →
 // actions), talk.go (microphone → packets → link), listen.go (packets →
 // speaker, and the floor → playout seam), groups.go (the active group),

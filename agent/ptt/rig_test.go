@@ -34,6 +34,12 @@ const (
 	patrol, harbour = 7, 8
 )
 
+var (
+	_ ptt.Link     = (*ptttest.Link)(nil)
+	_ ptt.Models   = (*ptttest.Models)(nil)
+	_ ptt.Prompter = (*ptttest.Prompter)(nil)
+)
+
 // rig is one push-to-talk on fakes.
 type rig struct {
 	t       *testing.T

@@ -1,8 +1,10 @@
 // Package ptttest has fakes of what push-to-talk is given beside the
 // hardware (board/boardtest and audio/audiotest have those): the broker
-// link, the platform's model, the voice prompts. They keep what happens
-// for the test to look at, and work inside a testing/synctest bubble when
-// made there.
+// link (ptt.Link), the platform's model (ptt.Models), the voice prompts
+// (ptt.Prompter). They keep what happens for the test to look at, and
+// work inside a testing/synctest bubble when made there. (It does not
+// import ptt, so that ptt's own tests can use it; they check that the
+// fakes fit.)
 package ptttest
 
 import (
@@ -13,7 +15,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/platform"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 )
@@ -37,8 +38,6 @@ type Link struct {
 	subs      map[string]mqtt.Handler
 	acked     chan struct{}
 }
-
-var _ ptt.Link = (*Link)(nil)
 
 // NewLink returns a link that is up.
 func NewLink() *Link {
@@ -158,8 +157,6 @@ type Models struct {
 	changed chan struct{}
 }
 
-var _ ptt.Models = (*Models)(nil)
-
 func NewModels(m *platform.Model) *Models { return &Models{model: m, changed: make(chan struct{})} }
 
 // Set replaces the model (never change one handed out: copy it).
@@ -198,8 +195,6 @@ type Prompter struct {
 	mu   sync.Mutex
 	said []string
 }
-
-var _ ptt.Prompter = (*Prompter)(nil)
 
 func (p *Prompter) Say(text string) error {
 	p.mu.Lock()
