@@ -5,8 +5,9 @@
 // the only way to stop it.
 //
 // Assemble builds every part from the config file (the one place that
-// knows the config); New takes parts already built — a test gives it
-// fakes — and wires them to each other.
+// knows the config); New takes the parts already built and wires them to
+// each other. Push-to-talk, the part with hardware, takes its devices
+// behind small interfaces (agent/ptt), so its tests run on fakes.
 package agent
 
 import (
