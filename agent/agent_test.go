@@ -3,11 +3,9 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +14,10 @@ import (
 
 	"github.com/pttagent/pttagent/agent"
 	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/agent/config/configtest"
 	"github.com/pttagent/pttagent/gps/gpssim"
 	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 	"github.com/pttagent/pttagent/wire"
 )
@@ -61,37 +61,18 @@ func (p *platform) count() int {
 
 func testConfig(t *testing.T, dev, broker string) *config.Config {
 	t.Helper()
-	dir := t.TempDir()
-	y := fmt.Sprintf(`device: {account: dev-e2e}
-state_dir: %s/state
-runtime_dir: %s/run
-gps: {device: %s}
+	return configtest.Load(t, "", `device: {account: dev-e2e}
+state_dir: "{dir}/state"
+runtime_dir: "{dir}/run"
+gps: {device: `+dev+`}
 mqtt:
-  brokers: [%s]
+  brokers: [`+broker+`]
   reconnect_min: 100ms
   reconnect_max: 500ms
 tracks:
   track: 1
   periods: {high: 1s}
-`, dir, dir, dev, broker)
-	path := filepath.Join(dir, "agent.yaml")
-	os.WriteFile(path, []byte(y), 0o644)
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+`)
 }
 
 // The walking skeleton: a GNSS on a real pty, the agent, a real broker,
@@ -119,17 +100,22 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	go play(playCtx)
 
 	cfg := testConfig(t, devPath, broker.URL())
-	a, err := agent.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), "test")
+	a, err := agent.Assemble(cfg, slog.New(slog.DiscardHandler), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 
-	waitFor(t, 15*time.Second, "3 points at the platform", func() bool { return plat.count() >= 3 })
+	wait.For(t, 15*time.Second, "3 points at the platform", func() bool { return plat.count() >= 3 })
 	st := a.Status()
-	if !st.Uplink.Connected || !st.GPS.Connected || st.GPS.Mode != "3D" || st.GPS.Sats == 0 {
+	if !st.Uplink.Connected || !st.GPS.Connected || !st.GPS.HasFix || st.GPS.Mode != "3D" || st.GPS.Sats == 0 {
 		t.Errorf("status while running: %+v", st)
+	}
+	for _, w := range st.Warnings {
+		if strings.HasPrefix(w.Name, "gps-") || w.Name == "uplink-down" {
+			t.Errorf("warning %+v while the receiver and the broker work", w)
+		}
 	}
 	plat.mu.Lock()
 	first := plat.points[0]
@@ -145,7 +131,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	if err := dev.Unplug(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the GPS to be reported disconnected", func() bool { return !a.Status().GPS.Connected })
+	wait.For(t, 10*time.Second, "the GPS to be reported disconnected", func() bool { return !a.Status().GPS.Connected })
 	before := plat.count()
 
 	// Plug it back: fixes and points resume.
@@ -155,7 +141,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	playCtx, stopPlay = context.WithCancel(ctx)
 	defer stopPlay()
 	go play(playCtx)
-	waitFor(t, 15*time.Second, "points after replug", func() bool { return plat.count() >= before+2 })
+	wait.For(t, 15*time.Second, "points after replug", func() bool { return plat.count() >= before+2 })
 	if st := a.Status(); !st.GPS.Connected || st.GPS.Opens < 2 {
 		t.Errorf("after replug: %+v", st.GPS)
 	}
@@ -174,7 +160,7 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	// Presence: online while running, a clean "offline, shutdown" after.
-	waitFor(t, 5*time.Second, "offline presence", func() bool {
+	wait.For(t, 5*time.Second, "offline presence", func() bool {
 		plat.mu.Lock()
 		defer plat.mu.Unlock()
 		return len(plat.status) >= 2

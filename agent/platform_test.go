@@ -13,25 +13,24 @@ import (
 
 	"github.com/pttagent/pttagent/agent"
 	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/agent/config/configtest"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
 func platformConfig(t *testing.T, dir, dev, broker, platformURL string) *config.Config {
 	t.Helper()
-	secrets := filepath.Join(dir, "secrets.yaml")
-	if err := os.WriteFile(secrets, []byte("platform_password: s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	y := fmt.Sprintf(`device: {account: dev-e2e}
-secrets_file: %s
-state_dir: %s/state
-runtime_dir: %s/run
-gps: {device: %s}
+	configtest.Secrets(t, filepath.Join(dir, "agent.yaml"), "platform_password: s3cret\n")
+	return configtest.Load(t, dir, `device: {account: dev-e2e}
+secrets_file: secrets.yaml
+state_dir: "{dir}/state"
+runtime_dir: "{dir}/run"
+gps: {device: `+dev+`}
 mqtt:
-  brokers: [%s]
+  brokers: [`+broker+`]
   reconnect_min: 100ms
   reconnect_max: 500ms
 tracks:
@@ -40,17 +39,10 @@ tracks:
   periods: {high: 1s, medium: 2s, low: 3s}
 platform:
   dialect: corp
-  base_url: %s
+  base_url: `+platformURL+`
   poll: 1h
   request_timeout: 500ms
-`, secrets, dir, dir, dev, broker, platformURL)
-	path := filepath.Join(dir, "agent.yaml")
-	os.WriteFile(path, []byte(y), 0o644)
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+`)
 }
 
 // The whole loop with the real agent: an operator changes the handset's
@@ -75,7 +67,7 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 	defer cancel()
 
 	cfg := platformConfig(t, dir, devPath, broker.URL(), s.URL)
-	a, err := agent.New(cfg, testLogger(t), "test")
+	a, err := agent.Assemble(cfg, testLogger(t), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +75,7 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(runCtx) }()
 
-	waitFor(t, 10*time.Second, "the first sync", func() bool {
+	wait.For(t, 10*time.Second, "the first sync", func() bool {
 		p := a.Status().Platform
 		return p != nil && !p.LastSync.IsZero()
 	})
@@ -93,7 +85,7 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 	if m := a.Model(); m == nil || m.Group(grp.ID) == nil || !m.Group(grp.ID).My.Speak {
 		t.Errorf("model %+v", m)
 	}
-	waitFor(t, 15*time.Second, "points stored by the platform", func() bool { return len(s.Tracks("dev-e2e")) >= 2 })
+	wait.For(t, 15*time.Second, "points stored by the platform", func() bool { return len(s.Tracks("dev-e2e")) >= 2 })
 
 	// The event subscription is in place once an event arrived (the poll
 	// is an hour: only events can deliver the changes below in time).
@@ -101,9 +93,9 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 		t.Helper()
 		body["org_num"], body["member_id"] = 100130, dev.ID
 		op.Corp("member-change", body, nil)
-		waitFor(t, 2*time.Second, what, func() bool { return ok(a.Status()) })
+		wait.For(t, 2*time.Second, what, func() bool { return ok(a.Status()) })
 	}
-	waitFor(t, 5*time.Second, "events flowing", func() bool {
+	wait.For(t, 5*time.Second, "events flowing", func() bool {
 		op.Corp("member-change", map[string]any{"org_num": 100130, "member_id": dev.ID, "name": "E2E"}, nil)
 		time.Sleep(50 * time.Millisecond)
 		return a.Status().Platform.Events > 0
@@ -115,7 +107,7 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 		return !st.Tracks.LocShare && st.Platform.TTS
 	})
 	op.Corp("member-change-state", map[string]any{"org_num": 100130, "member_id": dev.ID, "state": 1}, nil)
-	waitFor(t, 2*time.Second, "state paused in status", func() bool { return a.Status().Platform.State == "paused" })
+	wait.For(t, 2*time.Second, "state paused in status", func() bool { return a.Status().Platform.State == "paused" })
 
 	// The track the agent reported reads back in the seeds' shapes.
 	today := time.Now().Format("2006-01-02")
@@ -171,17 +163,17 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	cfg2 := platformConfig(t, dir, devPath, broker.URL(), "http://127.0.0.1:1")
-	a2, err := agent.New(cfg2, testLogger(t), "test")
+	a2, err := agent.Assemble(cfg2, testLogger(t), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { done <- a2.Run(ctx) }()
-	waitFor(t, 5*time.Second, "the agent running", func() bool { return a2.Status().Uplink.Connected })
+	wait.For(t, 5*time.Second, "the agent running", func() bool { return a2.Status().Uplink.Connected })
 	st := a2.Status()
 	if st.Platform == nil || !st.Platform.FromDisk || st.Platform.State != "paused" || st.Tracks.LocShare || st.Tracks.Track != 2 || len(st.Platform.Groups) != 1 {
 		t.Errorf("after a reboot without the platform: platform %+v tracks %+v", st.Platform, st.Tracks)
 	}
-	waitFor(t, 5*time.Second, "a failed sync in status", func() bool { return a2.Status().Platform.LastError != "" })
+	wait.For(t, 5*time.Second, "a failed sync in status", func() bool { return a2.Status().Platform.LastError != "" })
 	cancel()
 	<-done
 }

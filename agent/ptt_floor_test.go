@@ -9,6 +9,7 @@ import (
 
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/wait"
 	plat "github.com/pttagent/pttagent/platform"
 	"github.com/pttagent/pttagent/wire"
 )
@@ -48,7 +49,7 @@ func TestPushToTalkFloor(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, h := range []*handset{a, b, c} {
-			waitFor(t, 5*time.Second, h.name+" follows the group change", func() bool {
+			wait.For(t, 5*time.Second, h.name+" follows the group change", func() bool {
 				m := h.a.Model()
 				return m != nil && m.Group(gid) != nil && applied(m.Group(gid))
 			})
@@ -62,11 +63,11 @@ func TestPushToTalkFloor(t *testing.T) {
 		for _, h := range []*handset{a, b, c} {
 			h.waitFloor("idle", 5*time.Second)
 		}
-		waitFor(t, 5*time.Second, "a free floor", func() bool { _, held := w.sim.FloorHolder(gid); return !held })
+		wait.For(t, 5*time.Second, "a free floor", func() bool { _, held := w.sim.FloorHolder(gid); return !held })
 	}
 
 	t.Run("low battery announced, LEDs at rest", func(t *testing.T) {
-		waitFor(t, 10*time.Second, "the prompt", func() bool { return c.status().Prompts > 0 })
+		wait.For(t, 10*time.Second, "the prompt", func() bool { return c.status().Prompts > 0 })
 		c.waitQuiet(10 * time.Second)
 		if _, ncc := find(renderPrompt(t, "Battery low, 10 percent"), c.output(), 0); ncc < 0.9 {
 			t.Errorf("the low battery prompt: NCC %.3f", ncc)
@@ -83,10 +84,10 @@ func TestPushToTalkFloor(t *testing.T) {
 		setGroup(func(g *pttsim.Group) { g.BurstMode = 1 }, func(g *plat.Group) bool { return g.BurstMode == plat.BurstGrab })
 		a.press()
 		a.waitFloor("has-permission", 5*time.Second)
-		waitFor(t, 3*time.Second, "c told a talks", func() bool { return c.status().Speaker == "a" })
+		wait.For(t, 3*time.Second, "c told a talks", func() bool { return c.status().Speaker == "a" })
 		denies := b.status().Denies
 		b.press()
-		waitFor(t, 5*time.Second, "b denied", func() bool { return b.status().Denies == denies+1 })
+		wait.For(t, 5*time.Second, "b denied", func() bool { return b.status().Denies == denies+1 })
 		if s := b.status(); s.LastCause != wire.CauseTaken || s.Floor != "idle" {
 			t.Errorf("b: %+v", s)
 		}
@@ -105,12 +106,12 @@ func TestPushToTalkFloor(t *testing.T) {
 		c.waitFloor("queued", 5*time.Second)
 		b.press() // later, but of higher priority than c: ahead of it
 		b.waitFloor("queued", 5*time.Second)
-		waitFor(t, 5*time.Second, "b first in line", func() bool {
+		wait.For(t, 5*time.Second, "b first in line", func() bool {
 			return b.status().QueuePosition == 1 && c.status().QueuePosition == 2
 		})
 		a.release()
 		b.waitFloor("has-permission", 5*time.Second)
-		waitFor(t, 5*time.Second, "c next", func() bool { return c.status().QueuePosition == 1 })
+		wait.For(t, 5*time.Second, "c next", func() bool { return c.status().QueuePosition == 1 })
 		b.release()
 		c.waitFloor("has-permission", 5*time.Second)
 		c.release()
@@ -131,14 +132,14 @@ func TestPushToTalkFloor(t *testing.T) {
 		ended, heard := w.sim.FloorStats().BurstsEnded, b.status().VoiceReceived
 		c.press()
 		c.waitFloor("has-permission", 5*time.Second)
-		waitFor(t, 3*time.Second, "c heard", func() bool { return b.status().VoiceReceived > heard })
+		wait.For(t, 3*time.Second, "c heard", func() bool { return b.status().VoiceReceived > heard })
 		if led("red:tx") != "255" {
 			t.Errorf("c talks, its transmitting LED is %s", led("red:tx"))
 		}
 		revokes := c.status().Revokes
 		a.press() // 5 beats 8
 		a.waitFloor("has-permission", 5*time.Second)
-		waitFor(t, 5*time.Second, "c revoked", func() bool { return c.status().Revokes == revokes+1 })
+		wait.For(t, 5*time.Second, "c revoked", func() bool { return c.status().Revokes == revokes+1 })
 		if s := c.status(); s.LastCause != wire.CausePreempted {
 			t.Errorf("c: %+v", s)
 		}
@@ -146,14 +147,14 @@ func TestPushToTalkFloor(t *testing.T) {
 		if led("red:tx") != "0" {
 			t.Errorf("c revoked, its transmitting LED is %s", led("red:tx"))
 		}
-		waitFor(t, 3*time.Second, "c's receiving LED while a talks", func() bool { return led("green:rx") == "255" })
+		wait.For(t, 3*time.Second, "c's receiving LED while a talks", func() bool { return led("green:rx") == "255" })
 		b.press() // 3 beats 5
 		b.waitFloor("has-permission", 5*time.Second)
-		waitFor(t, 5*time.Second, "a revoked", func() bool { return a.status().LastCause == wire.CausePreempted })
+		wait.For(t, 5*time.Second, "a revoked", func() bool { return a.status().LastCause == wire.CausePreempted })
 		denies := c.status().Denies
 		c.release()
 		c.press() // 8 does not beat 3
-		waitFor(t, 5*time.Second, "c denied", func() bool { return c.status().Denies == denies+1 })
+		wait.For(t, 5*time.Second, "c denied", func() bool { return c.status().Denies == denies+1 })
 		if s := c.status(); s.LastCause != wire.CauseTaken {
 			t.Errorf("c: %+v", s)
 		}
@@ -171,7 +172,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		n := len(w.sim.FloorEvents())
 		local := a.status().LocalDenies
 		a.press()
-		waitFor(t, 5*time.Second, "a refused", func() bool { return a.status().LocalDenies == local+1 })
+		wait.For(t, 5*time.Second, "a refused", func() bool { return a.status().LocalDenies == local+1 })
 		if s := a.status(); s.LastCause != wire.CauseMuted || s.Floor != "idle" {
 			t.Errorf("a: %+v", s)
 		}
@@ -188,7 +189,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		}
 		denies := a.status().Denies
 		a.press()
-		waitFor(t, 5*time.Second, "a denied", func() bool { return a.status().Denies == denies+1 })
+		wait.For(t, 5*time.Second, "a denied", func() bool { return a.status().Denies == denies+1 })
 		if s := a.status(); s.LastCause != wire.CauseNoPermission {
 			t.Errorf("a: %+v", s)
 		}
@@ -201,11 +202,11 @@ func TestPushToTalkFloor(t *testing.T) {
 		if _, err := w.sim.SetMemberState(a.member.ID, pttsim.StatePaused); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "a paused", func() bool { m := a.a.Model(); return m != nil && m.Self.State == plat.StatePaused })
+		wait.For(t, 5*time.Second, "a paused", func() bool { m := a.a.Model(); return m != nil && m.Self.State == plat.StatePaused })
 		n := len(w.sim.FloorEvents())
 		local := a.status().LocalDenies
 		a.press()
-		waitFor(t, 5*time.Second, "a refused", func() bool { return a.status().LocalDenies == local+1 })
+		wait.For(t, 5*time.Second, "a refused", func() bool { return a.status().LocalDenies == local+1 })
 		a.release()
 		if s := a.status(); s.LastCause != wire.CauseMemberState {
 			t.Errorf("a: %+v", s)
@@ -214,7 +215,7 @@ func TestPushToTalkFloor(t *testing.T) {
 			t.Errorf("a asked the platform %d times", r)
 		}
 		w.sim.SetMemberState(a.member.ID, pttsim.StateActive)
-		waitFor(t, 5*time.Second, "a enabled", func() bool { return a.a.Model().Self.State == plat.StateEnabled })
+		wait.For(t, 5*time.Second, "a enabled", func() bool { return a.a.Model().Self.State == plat.StateEnabled })
 	})
 
 	t.Run("the talk-time limit: warning, then the handset releases", func(t *testing.T) {
@@ -230,7 +231,7 @@ func TestPushToTalkFloor(t *testing.T) {
 		if s := a.status(); s.TalkLimitS != 3 {
 			t.Errorf("talk limit %v s, want 3 (the grant's)", s.TalkLimitS)
 		}
-		waitFor(t, 6*time.Second, "a released by itself", func() bool { return a.status().Floor == "idle" })
+		wait.For(t, 6*time.Second, "a released by itself", func() bool { return a.status().Floor == "idle" })
 		held := time.Since(granted)
 		a.release()
 		if held < 2500*time.Millisecond || held > 4500*time.Millisecond {

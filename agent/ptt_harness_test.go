@@ -17,12 +17,14 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/agent"
-	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/agent/config/configtest"
+	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/gps/gpssim"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 	"github.com/pttagent/pttagent/wire"
 )
@@ -147,10 +149,7 @@ func (w *pttWorld) start(h *handset, sp handsetSpec) {
 	t := w.t
 	t.Helper()
 	h.dir = t.TempDir()
-	secrets := filepath.Join(h.dir, "secrets.yaml")
-	if err := os.WriteFile(secrets, []byte("platform_password: pw-"+h.name+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	configtest.Secrets(t, filepath.Join(h.dir, "agent.yaml"), "platform_password: pw-"+h.name+"\n")
 	h.bench = filepath.Join(h.dir, "run", "keys.sock")
 	gnss := filepath.Join(h.dir, "no-gnss")
 	if sp.gnss {
@@ -171,10 +170,10 @@ func (w *pttWorld) start(h *handset, sp handsetSpec) {
 	if sp.jack {
 		sound = "capture_device: system\n  playback_device: system"
 	}
-	y := fmt.Sprintf(`device: {account: %s}
-secrets_file: %s
-state_dir: %s/state
-runtime_dir: %s/run
+	cfg := configtest.Load(t, h.dir, fmt.Sprintf(`device: {account: %s}
+secrets_file: secrets.yaml
+state_dir: "{dir}/state"
+runtime_dir: "{dir}/run"
 gps: {device: %s}
 mqtt:
   brokers: [%s]
@@ -194,16 +193,9 @@ floor:
   warning: 1s
 tts:
   voice: en
-`, h.name, secrets, h.dir, h.dir, gnss, w.broker.URL(), w.web.Port, sound, h.bench, battery)
-	path := filepath.Join(h.dir, "agent.yaml")
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.a, err = agent.New(cfg, pttLogger().With("handset", h.name), "test"); err != nil {
+`, h.name, gnss, w.broker.URL(), w.web.Port, sound, h.bench, battery))
+	var err error
+	if h.a, err = agent.Assemble(cfg, pttLogger().With("handset", h.name), "test"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -241,7 +233,7 @@ func (h *handset) stop() {
 func (w *pttWorld) ready(h *handset) {
 	t := w.t
 	t.Helper()
-	await(t, 15*time.Second, h.name+" in its group", func() bool {
+	wait.For(t, 15*time.Second, h.name+" in its group", func() bool {
 		s := h.status()
 		return s.AudioError == "" && s.ActiveGroup == w.group.ID && h.a.Status().Uplink.Connected
 	})
@@ -249,7 +241,7 @@ func (w *pttWorld) ready(h *handset) {
 	// subscriptions work without a sound.
 	floorTopic := wire.FloorDownTopic("ptt", h.name)
 	voiceTopic := wire.GroupVoice("ptt", w.group.ID, "probe")
-	await(t, 10*time.Second, h.name+"'s subscriptions", func() bool {
+	wait.For(t, 10*time.Second, h.name+"'s subscriptions", func() bool {
 		s := h.status()
 		if s.FloorBad > 0 && s.VoiceBad > 0 {
 			return true
@@ -264,11 +256,11 @@ func (w *pttWorld) ready(h *handset) {
 	}
 }
 
-func (h *handset) status() agent.PTTStatus {
+func (h *handset) status() ptt.Status {
 	if s := h.a.Status().PTT; s != nil {
 		return *s
 	}
-	return agent.PTTStatus{}
+	return ptt.Status{}
 }
 
 // benchCmd sends one line to the handset's bench socket on a connection
@@ -319,7 +311,7 @@ func (h *handset) tap(key string) {
 // waitFloor waits for the handset's floor phase.
 func (h *handset) waitFloor(phase string, d time.Duration) {
 	h.t.Helper()
-	await(h.t, d, h.name+" "+phase, func() bool { return h.status().Floor == phase })
+	wait.For(h.t, d, h.name+" "+phase, func() bool { return h.status().Floor == phase })
 }
 
 // output is what the handset's speaker played so far.
@@ -337,7 +329,7 @@ func (h *handset) output() []int16 {
 func (h *handset) waitQuiet(d time.Duration) {
 	h.t.Helper()
 	last, since := -1, time.Now()
-	await(h.t, d, h.name+" quiet", func() bool {
+	wait.For(h.t, d, h.name+" quiet", func() bool {
 		fi, err := os.Stat(h.card.Out)
 		n := 0
 		if err == nil {
@@ -410,18 +402,6 @@ func httpGet(t testing.TB, url string) []byte {
 		}
 	}
 	return []byte(b.String())
-}
-
-// await polls cond until it holds or d passes (waitFor for benchmarks too).
-func await(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // pttLogger discards, unless AGENT_TEST_LOG is set (as testLogger).

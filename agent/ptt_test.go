@@ -17,6 +17,7 @@ import (
 	"github.com/pttagent/pttagent/gps/gpssim"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/internal/wait"
 )
 
 // A handset user's whole push-to-talk: A holds PTT and says a sentence
@@ -39,7 +40,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		a.press()
 		a.waitFloor("has-permission", 5*time.Second)
 		granted := time.Now()
-		waitFor(t, 3*time.Second, "B told A talks", func() bool { return b.status().Speaker == "a" })
+		wait.For(t, 3*time.Second, "B told A talks", func() bool { return b.status().Speaker == "a" })
 		// Hold for the sentence, then let go.
 		time.Sleep(time.Duration(len(speech))*time.Second/audio.SampleRate + 500*time.Millisecond)
 		a.release()
@@ -68,7 +69,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 	})
 
 	t.Run("the burst is on the platform as a recording", func(t *testing.T) {
-		waitFor(t, 15*time.Second, "the audio record", func() bool { return len(w.sim.AudioRecords()) == 1 })
+		wait.For(t, 15*time.Second, "the audio record", func() bool { return len(w.sim.AudioRecords()) == 1 })
 		rec := w.sim.AudioRecords()[0]
 		if rec.Account != "a" || rec.UserID != a.member.ID || rec.GroupName != "Patrol" || rec.DurationMs < 4000 || rec.DurationMs > 8000 {
 			t.Errorf("audio record %+v", rec)
@@ -118,7 +119,13 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		if _, ncc := find(speech, dec, 0); ncc < 0.9 {
 			t.Errorf("the recording: NCC %.3f with the speech, want ≥ 0.9", ncc)
 		}
-		if rs := a.status().Recordings; rs == nil || rs.Queued != 0 || rs.Reported != 1 {
+		// pttsim has the report once it arrived; A counts it once the
+		// broker acknowledged it, a moment later.
+		wait.For(t, 5*time.Second, "A's report acknowledged", func() bool {
+			rs := a.status().Recordings
+			return rs != nil && rs.Reported == 1
+		})
+		if rs := a.status().Recordings; rs.Queued != 0 {
 			t.Errorf("A's recordings %+v", rs)
 		}
 	})
@@ -130,7 +137,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		time.Sleep(time.Second)
 		a.release()
 		a.waitFloor("idle", 5*time.Second)
-		waitFor(t, 15*time.Second, "a failed upload", func() bool {
+		wait.For(t, 15*time.Second, "a failed upload", func() bool {
 			rs := a.status().Recordings
 			return rs.Queued == 1 && rs.Failures > 0
 		})
@@ -139,13 +146,11 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second)
 		w.web.Restore()
-		waitFor(t, 30*time.Second, "the upload after the outage", func() bool { return len(w.sim.AudioRecords()) == 2 })
-		// The platform has the report as soon as the broker delivered it; the
-		// agent counts it when the PUBACK is back, a moment later.
-		waitFor(t, 10*time.Second, "A counting the report", func() bool {
-			rs := a.status().Recordings
-			return rs.Queued == 0 && rs.Reported == 2
-		})
+		wait.For(t, 30*time.Second, "the upload after the outage", func() bool { return len(w.sim.AudioRecords()) == 2 })
+		wait.For(t, 10*time.Second, "A's second report acknowledged", func() bool { return a.status().Recordings.Reported == 2 })
+		if rs := a.status().Recordings; rs.Queued != 0 {
+			t.Errorf("A's recordings %+v", rs)
+		}
 		entries, _ := os.ReadDir(filepath.Join(a.dir, "state", "recordings"))
 		if len(entries) != 0 {
 			t.Errorf("recordings left on disk: %v", entries)
@@ -156,7 +161,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		b.waitQuiet(5 * time.Second)
 		from := len(b.output())
 		w.op.Corp("message-send-group-message", map[string]any{"group_id": w.group.ID, "content": "Gate three is open"}, nil)
-		waitFor(t, 5*time.Second, "the message", func() bool { return b.status().TextMessages == 1 })
+		wait.For(t, 5*time.Second, "the message", func() bool { return b.status().TextMessages == 1 })
 		b.waitQuiet(10 * time.Second)
 		want := renderPrompt(t, "Message from Operator. Gate three is open")
 		if _, ncc := find(want, b.output(), from); ncc < 0.9 {
@@ -171,7 +176,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		from := len(b.output())
 		long := "Message from Operator. All units, the road to the harbour is closed until further notice, use the ring road instead."
 		w.op.Corp("message-send-group-message", map[string]any{"group_id": w.group.ID, "content": long[len("Message from Operator. "):]}, nil)
-		waitFor(t, 5*time.Second, "the prompt playing", func() bool { return len(b.output()) > from+audio.SampleRate/2 })
+		wait.For(t, 5*time.Second, "the prompt playing", func() bool { return len(b.output()) > from+audio.SampleRate/2 })
 		// A talks over it: silence then (the speech file is past its end).
 		a.press()
 		a.waitFloor("has-permission", 5*time.Second)
@@ -199,14 +204,14 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "B in the second group", func() bool {
+		wait.For(t, 5*time.Second, "B in the second group", func() bool {
 			m := b.a.Model()
 			return m != nil && m.Group(g2.ID) != nil
 		})
 		b.waitQuiet(5 * time.Second)
 		from := len(b.output())
 		b.tap("group_up")
-		waitFor(t, 5*time.Second, "B on Harbour", func() bool { return b.status().ActiveGroup == g2.ID })
+		wait.For(t, 5*time.Second, "B on Harbour", func() bool { return b.status().ActiveGroup == g2.ID })
 		b.waitQuiet(10 * time.Second)
 		if _, ncc := find(renderPrompt(t, "Harbour"), b.output(), from); ncc < 0.9 {
 			t.Errorf("the group name on B's speaker: NCC %.3f", ncc)
@@ -235,10 +240,10 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		defer stopGNSS()
 		go (&gpssim.Player{Speed: 4, Loop: true, Retime: true}).Play(ctx, b.gnss, nmea)
 		prompts := b.status().Prompts
-		waitFor(t, 20*time.Second, "the fix announced", func() bool { return b.status().Prompts > prompts })
+		wait.For(t, 20*time.Second, "the fix announced", func() bool { return b.status().Prompts > prompts })
 		stopGNSS() // the receiver goes quiet: no more fixes
 		prompts = b.status().Prompts
-		waitFor(t, 20*time.Second, "the loss announced", func() bool { return b.status().Prompts > prompts })
+		wait.For(t, 20*time.Second, "the loss announced", func() bool { return b.status().Prompts > prompts })
 		b.waitQuiet(10 * time.Second)
 		for _, text := range []string{"GPS fix acquired", "GPS fix lost"} {
 			if _, ncc := find(renderPrompt(t, text), b.output(), from); ncc < 0.9 {
@@ -249,10 +254,10 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		from = len(b.output())
 		prompts = b.status().Prompts
 		w.broker.Stop()
-		waitFor(t, 15*time.Second, "the uplink loss announced", func() bool { return b.status().Prompts > prompts })
+		wait.For(t, 15*time.Second, "the uplink loss announced", func() bool { return b.status().Prompts > prompts })
 		prompts = b.status().Prompts
 		w.broker.Start()
-		waitFor(t, 15*time.Second, "the uplink announced back", func() bool { return b.status().Prompts > prompts })
+		wait.For(t, 15*time.Second, "the uplink announced back", func() bool { return b.status().Prompts > prompts })
 		b.waitQuiet(10 * time.Second)
 		for _, text := range []string{"Network lost", "Network restored"} {
 			if _, ncc := find(renderPrompt(t, text), b.output(), from); ncc < 0.9 {
@@ -264,7 +269,7 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		// The previous subtest restarted the broker: the handsets and the
 		// platform must all be back (a request sent while the platform is
 		// still reconnecting gets no answer: the handset's "timeout" deny).
-		waitFor(t, 15*time.Second, "both uplinks and the platform back", func() bool {
+		wait.For(t, 15*time.Second, "both uplinks and the platform back", func() bool {
 			return a.a.Status().Uplink.Connected && b.a.Status().Uplink.Connected && w.sim.Connected()
 		})
 		if v := b.status().Volume; v != 8 {
@@ -272,12 +277,12 @@ func TestPushToTalkVoiceAndRecordings(t *testing.T) {
 		}
 		// B switched to Harbour above; back to Patrol, where A talks.
 		b.tap("group_down")
-		waitFor(t, 5*time.Second, "B back on Patrol", func() bool { return b.status().ActiveGroup == w.group.ID })
+		wait.For(t, 5*time.Second, "B back on Patrol", func() bool { return b.status().ActiveGroup == w.group.ID })
 		b.waitQuiet(10 * time.Second)
 		before := len(b.output())
 		b.tap("volume_down")
 		b.tap("volume_down")
-		waitFor(t, 5*time.Second, "volume 6", func() bool { return b.status().Volume == 6 })
+		wait.For(t, 5*time.Second, "volume 6", func() bool { return b.status().Volume == 6 })
 		b.waitQuiet(5 * time.Second)
 		// Each press ticks at the new level: level 7, then 6, one step
 		// (3 dB) quieter. The level scales whole frames, so voice and

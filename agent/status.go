@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/agent/health"
+	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/gps"
 )
 
@@ -21,7 +22,7 @@ type Status struct {
 	Uplink   UplinkStatus     `json:"uplink"`
 	Tracks   TrackStatus      `json:"tracks"`
 	Platform *PlatformStatus  `json:"platform,omitempty"` // nil without a platform
-	PTT      *PTTStatus       `json:"ptt,omitempty"`
+	PTT      *ptt.Status      `json:"ptt,omitempty"`
 	Warnings []health.Warning `json:"warnings"`
 }
 
@@ -32,6 +33,7 @@ type GPSStatus struct {
 	LastError   string            `json:"last_error,omitempty"`
 	Mode        string            `json:"mode"`            // "no fix", "2D", "3D", "unknown"
 	Valid       bool              `json:"valid"`           // the last fix is valid
+	HasFix      bool              `json:"has_fix"`         // a valid fix no older than gps.FixMaxAge
 	Sats        int               `json:"sats"`            // satellites used
 	Lat         float64           `json:"lat,omitempty"`   // of the last valid fix
 	Lon         float64           `json:"lon,omitempty"`   //
@@ -72,15 +74,15 @@ type TrackStatus struct {
 func (a *Agent) Status() Status {
 	now := time.Now()
 	a.mu.Lock()
-	q, sender, start := a.queue, a.sender, a.start
+	start := a.start
 	a.mu.Unlock()
 
-	s := Status{Version: a.version, Device: a.cfg.Device.Account, Name: a.cfg.Device.Name, Started: start}
+	s := Status{Version: a.p.Version, Device: a.p.Account, Name: a.p.Name, Started: start}
 
-	g := a.gps.Stats()
+	g := a.p.GPS.Stats()
 	s.GPS = GPSStatus{Device: g.Device, Connected: g.Connected, Since: g.Since, Mode: g.LastFix.Mode.String(),
-		Valid: g.LastFix.Valid, Sats: g.LastFix.Sats, LastFixAge: -1, Sentences: g.Sentences, Ignored: g.Ignored,
-		Fixes: g.Fixes, Opens: g.Opens, Disconnects: g.Disconnects}
+		Valid: g.LastFix.Valid, HasFix: g.HasFix(now), Sats: g.LastFix.Sats, LastFixAge: -1, Sentences: g.Sentences,
+		Ignored: g.Ignored, Fixes: g.Fixes, Opens: g.Opens, Disconnects: g.Disconnects}
 	if g.LastErr != nil {
 		s.GPS.LastError = g.LastErr.Error()
 	}
@@ -99,31 +101,32 @@ func (a *Agent) Status() Status {
 		}
 	}
 
-	m := a.mqtt.Stats()
+	m := a.p.MQTT.Stats()
 	s.Uplink = UplinkStatus{Connected: m.Connected, Broker: m.Broker, Since: m.Since, Reconnects: m.Reconnects, LastError: m.LastError}
-
-	r := a.reporter.Stats()
-	s.Tracks = TrackStatus{LocShare: r.LocShare, Track: r.Track, PeriodS: r.Period.Seconds(), Points: r.Points,
-		Suppressed: r.Suppressed, LastPoint: r.LastPoint, LastError: r.LastError}
-	if q != nil {
-		qs := q.Stats()
-		s.Tracks.Queued, s.Tracks.LastSeq, s.Tracks.LastAcked, s.Tracks.Dropped = qs.Len, qs.LastSeq, qs.LastAcked, qs.Dropped
-		s.Tracks.Failed = qs.Failed
-	}
-	if sender != nil {
-		s.Tracks.LastAckTime = sender.Stats().LastAck
-	}
+	s.Tracks = a.trackStatus()
 	s.Platform = a.platformStatus()
-	s.PTT = a.pttStatus()
-	s.Warnings = a.warnings()
+	if a.p.PTT != nil {
+		ps := a.p.PTT.Status()
+		s.PTT = &ps
+	}
+	s.Warnings = a.p.Health.Warnings()
 	return s
 }
 
-func (a *Agent) warnings() []health.Warning {
-	if w := a.health.Warnings(); w != nil {
-		return w
+// trackStatus is the reporter's and the queue's part of Status.
+func (a *Agent) trackStatus() TrackStatus {
+	a.mu.Lock()
+	q := a.queue
+	a.mu.Unlock()
+	r := a.p.Tracks.Stats()
+	t := TrackStatus{LocShare: r.LocShare, Track: r.Track, PeriodS: r.Period.Seconds(), Points: r.Points,
+		Suppressed: r.Suppressed, LastPoint: r.LastPoint, LastError: r.LastError}
+	if q != nil {
+		qs := q.Stats()
+		t.Queued, t.LastSeq, t.LastAcked, t.Dropped, t.Failed = qs.Len, qs.LastSeq, qs.LastAcked, qs.Dropped, qs.Failed
+		t.LastAckTime = a.p.Sender.Stats().LastAck
 	}
-	return []health.Warning{}
+	return t
 }
 
 // Summary is the one-line state for systemd's STATUS= and for logs, e.g.
@@ -138,7 +141,7 @@ func (s Status) Summary() string {
 	switch {
 	case !s.GPS.Connected:
 		b.WriteString(", GPS device absent")
-	case s.GPS.Valid && s.GPS.LastFixAge >= 0 && s.GPS.LastFixAge < 10:
+	case s.GPS.HasFix:
 		fmt.Fprintf(&b, ", GPS %s fix (%d sats)", s.GPS.Mode, s.GPS.Sats)
 	default:
 		b.WriteString(", GPS no fix")

@@ -106,6 +106,12 @@ type Source struct {
 	// satellites in view from GSV this way). It must not retain the slice
 	// and must return quickly.
 	OnSentence func(sentence []byte)
+	// OnState, when set, is called from Run when the receiver is opened
+	// (true, nil), and when it is lost or cannot be opened (false, the
+	// *DeviceError; an open error only when it differs from the last
+	// one): the agent's health follows the receiver this way, without
+	// polling Stats. It must return quickly.
+	OnState func(connected bool, err error)
 
 	mu    sync.Mutex
 	stats Stats
@@ -134,6 +140,19 @@ type Stats struct {
 	LastFixAt    time.Time // when LastFix was completed; has a monotonic reading
 }
 
+// FixMaxAge is how long a valid fix stands for the handset's position:
+// "the receiver has a fix" means a valid fix no older than this, for
+// status, health and the voice prompts alike. A 1 Hz receiver may miss
+// four cycles before its fix is lost.
+const FixMaxAge = 5 * time.Second
+
+// HasFix reports whether the receiver has a fix at now: its last fix is
+// valid and no older than FixMaxAge. A receiver without sky still
+// completes a cycle every second; only a valid one counts.
+func (s Stats) HasFix(now time.Time) bool {
+	return s.LastFix.Valid && !s.LastFixAt.IsZero() && now.Sub(s.LastFixAt) < FixMaxAge
+}
+
 // Stats returns a snapshot; it is safe to call concurrently with Run.
 func (s *Source) Stats() Stats {
 	s.mu.Lock()
@@ -147,6 +166,12 @@ func (s *Source) Stats() Stats {
 		st.FixesDropped = s.dropped.Load()
 	}
 	return st
+}
+
+func (s *Source) state(connected bool, err error) {
+	if s.OnState != nil {
+		s.OnState(connected, err)
+	}
 }
 
 func (s *Source) update(f func(st *Stats)) {
@@ -218,11 +243,12 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 				return ctx.Err()
 			}
 			derr := &DeviceError{Op: "open", Device: s.Device, Err: err}
+			s.update(func(st *Stats) { st.LastErr = derr })
 			if msg := derr.Error(); msg != lastFault {
 				log.Warn("gps: cannot open receiver", "err", derr)
 				lastFault = msg
+				s.state(false, derr)
 			}
-			s.update(func(st *Stats) { st.LastErr = derr })
 			if !sleep(ctx, backoff) {
 				return ctx.Err()
 			}
@@ -241,6 +267,7 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 			st.Connected, st.Since, st.LastErr = true, now, nil
 			st.Opens++
 		})
+		s.state(true, nil)
 
 		got, err := s.read(ctx, port, silence, sc, &m, d)
 		port.Close()
@@ -258,6 +285,7 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 			st.Connected, st.Since, st.LastErr = false, lostAt, derr
 			st.Disconnects++
 		})
+		s.state(false, derr)
 		if got {
 			backoff = minBackoff
 		}

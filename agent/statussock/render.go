@@ -19,7 +19,8 @@ import (
 //
 //   - top-level scalars form the header (version, device, name, started);
 //   - each top-level object is a section, its keys in the daemon's order;
-//   - "warnings" (a list of {name, detail, since}) is the last section;
+//   - "warnings" (a list of {name, detail, since, hint}) is the last
+//     section, each hint on a line of its own under its warning;
 //   - RFC 3339 times show their age, the zero time shows "never";
 //   - keys ending in "_s" are seconds; a negative value means "never".
 func Render(w io.Writer, data []byte, now time.Time) error {
@@ -80,6 +81,9 @@ func Render(w io.Writer, data []byte, now time.Time) error {
 			line += " (since " + r.scalar("since", since) + ")"
 		}
 		r.printf("%s\n", line)
+		if hint := o.str("hint"); hint != "" {
+			r.printf("    → %s\n", hint)
+		}
 	}
 	_, err = w.Write(r.buf.Bytes())
 	return err

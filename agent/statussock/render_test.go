@@ -15,7 +15,7 @@ const sample = `{"version":"1.2.3","device":"dev-0001","name":"Patrol 1","starte
 "uplink":{"connected":false,"broker":"mqtts://broker.example.com:8883","since":"0001-01-01T00:00:00Z","reconnects":3,"last_error":"dial tcp: i/o timeout"},
 "tracks":{"loc_share":true,"track":1,"period_s":60,"queued":12,"last_seq":812,"last_acked_seq":800,"dropped":0,"failed":0,"points":40,"suppressed":0,"last_point":"2026-11-21T11:59:30Z"},
 "sync":{"platform":"https://corp.example.com","last_sync":"2026-11-21T11:58:00Z","versions":{"member":4,"groups":17},"groups":[{"id":7,"name":"Patrol"},{"id":9,"name":"All"}],"active_group":7,"tags":["a","b"],"empty":[]},
-"warnings":[{"name":"uplink-down","detail":"dial tcp: i/o timeout","since":"2026-11-21T11:59:00Z"}]}`
+"warnings":[{"name":"uplink-down","detail":"dial tcp: i/o timeout","since":"2026-11-21T11:59:00Z","hint":"network, DNS, mqtt.brokers"}]}`
 
 func TestRender(t *testing.T) {
 	time.Local = time.UTC
@@ -79,6 +79,7 @@ Sync
 
 Warnings
   ! uplink-down: dial tcp: i/o timeout (since 2026-11-21 11:59:00 (1m0s ago))
+    → network, DNS, mqtt.brokers
 `
 	if got := out.String(); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)

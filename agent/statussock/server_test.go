@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pttagent/pttagent/internal/wait"
 )
 
 // start runs a server on a socket in a fresh directory and waits for it.
@@ -26,7 +28,7 @@ func start(t *testing.T, snapshot func() any) (path string, stop func() error) {
 	done := make(chan error, 1)
 	s := &Server{Path: path, Snapshot: snapshot}
 	go func() { done <- s.Run(ctx) }()
-	waitFor(t, func() bool { _, err := os.Stat(path); return err == nil })
+	wait.For(t, 10*time.Second, "the socket", func() bool { _, err := os.Stat(path); return err == nil })
 	var once sync.Once
 	var err error
 	stop = func() error {
@@ -42,17 +44,6 @@ func start(t *testing.T, snapshot func() any) (path string, stop func() error) {
 	}
 	t.Cleanup(func() { stop() })
 	return path, stop
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestFetch(t *testing.T) {
@@ -205,7 +196,7 @@ func TestStaleSocket(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- (&Server{Path: path, Snapshot: func() any { return "fresh" }}).Run(ctx) }()
-	waitFor(t, func() bool {
+	wait.For(t, 10*time.Second, "the new server's answer", func() bool {
 		b, err := Fetch(context.Background(), path)
 		return err == nil && string(b) == "\"fresh\"\n"
 	})

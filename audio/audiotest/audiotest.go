@@ -283,9 +283,12 @@ func LongestSilence(s []int16) int {
 type Capture struct {
 	Signal []int16
 	Pace   time.Duration
-	mu     sync.Mutex
-	pos    int
-	on     bool
+	// Err, when set, is what ReadFrame returns once Signal is played out:
+	// a microphone that fails in use.
+	Err error
+	mu  sync.Mutex
+	pos int
+	on  bool
 }
 
 var _ audio.Capturer = (*Capture)(nil)
@@ -301,6 +304,9 @@ func (c *Capture) ReadFrame(pcm []int16) error {
 	defer c.mu.Unlock()
 	if !c.on {
 		return errors.New("fake capture: read while stopped")
+	}
+	if c.Err != nil && c.pos >= len(c.Signal) {
+		return c.Err
 	}
 	for i := range pcm {
 		pcm[i] = 0

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pttagent/pttagent/internal/logbuf"
+	"github.com/pttagent/pttagent/internal/wait"
 )
 
 const testLogs = "../../gps/testdata/"
@@ -97,40 +99,16 @@ func TestGPSCommandErrors(t *testing.T) {
 	}
 }
 
-// syncWriter lets a test read what a running command has written so far.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // The technician's bench without hardware: simulate a receiver, watch it.
 func TestGPSSimulateAndWatch(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "gps0")
 	simCtx, stopSim := context.WithCancel(context.Background())
-	var simOut, simErr syncWriter
+	var simOut, simErr logbuf.Buffer
 	simDone := make(chan error, 1)
 	go func() {
 		simDone <- gpsCommand(simCtx, []string{"simulate", "--log", testLogs + "ublox-m8-drive.nmea", "--link", link, "--speed", "4"}, &simOut, &simErr)
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(simOut.String(), "receiver at "+link) {
-		if time.Now().After(deadline) {
-			t.Fatalf("simulate says %q, %q", simOut.String(), simErr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "the simulated receiver", func() bool { return simOut.Contains("receiver at " + link) })
 
 	watchCtx, stopWatch := context.WithTimeout(context.Background(), 3500*time.Millisecond)
 	defer stopWatch()

@@ -126,7 +126,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	for _, w := range warns {
 		log.Warn("config", "problem", w.Error())
 	}
-	a, err := agent.New(cfg, log, version)
+	a, err := agent.Assemble(cfg, log, version)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +17,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/agent/config/configtest"
+	"github.com/pttagent/pttagent/internal/logbuf"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
@@ -102,28 +103,26 @@ func benchLatency(b *testing.B, brokerConf string, sound func(dir string) (env [
 
 	type proc struct {
 		cmd   *exec.Cmd
-		mu    sync.Mutex
-		log   strings.Builder
+		log   logbuf.Buffer
 		bench string
 	}
 	start := func(name string) *proc {
 		dir := b.TempDir()
 		env, audioYAML := sound(dir)
-		os.WriteFile(filepath.Join(dir, "secrets.yaml"), []byte("platform_password: pw\n"), 0o600)
 		p := &proc{bench: filepath.Join(dir, "run", "keys.sock")}
-		cfg := filepath.Join(dir, "agent.yaml")
-		os.WriteFile(cfg, []byte(fmt.Sprintf(`device: {account: %s}
+		configtest.Secrets(b, filepath.Join(dir, "agent.yaml"), "platform_password: pw\n")
+		cfg := configtest.Write(b, dir, fmt.Sprintf(`device: {account: %s}
 secrets_file: secrets.yaml
 state_dir: state
 runtime_dir: run
-gps: {device: %s/no-gnss}
+gps: {device: "{dir}/no-gnss"}
 mqtt: {brokers: [%s], reconnect_min: 100ms}
 platform: {dialect: corp, base_url: %s, poll: 1h}
 audio:
   %s
 board: {bench_socket: %s, battery: none}
 recordings: {enabled: false}
-`, name, dir, broker.URL(), s.URL, audioYAML, p.bench)), 0o644)
+`, name, broker.URL(), s.URL, audioYAML, p.bench))
 		p.cmd = exec.Command(bin, "run", "--config", cfg)
 		p.cmd.Env = append(os.Environ(), env...)
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -134,15 +133,13 @@ recordings: {enabled: false}
 		go func() {
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				p.mu.Lock()
-				p.log.WriteString(sc.Text() + "\n")
-				p.mu.Unlock()
+				p.log.Write([]byte(sc.Text() + "\n"))
 			}
 		}()
 		b.Cleanup(func() { p.cmd.Process.Signal(syscall.SIGTERM); p.cmd.Wait() })
 		return p
 	}
-	logOf := func(p *proc) string { p.mu.Lock(); defer p.mu.Unlock(); return p.log.String() }
+	logOf := func(p *proc) string { return p.log.String() }
 	values := func(p *proc, re *regexp.Regexp) []float64 {
 		var v []float64
 		for _, m := range re.FindAllStringSubmatch(logOf(p), -1) {

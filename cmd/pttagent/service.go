@@ -55,9 +55,10 @@ func secretValues(s config.Secrets) []string {
 }
 
 // runService runs the agent as a service: the status socket beside it,
-// and systemd told READY=1 on the watch loop's first tick, WATCHDOG=1 from
-// every tick after, STATUS= when the summary changes, STOPPING=1 when it
-// stops. Under no service manager the notifications are no-ops.
+// and systemd told READY=1 when the agent's main loop starts, WATCHDOG=1
+// from that loop at the pace WatchdogSec= asks, STATUS= when the summary
+// changes, STOPPING=1 when it stops. Under no service manager the
+// notifications are no-ops.
 func runService(ctx context.Context, cfg *config.Config, a *agent.Agent, log *slog.Logger) error {
 	sd, err := systemd.NewNotifier()
 	if err != nil {
@@ -65,12 +66,10 @@ func runService(ctx context.Context, cfg *config.Config, a *agent.Agent, log *sl
 	}
 	if sd.Enabled() {
 		log.Info("running under systemd", "watchdog_ping", sd.WatchdogInterval())
-		if wd := sd.WatchdogInterval(); wd > 0 && wd < time.Second {
-			// The watch loop ticks once a second; it cannot ping faster.
-			log.Warn("WatchdogSec= is too short for the agent's 1 s loop; use 10s or more", "ping_every", wd)
-		}
 	}
-	a.OnWatch(func(now time.Time, s agent.Status) {
+	// The loop ticks twice per ping interval: a tick a hair early skips
+	// its ping, and the next one still comes well within WatchdogSec=.
+	a.OnWatch(sd.WatchdogInterval()/2, func(now time.Time, s agent.Status) {
 		if err := sd.Tick(now, s.Summary()); err != nil {
 			log.Warn("cannot notify systemd", "err", err)
 		}

@@ -22,6 +22,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/agent/config/configtest"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
@@ -143,16 +144,15 @@ func testService(t *testing.T, silentAtStop bool) {
 		Type: pttsim.TypeDevice, LocShare: 1, Track: 1}); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "secrets.yaml"), []byte(secrets), 0o600)
-	cfg := filepath.Join(dir, "agent.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`device: {account: dev-service, name: "Service test"}
+	configtest.Secrets(t, filepath.Join(dir, "agent.yaml"), secrets)
+	cfg := configtest.Write(t, dir, `device: {account: dev-service, name: "Service test"}
 secrets_file: secrets.yaml
-state_dir: %[1]s/state
-runtime_dir: %[1]s/run
+state_dir: "{dir}/state"
+runtime_dir: "{dir}/run"
 log: {level: debug}
-gps: {device: %[1]s/gps0}
+gps: {device: "{dir}/gps0"}
 mqtt:
-  brokers: [%[2]s]
+  brokers: [`+proxy.URL()+`]
   reconnect_min: 100ms
   reconnect_max: 500ms
 tracks:
@@ -160,9 +160,9 @@ tracks:
   periods: {high: 1s}
 platform:
   dialect: corp
-  base_url: %[3]s
+  base_url: `+plat.URL+`
   poll: 1h
-`, dir, proxy.URL(), plat.URL)), 0o644)
+`)
 
 	var sd notifyLog
 	sd.listen(t, filepath.Join(dir, "notify.sock"))

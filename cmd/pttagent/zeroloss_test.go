@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +14,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pttagent/pttagent/agent/config/configtest"
 	"github.com/pttagent/pttagent/gps/gpstest"
+	"github.com/pttagent/pttagent/internal/logbuf"
+	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 	"github.com/pttagent/pttagent/uplink/queue"
 	"github.com/pttagent/pttagent/wire"
@@ -51,26 +53,14 @@ func agentBinary(t *testing.T) string {
 // process is one run of the agent binary.
 type process struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
-	mu  *sync.Mutex
-}
-
-type syncBuffer struct {
-	mu  *sync.Mutex
-	buf *bytes.Buffer
-}
-
-func (w syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
+	log *logbuf.Buffer
 }
 
 func startAgent(t *testing.T, config string) *process {
 	t.Helper()
-	p := &process{log: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p := &process{log: &logbuf.Buffer{}}
 	p.cmd = exec.Command(agentBinary(t), "run", "--config", config)
-	p.cmd.Stderr = syncBuffer{p.mu, p.log}
+	p.cmd.Stderr = p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,11 +69,7 @@ func startAgent(t *testing.T, config string) *process {
 	return p
 }
 
-func (p *process) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
+func (p *process) output() string { return p.log.String() }
 
 // seqLog is the platform: it records every seq it receives, repeats included.
 type seqLog struct {
@@ -111,17 +97,6 @@ func (s *seqLog) snapshot() []uint64 {
 
 func (s *seqLog) received() int { return len(s.snapshot()) }
 
-func until(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 var queuedAtStart = regexp.MustCompile(`pttagent starting.*queued_points=(\d+)`)
 
 // Zero loss, the way a handset loses things: the broker goes away and comes
@@ -147,14 +122,13 @@ func TestZeroLossThroughOutageAndSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	_, stopGNSS := gpstest.Simulate(t, filepath.Join(dir, "gps0"), 10)
 
-	cfg := filepath.Join(dir, "agent.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`device: {account: dev-zeroloss}
-state_dir: %[1]s/state
-runtime_dir: %[1]s/run
+	cfg := configtest.Write(t, dir, `device: {account: dev-zeroloss}
+state_dir: "{dir}/state"
+runtime_dir: "{dir}/run"
 log: {level: debug}
-gps: {device: %[1]s/gps0}
+gps: {device: "{dir}/gps0"}
 mqtt:
-  brokers: [%[2]s]
+  brokers: [`+proxy.URL()+`]
   keepalive: 5s
   reconnect_min: 100ms
   reconnect_max: 400ms
@@ -163,18 +137,18 @@ tracks:
   track: 1
   periods: {high: 200ms}
   queue: {batch_points: 3, max_inflight: 2}
-`, dir, proxy.URL())), 0o644)
+`)
 
 	// 1. Normal reporting.
 	agent := startAgent(t, cfg)
-	until(t, 20*time.Second, "15 points", func() bool { return plat.received() >= 15 })
+	wait.For(t, 20*time.Second, "15 points", func() bool { return plat.received() >= 15 })
 
 	// 2. The broker goes away for 2 s; points pile up on disk, then drain.
 	broker.Stop()
 	time.Sleep(2 * time.Second)
 	broker.Start()
 	before := plat.received()
-	until(t, 20*time.Second, "the backlog to drain", func() bool { return plat.received() >= before+15 })
+	wait.For(t, 20*time.Second, "the backlog to drain", func() bool { return plat.received() >= before+15 })
 
 	// 3. Publishes reach the broker but their PUBACKs are lost; the agent
 	//    is killed while those batches are unacknowledged. (With no PUBACK
@@ -182,7 +156,7 @@ tracks:
 	//    this rate, and nothing is sent again before three ack timeouts.)
 	proxy.DropReplies(true)
 	before = plat.received()
-	until(t, 10*time.Second, "unacknowledged batches at the platform", func() bool { return plat.received() >= before+2 })
+	wait.For(t, 10*time.Second, "unacknowledged batches at the platform", func() bool { return plat.received() >= before+2 })
 	agent.cmd.Process.Signal(syscall.SIGKILL)
 	agent.cmd.Wait()
 	proxy.DropReplies(false)
@@ -191,24 +165,18 @@ tracks:
 
 	// 4. Restarted: it resumes from the disk.
 	agent = startAgent(t, cfg)
-	deadline := time.Now().Add(10 * time.Second)
-	for !queuedAtStart.MatchString(agent.output()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no start line from the restarted agent:\n%s", agent.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, "the restarted agent's start line", func() bool { return queuedAtStart.MatchString(agent.output()) })
 	m := queuedAtStart.FindStringSubmatch(agent.output())
 	if n, _ := strconv.Atoi(m[1]); n == 0 {
 		t.Fatalf("the agent was killed with nothing unacknowledged; the test did not test a mid-batch kill:\n%s", agent.output())
 	}
 	before = plat.received()
-	until(t, 20*time.Second, "reporting after restart", func() bool { return plat.received() >= before+15 })
+	wait.For(t, 20*time.Second, "reporting after restart", func() bool { return plat.received() >= before+15 })
 
 	// 5. Stop the GNSS, let the queue drain, stop the agent cleanly.
 	stopGNSS()
 	stable := 0
-	until(t, 20*time.Second, "the platform to stop receiving", func() bool {
+	wait.For(t, 20*time.Second, "the platform to stop receiving", func() bool {
 		n := plat.received()
 		time.Sleep(500 * time.Millisecond)
 		if plat.received() == n {

@@ -1,11 +1,12 @@
-package agent
+package ptt
 
 import (
 	"github.com/pttagent/pttagent/audio"
 )
 
-// PTTStatus is the push-to-talk part of Status.
-type PTTStatus struct {
+// Status is push-to-talk for `pttagent status`; its JSON field names are
+// part of that interface.
+type Status struct {
 	// AudioError says why the sound card is not in use ("" when it is).
 	AudioError      string  `json:"audio_error,omitempty"`
 	Floor           string  `json:"floor"` // idle, pending-request, has-permission, queued, pending-release
@@ -74,17 +75,16 @@ type RecordingsStatus struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-func (a *Agent) pttStatus() *PTTStatus {
-	p := a.ptt
-	if p == nil {
-		return nil
-	}
+// Status takes a snapshot; safe at any time, also before Run.
+func (p *PTT) Status() Status {
 	p.mu.Lock()
 	s, snd, q := p.st, p.snd, p.recs
 	p.mu.Unlock()
 	if snd != nil {
-		c, pl := snd.paCapt.Stats(), snd.paPlay.Stats()
-		s.Capture, s.Playback = &c, &pl
+		if snd.dev.Stats != nil {
+			c, pl := snd.dev.Stats()
+			s.Capture, s.Playback = &c, &pl
+		}
 		j := snd.out.VoiceStats()
 		s.Jitter = &j
 		s.PromptsDropped += snd.out.Dropped()
@@ -94,5 +94,13 @@ func (a *Agent) pttStatus() *PTTStatus {
 		s.Recordings = &RecordingsStatus{Queued: r.Queued, Bytes: r.Bytes, Recorded: r.Recorded, Uploaded: r.Uploaded,
 			Reported: r.Reported, Dropped: r.Dropped, Recovered: r.Recovered, Failures: r.Failures, LastError: r.LastError}
 	}
-	return &s
+	return s
+}
+
+// setStatus changes the status under its lock; the voice handlers count
+// through it too (the closures capture nothing: no allocation).
+func (p *PTT) setStatus(f func(*Status)) {
+	p.mu.Lock()
+	f(&p.st)
+	p.mu.Unlock()
 }

@@ -1,19 +1,15 @@
-package agent
+package ptt
 
 import (
 	"context"
-	"encoding/binary"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"gopkg.in/hraban/opus.v2"
 
-	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/uplink/mqtt"
@@ -22,13 +18,13 @@ import (
 	"github.com/pttagent/pttagent/wire"
 )
 
-// The voice paths as the agent wires them, per 20 ms frame, on the real
-// parts (PortAudio on the file card "a" that TestMain configures, Opus,
-// the Ogg recording on disk, paho publishing to mosquitto), against a
-// plain libopus encode loop of the same speech in the same run:
+// The voice paths as push-to-talk wires them, per 20 ms frame, on the
+// real parts (PortAudio on a file card, Opus, the Ogg recording on disk,
+// paho publishing to mosquitto), against a plain libopus encode loop of
+// the same speech in the same run:
 //
-//	go test -c -o /tmp/agent.test ./agent && cd agent
-//	for i in 1 2 3 4 5 6 7; do /tmp/agent.test -test.run '^$' \
+//	go test -c -o /tmp/ptt.test ./agent/ptt && cd agent/ptt
+//	for i in 1 2 3 4 5 6 7; do /tmp/ptt.test -test.run '^$' \
 //	  -test.bench 'WiredSendPath|OpusReference|WiredReceivePath' \
 //	  -test.benchtime 3000x -test.benchmem 2>/dev/null | grep ^Benchmark; done
 
@@ -45,37 +41,56 @@ func benchSpeech(b *testing.B) []int16 {
 	return out
 }
 
-func benchSound(b *testing.B) (*sound, *config.Config) {
+// benchCard is the file card the benchmarks' PortAudio streams use, made
+// before the first stream opens (ALSA reads its configuration once per
+// process; the unit tests open none).
+var benchCard = sync.OnceValues(func() (*audiotest.Card, error) {
+	_, cards, err := audiotest.UseCards("a")
+	if err != nil {
+		return nil, err
+	}
+	return cards["a"], nil
+})
+
+func benchSound(b *testing.B) *sound {
 	b.Helper()
 	if b.N > benchFrames {
 		b.Fatalf("at most %d frames (-benchtime %dx)", benchFrames, benchFrames)
 	}
-	// Card "a" of TestMain: its microphone file gets the speech before the
-	// stream opens (the file plugin reads it from the start).
-	in := filepath.Join(filepath.Dir(os.Getenv("ALSA_CONFIG_PATH")), "a.in.raw")
-	sp := benchSpeech(b)
-	raw := make([]byte, 0, 2*len(sp))
-	for _, s := range sp {
-		raw = binary.NativeEndian.AppendUint16(raw, uint16(s))
-	}
-	if err := os.WriteFile(in, raw, 0o644); err != nil {
+	card, err := benchCard()
+	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Audio.CaptureDevice, cfg.Audio.PlaybackDevice = "a_in", "a_out"
-	snd, err := openSound(&cfg, slog.New(slog.DiscardHandler))
+	// The microphone file gets the speech before the stream opens (the
+	// file plugin reads it from the start).
+	if err := card.SetInput(benchSpeech(b), 0); err != nil {
+		b.Fatal(err)
+	}
+	capt, err := audio.OpenCapture(card.InDevice)
+	if err != nil {
+		b.Fatal(err)
+	}
+	play, err := audio.OpenPlayback(card.OutDevice)
+	if err != nil {
+		capt.Close()
+		b.Fatal(err)
+	}
+	snd, err := newSound(Sound{Capture: capt, Play: play, Latency: play.Latency()}, Audio{
+		Encoder:         audio.EncoderConfig{Bitrate: 20000, Complexity: 5, ExpectedLoss: 5},
+		FramesPerPacket: 3, Jitter: audio.JitterConfig{Target: 5, Max: 15}, ToneVolume: 0.5, Volume: 8}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(snd.close)
-	return snd, &cfg
+	return snd
 }
 
 // BenchmarkWiredSendPath: microphone buffer → Opus → packet (3 frames) →
 // the recording's Ogg page (OnFrame) → a copy for paho → MQTT publish, QoS
 // 0, to a real broker.
 func BenchmarkWiredSendPath(b *testing.B) {
-	snd, _ := benchSound(b)
+	snd := benchSound(b)
+	capt := snd.dev.Capture
 	broker := mqtttest.Start(b, mqtttest.Options{})
 	mq := mqtt.New(mqtt.Options{Brokers: []string{broker.URL()}, ClientID: "bench-send", KeepAlive: 30 * time.Second,
 		ConnectTimeout: 5 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second, Logger: slog.New(slog.DiscardHandler)})
@@ -97,10 +112,10 @@ func BenchmarkWiredSendPath(b *testing.B) {
 	if err := snd.pk.Begin(1); err != nil {
 		b.Fatal(err)
 	}
-	if err := snd.paCapt.Start(); err != nil {
+	if err := capt.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer snd.paCapt.Stop()
+	defer capt.Stop()
 	topic := wire.Topics{Prefix: "ptt", Account: "a"}.Voice(1)
 	pub := func(p []byte) paho.Token { return mq.Publish(topic, 0, false, p) }
 	var bufs voiceBuffers
@@ -109,7 +124,7 @@ func BenchmarkWiredSendPath(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := snd.paCapt.ReadFrame(pcm); err != nil {
+		if err := capt.ReadFrame(pcm); err != nil {
 			b.Fatal(err)
 		}
 		p, err := snd.pk.Add(pcm, now)
@@ -149,11 +164,12 @@ func BenchmarkOpusReference(b *testing.B) {
 	}
 }
 
-// BenchmarkWiredReceivePath: the agent's MQTT voice handler (gate, header,
+// BenchmarkWiredReceivePath: push-to-talk's broker voice handler (gate, header,
 // counters) → jitter buffer → Opus decode → the PortAudio playback
 // buffer; per frame (3 per packet).
 func BenchmarkWiredReceivePath(b *testing.B) {
-	snd, cfg := benchSound(b)
+	snd := benchSound(b)
+	speaker := snd.dev.Play
 	sp := benchSpeech(b)
 	enc, _ := audio.NewEncoder(audio.EncoderConfig{Bitrate: 20000, Complexity: 5, ExpectedLoss: 5})
 	pk, _ := audio.NewPacketizer(enc, 3)
@@ -164,15 +180,14 @@ func BenchmarkWiredReceivePath(b *testing.B) {
 			packets = append(packets, append([]byte(nil), p...))
 		}
 	}
-	cfg.Device.Account = "b"
-	p := &pushToTalk{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), snd: snd}
-	pfx := wire.GroupVoice("ptt", 1, "")
-	p.listenPrefix.Store(&pfx)
+	p := New(Options{Account: "b", TopicPrefix: "ptt", StateDir: b.TempDir()}, Parts{})
+	p.snd = snd
+	p.listening.Store(&listenTo{group: 1, prefix: wire.GroupVoice("ptt", 1, "")})
 	topic := wire.GroupVoice("ptt", 1, "a")
-	if err := snd.paPlay.Start(); err != nil {
+	if err := speaker.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer snd.paPlay.Stop()
+	defer speaker.Stop()
 	pcm := make([]int16, audio.FrameSamples)
 	t0 := time.Now()
 	turn := 0
@@ -183,7 +198,7 @@ func BenchmarkWiredReceivePath(b *testing.B) {
 		}
 		turn++
 		if kind == audio.PlayFrame || kind == audio.PlayConceal {
-			snd.paPlay.WriteFrame(pcm)
+			speaker.WriteFrame(pcm)
 		}
 	}
 	// Fill the buffer to its target before measuring.
@@ -201,13 +216,7 @@ func BenchmarkWiredReceivePath(b *testing.B) {
 		play()
 	}
 	b.StopTimer()
-	if s := p.status(); s.VoiceReceived == 0 || s.VoiceBad != 0 {
+	if s := p.Status(); s.VoiceReceived == 0 || s.VoiceBad != 0 {
 		b.Fatalf("voice handler: %+v", s)
 	}
-}
-
-func (p *pushToTalk) status() PTTStatus {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.st
 }

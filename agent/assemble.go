@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/agent/health"
+	"github.com/pttagent/pttagent/agent/platformsync"
+	"github.com/pttagent/pttagent/agent/track"
+	"github.com/pttagent/pttagent/gps"
+	"github.com/pttagent/pttagent/platform"
+	"github.com/pttagent/pttagent/uplink"
+	"github.com/pttagent/pttagent/uplink/dial"
+	"github.com/pttagent/pttagent/uplink/httpapi"
+	"github.com/pttagent/pttagent/uplink/httpapi/corp"
+	"github.com/pttagent/pttagent/uplink/httpapi/wapi"
+	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/wire"
+)
+
+// Assemble builds the agent a validated config describes: every part
+// from its section of the file, then New wires them. It opens nothing
+// that a missing device could hold up (the sound card and the serial
+// port are opened by their parts' Run, and retried); it fails only on
+// what no retry would cure (a TLS file that cannot be read).
+func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, error) {
+	topics := wire.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}
+	p := Parts{Version: version, Account: cfg.Device.Account, Name: cfg.Device.Name, Logger: log,
+		Health: health.New(log), Brokers: cfg.MQTT.Brokers, Dialect: cfg.Platform.Dialect}
+	var err error
+	if p.MQTT, err = newMQTT(cfg, topics, log, version); err != nil {
+		return nil, err
+	}
+	p.GPS = &gps.Source{Device: cfg.GPS.Device, Baud: cfg.GPS.Baud, SilenceTimeout: cfg.GPS.SilenceTimeout.D(),
+		Logger: log.With("part", "gps")}
+	p.Tracks = &track.Reporter{Options: trackOptions(cfg.Tracks), Logger: log.With("part", "tracks")}
+	p.OpenQueue = func() (*queue.Queue, error) {
+		if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+			return nil, fmt.Errorf("state_dir: %w (create it or fix its owner)", err)
+		}
+		return queue.Open(filepath.Join(cfg.StateDir, "tracks.db"), cfg.Tracks.Queue.MaxPoints)
+	}
+	p.Sender = &uplink.TrackSender{MQTT: p.MQTT, Topic: topics.Track(),
+		BatchPoints: cfg.Tracks.Queue.BatchPoints, BatchBytes: cfg.Tracks.Queue.BatchBytes,
+		MaxInflight: cfg.Tracks.Queue.MaxInflight, AckTimeout: cfg.MQTT.AckTimeout.D(),
+		Logger: log.With("part", "uplink")}
+	var plat *platformClients
+	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, log); err != nil {
+		return nil, err
+	}
+	p.TrackSettings = track.Settings{LocShare: cfg.Tracks.LocShare, Track: cfg.Tracks.Track}
+	if p.Sync != nil {
+		// The platform's last known settings, loaded from disk, rule
+		// from the start.
+		if m := p.Sync.Model(); m != nil && m.Self.HasSettings {
+			p.TrackSettings = track.Settings{LocShare: m.Self.LocShare, Track: m.Self.Track}
+		}
+	}
+	if p.PTT, err = newPTT(cfg, p, plat, log); err != nil {
+		return nil, err
+	}
+	return New(p), nil
+}
+
+// newMQTT is the broker connection: TLS from the config's files, the
+// device's retained presence.
+func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version string) (*mqtt.Client, error) {
+	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
+		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
+	if err != nil {
+		return nil, err
+	}
+	user := cfg.MQTT.Username
+	if user == "" {
+		user = cfg.Device.Account
+	}
+	return mqtt.New(mqtt.Options{
+		Brokers: cfg.MQTT.Brokers, ClientID: cfg.Device.Account, Username: user, Password: cfg.Secrets.MQTTPassword,
+		TLS: tlsConf, KeepAlive: cfg.MQTT.KeepAlive.D(), ConnectTimeout: cfg.MQTT.ConnectTimeout.D(),
+		ReconnectMin: cfg.MQTT.ReconnectMin.D(), ReconnectMax: cfg.MQTT.ReconnectMax.D(),
+		StatusTopic: topics.Status(),
+		Online: func() []byte {
+			return wire.Presence{State: "online", Time: time.Now().Unix(), Version: version}.Encode()
+		},
+		OfflineWill: wire.Presence{State: "offline"}.Encode(),
+		Offline: func() []byte {
+			return wire.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
+		},
+		Logger: log.With("part", "mqtt"),
+	}), nil
+}
+
+// trackOptions are the reporter's options from the config file's tracks
+// section.
+func trackOptions(t config.Tracks) track.Options {
+	c := t.Corner
+	return track.Options{
+		Periods:     track.Periods{High: t.Periods.High.D(), Medium: t.Periods.Medium.D(), Low: t.Periods.Low.D()},
+		MinDistance: t.MinDistance,
+		Heartbeat:   t.Heartbeat.D(),
+		Corner: track.CornerPeg{Enabled: c.Enabled, MinSpeed: c.MinSpeed, MinTurn: c.MinTurn, TurnSlope: c.TurnSlope,
+			MinInterval: c.MinInterval.D()},
+	}
+}
+
+// platformClients are the platform's HTTP clients: the dialect's, for
+// the sync, and the corp one (the same for a corp platform) that uploads
+// recordings, when there is a password to log in with.
+type platformClients struct {
+	account string
+	corp    *corp.Client // nil: no uploads
+}
+
+// newSync builds the platform sync for cfg, or nil with platform.dialect
+// none. It loads the persisted model at once, so the reporter starts with
+// the platform's last known settings, not the file's.
+func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.Logger) (*platformsync.Engine, *platformClients, error) {
+	p := cfg.Platform
+	if p.Dialect == "none" || p.Dialect == "" {
+		return nil, nil, nil
+	}
+	log = log.With("part", "platform")
+	h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
+		Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	pc := &platformClients{account: p.Account}
+	if pc.account == "" {
+		pc.account = cfg.Device.Account
+	}
+	var pw string
+	if cfg.Secrets.PlatformPassword != "" {
+		pw = corp.HashPassword(cfg.Secrets.PlatformPassword)
+	}
+	var client platform.Client
+	switch p.Dialect {
+	case "corp":
+		c := &corp.Client{HTTP: h, Account: pc.account, Password: pw, Method: p.Login, Logger: log}
+		client = c
+		if pw != "" {
+			pc.corp = c
+		}
+	case "wapi":
+		client = &wapi.Client{HTTP: h, Account: pc.account, Password: pw, Token: cfg.Secrets.PlatformToken, Logger: log}
+		if pw != "" && cfg.Recordings.Enabled {
+			// The wapi seed has no upload: recordings go through the corp
+			// API of the same platform (docs/protocol.md), logged in apart.
+			hc, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
+				Logger: log})
+			if err != nil {
+				return nil, nil, err
+			}
+			pc.corp = &corp.Client{HTTP: hc, Account: pc.account, Password: pw, Logger: log}
+		}
+	default:
+		return nil, nil, fmt.Errorf("platform.dialect %q", p.Dialect)
+	}
+	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
+		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), MQTT: mq, Logger: log}
+	if p.Events {
+		e.EventTopic = topics.Event()
+	}
+	e.Load()
+	return e, pc, nil
+}
