@@ -194,17 +194,6 @@ type Platform struct {
 	Events bool `yaml:"events"`
 }
 
-// Secrets is the content of the secrets file.
-type Secrets struct {
-	MQTTPassword string `yaml:"mqtt_password"`
-	// PlatformPassword is the platform login password in plain text; the
-	// agent sends its MD5, as the seeds require.
-	PlatformPassword string `yaml:"platform_password"`
-	// PlatformToken is a fixed wapi token, for a wapi platform whose tokens
-	// are issued by its operator (used when there is no platform_password).
-	PlatformToken string `yaml:"platform_token"`
-}
-
 // Default returns the configuration every loaded file starts from.
 func Default() Config {
 	c := Config{

@@ -30,17 +30,17 @@ func TestPlatformProblems(t *testing.T) {
 		name, yaml string
 		want       string // "" = loads
 	}{
-		{"corp ok", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://platform.example.com\n", ""},
+		{"corp ok", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://platform.internal\n", ""},
 		{"loopback http ok", "secrets_file: " + secrets + "\nplatform:\n  dialect: wapi\n  base_url: http://127.0.0.1:8088\n", ""},
 		{"unknown dialect", "platform:\n  dialect: weila\n", "platform.dialect: \"weila\" is not a platform dialect; use none"},
 		{"no base_url", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n", "platform.base_url: required with platform.dialect corp"},
-		{"plaintext remote", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: http://platform.example.com\n", "is plaintext to a host that is not this machine"},
-		{"plaintext allowed", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: http://platform.example.com\n  allow_plaintext: true\n", ""},
+		{"plaintext remote", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: http://platform.internal\n", "is plaintext to a host that is not this machine"},
+		{"plaintext allowed", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: http://platform.internal\n  allow_plaintext: true\n", ""},
 		{"not a URL", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: platform.example.com\n", "is not an http(s) URL"},
-		{"bad login", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://p.example.com\n  login: phone\n", "platform.login: \"phone\" is not a login call"},
-		{"poll too short", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://p.example.com\n  poll: 100ms\n", "platform.poll: 100ms is out of range"},
-		{"corp without password", "secrets_file: " + empty + "\nplatform:\n  dialect: corp\n  base_url: https://p.example.com\n", "corp needs platform_password in the secrets file"},
-		{"wapi without password or token", "platform:\n  dialect: wapi\n  base_url: https://p.example.com\n", "wapi needs platform_password (to log in) or platform_token"},
+		{"bad login", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://p.internal\n  login: phone\n", "platform.login: \"phone\" is not a login call"},
+		{"poll too short", "secrets_file: " + secrets + "\nplatform:\n  dialect: corp\n  base_url: https://p.internal\n  poll: 100ms\n", "platform.poll: 100ms is out of range"},
+		{"corp without password", "secrets_file: " + empty + "\nplatform:\n  dialect: corp\n  base_url: https://p.internal\n", "corp needs platform_password or platform_password_md5 in the secrets file"},
+		{"wapi without password or token", "platform:\n  dialect: wapi\n  base_url: https://p.internal\n", "wapi needs platform_password or platform_password_md5 (to log in) or platform_token"},
 		{"password in the main file", "platform:\n  password: x\n", "Passwords belong in the secrets file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
