@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -63,8 +64,10 @@ func Load(path string) (*Config, []Problem, error) {
 	switch {
 	case errors.As(err, &tl):
 		return nil, nil, Problems{tooLarge(path, tl.size)}
-	case err != nil:
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("read config: %w (start from the commented example: cp %s %s, then edit it)", err, ExampleConfig, path)
+	case err != nil:
+		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
 	return Parse(path, data)
 }
