@@ -178,10 +178,10 @@ func (v *validation) dirFor(key, path string) {
 		name = u.Username
 	}
 	switch {
-	case os.Getuid() == 0 || name == ServiceUser:
-		v.err(key, "%s (checked as user %s, which the agent would run as)", msg, name)
 	case isServiceDir(path):
 		// systemd creates it for the service, owned by ServiceUser.
+	case os.Getuid() == 0 || name == ServiceUser:
+		v.err(key, "%s (checked as user %s, which the agent would run as)", msg, name)
 	default:
 		v.warn(key, "%s (checked as user %s; the service runs as %s: check as it with  runuser -u %s -- pttagent check-config FILE)",
 			msg, name, ServiceUser, ServiceUser)
