@@ -17,7 +17,8 @@ type Secrets struct {
 	PlatformPassword string `yaml:"platform_password"`
 	// PlatformPasswordMD5 is that MD5 (32 hex digits) instead of the
 	// password, for a handset that must not hold the plain text. The
-	// platform accepts the hash as the password, so it is as secret.
+	// platform accepts the hash as the password, so it is as secret. With
+	// both, they must agree.
 	PlatformPasswordMD5 string `yaml:"platform_password_md5"`
 	// PlatformToken is a fixed wapi token, for a wapi platform whose tokens
 	// are issued by its operator (used when there is no platform password).
@@ -74,8 +75,10 @@ func loadSecrets(path string) (sec Secrets, ps []Problem, ok bool) {
 		} else {
 			sec.PlatformPasswordMD5 = strings.ToLower(h)
 		}
-		if sec.PlatformPassword != "" {
-			add("platform_password_md5", false, "set platform_password or platform_password_md5, not both")
+		if sec.PlatformPassword != "" && sec.PlatformPasswordMD5 != "" {
+			if sum := md5.Sum([]byte(sec.PlatformPassword)); hex.EncodeToString(sum[:]) != sec.PlatformPasswordMD5 {
+				add("platform_password_md5", false, "is not the MD5 of platform_password: keep one of the two")
+			}
 		}
 	}
 	v := reflect.ValueOf(sec)
