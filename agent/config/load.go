@@ -18,7 +18,7 @@ import (
 // the file allows.
 type Problem struct {
 	File    string
-	Line    int    // 0 when the key is not in the file (a default or a missing key)
+	Line    int    // 0 when the key is not in the file (a default or a missing key), or for the file as a whole (its size)
 	Key     string // dotted path, e.g. "gps.baud"; "" for the file as a whole
 	Msg     string // what is wrong and what would be valid
 	Warning bool   // the agent still starts
