@@ -3,8 +3,10 @@ package systemd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -30,9 +32,16 @@ type LogOptions struct {
 	RepeatWindow time.Duration
 	// Redact lists strings (the secrets) replaced by "[REDACTED]" wherever
 	// they would appear. Secrets are never logged on purpose; this catches
-	// an error text that happens to quote one. Secrets shorter than
-	// MinRedact bytes are left alone: replacing a bench password such as
-	// "demo" everywhere would mangle the log ("device=[REDACTED]-0001").
+	// an error text that happens to quote one. A secret holding a quote, a
+	// backslash, a tab or another character the log escapes is found in
+	// its escaped forms too: once (a quoted value) and twice (a %q inside
+	// a quoted value).
+	//
+	// A secret shorter than MinRedact bytes replaces only an attribute
+	// value (or a message) that is the secret as a whole: replacing a bench
+	// password such as "demo" everywhere would mangle the log
+	// ("device=[REDACTED]-0001"), so inside a longer text it shows.
+	// check-config warns about such secrets (config.ShortSecret).
 	Redact []string
 }
 
@@ -68,7 +77,8 @@ type logOutput struct {
 	w       io.Writer
 	journal bool
 	window  time.Duration
-	redact  [][]byte
+	redact  [][]byte // the secrets and their escaped forms
+	whole   []string // secrets shorter than MinRedact
 	now     func() time.Time
 
 	mu     sync.Mutex
@@ -103,8 +113,17 @@ func NewLogHandler(w io.Writer, opts LogOptions) *LogHandler {
 		o.window = DefaultRepeatWindow
 	}
 	for _, s := range opts.Redact {
-		if len(s) >= MinRedact {
-			o.redact = append(o.redact, []byte(s))
+		switch {
+		case s == "":
+		case len(s) < MinRedact:
+			o.whole = append(o.whole, s)
+		default:
+			once := quoted(s)
+			for _, form := range []string{s, once, quoted(once)} {
+				if !slices.ContainsFunc(o.redact, func(b []byte) bool { return string(b) == form }) {
+					o.redact = append(o.redact, []byte(form))
+				}
+			}
 		}
 	}
 	level := opts.Level
@@ -118,9 +137,43 @@ func NewLogHandler(w io.Writer, opts LogOptions) *LogHandler {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
 			}
+			if len(o.whole) > 0 && !(len(groups) == 0 && a.Key == slog.LevelKey) && o.isWholeSecret(a.Value) {
+				return slog.String(a.Key, Redacted)
+			}
 			return a
 		}})
 	return &LogHandler{inner: inner, out: o}
+}
+
+// quoted is s as slog's text format (strconv.Quote) writes it inside a
+// quoted value.
+func quoted(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// isWholeSecret reports whether v, as the log would write it, is one of
+// the short secrets.
+func (o *logOutput) isWholeSecret(v slog.Value) bool {
+	var s string
+	switch v.Kind() {
+	case slog.KindString:
+		s = v.String()
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			s = x.Error()
+		case fmt.Stringer:
+			s = x.String()
+		case []byte:
+			s = string(x)
+		default:
+			return false
+		}
+	default:
+		return false
+	}
+	return slices.Contains(o.whole, s)
 }
 
 func (h *LogHandler) Enabled(ctx context.Context, l slog.Level) bool {

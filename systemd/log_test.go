@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/internal/logbuf"
 	"github.com/pttagent/pttagent/internal/wait"
 )
@@ -149,6 +151,59 @@ func TestLogRedacts(t *testing.T) {
 	// word that contains it.
 	if !strings.Contains(got, "device=demo-0001") {
 		t.Fatalf("a short secret mangled the line: %q", got)
+	}
+}
+
+// slog escapes a value holding a quote, a backslash or a tab, so the raw
+// secret never appears in the line and was never found; an error text
+// quoting it with %q is escaped twice.
+func TestLogRedactsEscapedSecrets(t *testing.T) {
+	secrets := []string{`pa"ss\word-1`, "tab\tbed-secret", `back\slash\only`, "ünïcödé\x01ctl"}
+	var out logbuf.Buffer
+	log := slog.New(NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: -1, Redact: secrets}))
+	for _, s := range secrets {
+		log.Warn("login refused", "password", s)
+		log.Warn("login refused", "err", fmt.Errorf("platform said: password %q is wrong", s))
+		log.Warn("login refused", "err", errors.New("platform said: "+s+" is wrong"))
+		log.With("password", s).Info("grouped", slog.Group("g", "p", s))
+	}
+	got := out.String()
+	for _, s := range secrets {
+		for _, form := range []string{s, strings.Trim(strconv.Quote(s), `"`), strings.Trim(strconv.Quote(strings.Trim(strconv.Quote(s), `"`)), `"`)} {
+			if strings.Contains(got, form) {
+				t.Errorf("%q shows as %q in:\n%s", s, form, got)
+			}
+		}
+	}
+	if n := strings.Count(got, Redacted); n != 5*len(secrets) {
+		t.Errorf("%d redactions, want %d:\n%s", n, 5*len(secrets), got)
+	}
+}
+
+// A secret under MinRedact bytes is hidden where it is a whole value (an
+// attribute, an error, the message), not inside longer text.
+func TestLogRedactsShortSecretsAsWholeValues(t *testing.T) {
+	var out logbuf.Buffer
+	log := slog.New(NewLogHandler(&out, LogOptions{Journal: true, RepeatWindow: -1, Redact: []string{"pw1", "INFO"}}))
+	log.Info("connect", "password", "pw1", "err", errors.New("pw1"), "raw", []byte("pw1"))
+	log.Info("pw1")
+	log.With("p", "pw1").Info("with")
+	log.Info("inside", "device", "pw1-device", "n", 1)
+	got := out.String()
+	want := "<6>level=INFO msg=connect password=[REDACTED] err=[REDACTED] raw=[REDACTED]\n" +
+		"<6>level=INFO msg=[REDACTED]\n" +
+		"<6>level=INFO msg=with p=[REDACTED]\n" +
+		"<6>level=INFO msg=inside device=pw1-device n=1\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// check-config warns about the secrets the log can hide only as whole
+// values: both count the same bytes.
+func TestMinRedactIsConfigShortSecret(t *testing.T) {
+	if MinRedact != config.ShortSecret {
+		t.Errorf("MinRedact %d, config.ShortSecret %d", MinRedact, config.ShortSecret)
 	}
 }
 

@@ -203,17 +203,6 @@ type Platform struct {
 	Events bool `yaml:"events"`
 }
 
-// Secrets is the content of the secrets file.
-type Secrets struct {
-	MQTTPassword string `yaml:"mqtt_password"`
-	// PlatformPassword is the platform login password in plain text; the
-	// agent sends its MD5, as the seeds require.
-	PlatformPassword string `yaml:"platform_password"`
-	// PlatformToken is the wapi token the platform's operator issued: how
-	// a wapi handset authenticates (platform.wapi_login: token).
-	PlatformToken string `yaml:"platform_token"`
-}
-
 // Default returns the configuration every loaded file starts from.
 func Default() Config {
 	c := Config{

@@ -136,17 +136,30 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	}
 }
 
-// The shipped example must load: technicians start from it.
-func TestExampleConfigLoads(t *testing.T) {
-	for _, name := range []string{"agent.example.yaml"} {
-		path := filepath.Join("..", "..", "docs", name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
+// The shipped example is where technicians start, and what an unprovisioned
+// handset would run: it is refused for its placeholder broker alone, and
+// loads once a real one is written in.
+func TestExampleConfigNeedsProvisioning(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "agent.example.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Parse(path, data)
+	var errs []string
+	var ps Problems
+	errors.As(err, &ps)
+	for _, p := range ps {
+		if !p.Warning {
+			errs = append(errs, p.Error())
 		}
-		if _, _, err := Parse(path, data); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0], "agent.example.yaml:34: mqtt.brokers[0]: broker.example.com is a placeholder") {
+		t.Fatalf("want the placeholder broker refused, and nothing else: %v", err)
+	}
+	provisioned := strings.Replace(string(data), "broker.example.com", "broker.internal", 1)
+	if _, _, err := Parse(path, []byte(provisioned)); err != nil {
+		t.Errorf("with a real broker: %v", err)
 	}
 }
 

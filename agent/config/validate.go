@@ -4,10 +4,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,8 +21,11 @@ var standardBauds = []int{4800, 9600, 19200, 38400, 57600, 115200, 230400, 46080
 
 // validate checks the whole config at once so that a technician sees every
 // mistake in one run; problems carry keys, Parse adds file and line.
-func (c *Config) validate() []Problem {
-	var v validation
+//
+// probe false leaves the file system alone: no directory is made to see
+// whether it can be.
+func (c *Config) validate(probe bool) []Problem {
+	v := validation{probe: probe}
 
 	if c.Device.Account == "" {
 		v.err("device.account", "required: the device account on the platform (letters, digits, '.', '_', '-')")
@@ -28,6 +34,14 @@ func (c *Config) validate() []Problem {
 	}
 	v.dir("state_dir", c.StateDir)
 	v.dir("runtime_dir", c.RuntimeDir)
+	if c.Path == DefaultPath {
+		for key, dir := range map[string]string{"state_dir": c.StateDir, "runtime_dir": c.RuntimeDir} {
+			if dir != "" && !underServiceDir(dir) {
+				v.warn(key, "%s is outside what the packaged service may write (%s; its unit has ProtectSystem=strict): "+
+					"keep the default, or allow it with ReadWritePaths=%s in a drop-in (systemctl edit pttagent)", dir, strings.Join(ServiceDirs, ", "), dir)
+			}
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -37,9 +51,18 @@ func (c *Config) validate() []Problem {
 	// GPS
 	if c.GPS.Device == "" {
 		v.err("gps.device", "required: the receiver's serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…")
-	} else if _, err := os.Stat(c.GPS.Device); err != nil {
+	} else if fi, err := os.Stat(c.GPS.Device); err != nil {
 		// The receiver may be unplugged at boot; the agent waits for it.
-		v.warn("gps.device", "%s is not there now (%v); the agent will keep trying to open it", c.GPS.Device, unwrapPath(err))
+		hint := ""
+		if dev := "/dev/" + filepath.Base(c.GPS.Device); dev != c.GPS.Device {
+			if _, err := os.Stat(dev); err == nil {
+				hint = "; did you mean " + dev + "?"
+			}
+		}
+		v.warn("gps.device", "%s is not there now (%v); the agent will keep trying to open it%s", c.GPS.Device, unwrapPath(err), hint)
+	} else if fi.Mode()&fs.ModeCharDevice == 0 {
+		// A link to a character device (/dev/serial/by-id/…) is followed.
+		v.warn("gps.device", "%s is %s, not a serial port (a character device): the agent will keep failing to open it as one", c.GPS.Device, describeFile(fi.Mode()))
 	}
 	if !contains(standardBauds, c.GPS.Baud) {
 		v.err("gps.baud", "%d is not a standard rate; use one of %s (most receivers: 9600)", c.GPS.Baud, joinInts(standardBauds))
@@ -56,9 +79,13 @@ func (c *Config) validate() []Problem {
 		key := fmt.Sprintf("mqtt.brokers[%d]", i)
 		u, err := url.Parse(b)
 		if err != nil || u.Host == "" {
-			v.err(key, "%q is not a broker URL; write it like mqtts://broker.example.com:8883", b)
+			v.err(key, "%q is not a broker URL; write it like mqtts://broker.example.com:8883", redactURL(b))
 			continue
 		}
+		if !v.address(key, u, "broker", "mqtt.username") {
+			continue
+		}
+		b = u.Redacted()
 		switch u.Scheme {
 		case "mqtts", "ssl", "tls", "wss":
 			usesTLS = true
@@ -84,21 +111,15 @@ func (c *Config) validate() []Problem {
 	v.between("mqtt.reconnect_min", m.ReconnectMin, 100*time.Millisecond, time.Hour)
 	v.between("mqtt.reconnect_max", m.ReconnectMax, m.ReconnectMin.D(), 24*time.Hour)
 	v.between("mqtt.ack_timeout", m.AckTimeout, time.Second, time.Hour)
-	if m.TLS.CAFile != "" {
-		if pem, err := os.ReadFile(m.TLS.CAFile); err != nil {
-			v.err("mqtt.tls.ca_file", "cannot read it: %v", unwrapPath(err))
-		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			v.err("mqtt.tls.ca_file", "%s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")", m.TLS.CAFile)
-		}
-	}
+	v.caFile("mqtt.tls.ca_file", m.TLS.CAFile)
 	switch {
 	case (m.TLS.CertFile == "") != (m.TLS.KeyFile == ""):
 		v.err("mqtt.tls", "cert_file and key_file go together: set both for a client certificate, or neither")
 	case m.TLS.CertFile != "":
-		if fi, err := os.Stat(m.TLS.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			v.err("mqtt.tls.key_file", "%s has mode %04o: group or others can read the private key; run: chmod 600 %s", m.TLS.KeyFile, fi.Mode().Perm(), m.TLS.KeyFile)
-		} else if _, err := tls.LoadX509KeyPair(m.TLS.CertFile, m.TLS.KeyFile); err != nil {
+		if err := loadKeyPair(m.TLS.CertFile, m.TLS.KeyFile); err != nil {
 			v.err("mqtt.tls.cert_file", "cannot load the client certificate and key: %v", unwrapPath(err))
+		} else if fi, err := os.Stat(m.TLS.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			v.err("mqtt.tls.key_file", "%s has mode %04o: group or others can read the private key; run: chmod 600 %s", m.TLS.KeyFile, fi.Mode().Perm(), m.TLS.KeyFile)
 		}
 	}
 	if m.TLS.InsecureSkipVerify {
@@ -128,31 +149,37 @@ func (c *Config) validate() []Problem {
 	if t.Heartbeat != 0 {
 		v.between("tracks.heartbeat", t.Heartbeat, 10*time.Second, 24*time.Hour)
 	}
-	if t.Corner.Enabled {
-		if t.Corner.MinSpeed < 0 || t.Corner.MinSpeed > 500 {
-			v.err("tracks.corner_pegging.min_speed", "%g km/h is out of range; use 0 to 500", t.Corner.MinSpeed)
-		}
-		if t.Corner.MinTurn <= 0 || t.Corner.MinTurn >= 180 {
-			v.err("tracks.corner_pegging.min_turn", "%g° is out of range; use more than 0 and less than 180", t.Corner.MinTurn)
-		}
-		if t.Corner.TurnSlope < 0 || t.Corner.TurnSlope > 10_000 {
-			v.err("tracks.corner_pegging.turn_slope", "%g is out of range; use 0 to 10000 (deg·km/h)", t.Corner.TurnSlope)
-		}
-		v.between("tracks.corner_pegging.min_interval", t.Corner.MinInterval, time.Second, time.Hour)
+	// Checked when off too: turning it on must not be what reveals a
+	// mistake made long before.
+	if t.Corner.MinSpeed < 0 || t.Corner.MinSpeed > 500 {
+		v.err("tracks.corner_pegging.min_speed", "%g km/h is out of range; use 0 to 500", t.Corner.MinSpeed)
 	}
+	if t.Corner.MinTurn <= 0 || t.Corner.MinTurn >= 180 {
+		v.err("tracks.corner_pegging.min_turn", "%g° is out of range; use more than 0 and less than 180", t.Corner.MinTurn)
+	}
+	if t.Corner.TurnSlope < 0 || t.Corner.TurnSlope > 10_000 {
+		v.err("tracks.corner_pegging.turn_slope", "%g is out of range; use 0 to 10000 (deg·km/h)", t.Corner.TurnSlope)
+	}
+	v.between("tracks.corner_pegging.min_interval", t.Corner.MinInterval, time.Second, time.Hour)
 	q := &t.Queue
 	v.intBetween("tracks.queue.max_points", q.MaxPoints, 1000, 10_000_000)
 	v.intBetween("tracks.queue.batch_points", q.BatchPoints, 1, 1000)
 	v.intBetween("tracks.queue.batch_bytes", q.BatchBytes, 256, 256<<10)
 	v.intBetween("tracks.queue.max_inflight", q.MaxInflight, 1, 64)
 
+	if c.Board.BenchSocket != "" {
+		v.dir("board.bench_socket", filepath.Dir(c.Board.BenchSocket))
+	}
 	c.validatePTT(&v)
 	// Platform
 	c.validatePlatform(&v)
 	return v.problems
 }
 
-type validation struct{ problems []Problem }
+type validation struct {
+	problems []Problem
+	probe    bool
+}
 
 func (v *validation) err(key, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
@@ -179,9 +206,95 @@ func (v *validation) dir(key, path string) {
 		v.err(key, "must not be empty")
 		return
 	}
-	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+	if v.probe {
+		v.dirFor(key, path)
+	} else if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
 		v.err(key, "%s exists and is not a directory", path)
 	}
+}
+
+// address checks the host and port of a broker or platform URL; false
+// when the URL is not worth checking further.
+func (v *validation) address(key string, u *url.URL, what, userKey string) bool {
+	shown := u.Redacted()
+	if u.User != nil {
+		// They would be logged at every reconnection and shown by status.
+		v.err(key, "%s holds a user name or password, which would be logged and shown by status: "+
+			"put the user name in %s and the password in the secrets file (secrets_file)", shown, userKey)
+	}
+	host := u.Hostname()
+	if host == "" {
+		v.err(key, "%q has no host; write it like %s://HOST:PORT", shown, u.Scheme)
+		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			v.err(key, "%s has port %s; use 1 to 65535", shown, p)
+		}
+	}
+	if isPlaceholder(host) {
+		v.err(key, "%s is a placeholder (example.com, .net, .org and .example are reserved for examples, RFC 2606): write your %s's address", host, what)
+	}
+	return true
+}
+
+// isPlaceholder: the example config's broker.example.com and
+// platform.example.com can never be reached; a handset that still names
+// them was never provisioned.
+func isPlaceholder(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range []string{"example.com", "example.net", "example.org", "example"} {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL hides the password of a URL url.Parse refused.
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if user, _, hasPw := strings.Cut(rest[:at], ":"); hasPw {
+			return scheme + "://" + user + ":xxxxx" + rest[at:]
+		}
+	}
+	return s
+}
+
+func (v *validation) caFile(key, path string) {
+	if path == "" {
+		return
+	}
+	if pem, err := readRegular(path, maxPEMSize); err != nil {
+		v.err(key, "cannot read it: %v", unwrapPath(err))
+	} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		v.err(key, "%s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")", path)
+	}
+}
+
+// loadKeyPair is tls.LoadX509KeyPair through readRegular.
+func loadKeyPair(certFile, keyFile string) error {
+	cert, err := readRegular(certFile, maxPEMSize)
+	if err != nil {
+		return err
+	}
+	key, err := readRegular(keyFile, maxPEMSize)
+	if err != nil {
+		return err
+	}
+	_, err = tls.X509KeyPair(cert, key)
+	return err
+}
+
+func describeFile(m fs.FileMode) string {
+	if m.IsRegular() {
+		return "a regular file"
+	}
+	return describeMode(m)
 }
 
 func isLoopback(host string) bool {
@@ -218,24 +331,23 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// validatePlatform checks every platform key, with dialect none too: a
+// mistake must not wait for the day a platform is turned on.
 func (c *Config) validatePlatform(v *validation) {
 	p := &c.Platform
 	switch p.Dialect {
-	case "none":
-		return
-	case "corp", "wapi":
+	case "none", "corp", "wapi":
 	default:
 		v.err("platform.dialect", "%q is not a platform dialect; use none (settings from this file), corp (/v1/corp/web API) or wapi (/wapi API)", p.Dialect)
-		return
 	}
-	u, err := url.Parse(p.BaseURL)
-	switch {
-	case p.BaseURL == "":
-		v.err("platform.base_url", "required with platform.dialect %s: the platform's address, e.g. https://platform.example.com", p.Dialect)
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		v.err("platform.base_url", "%q is not an http(s) URL; write it like https://platform.example.com", p.BaseURL)
-	case u.Scheme == "http" && !isLoopback(u.Hostname()) && !p.AllowPlaintext:
-		v.err("platform.base_url", "%s is plaintext to a host that is not this machine; use https://, or set platform.allow_plaintext: true if the network is trusted", p.BaseURL)
+	if p.BaseURL == "" {
+		if p.Dialect == "corp" || p.Dialect == "wapi" {
+			v.err("platform.base_url", "required with platform.dialect %s: the platform's address, e.g. https://platform.example.com", p.Dialect)
+		}
+	} else if u, err := url.Parse(p.BaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		v.err("platform.base_url", "%q is not an http(s) URL; write it like https://platform.example.com", redactURL(p.BaseURL))
+	} else if v.address("platform.base_url", u, "platform", "platform.account") && u.Scheme == "http" && !isLoopback(u.Hostname()) && !p.AllowPlaintext {
+		v.err("platform.base_url", "%s is plaintext to a host that is not this machine; use https://, or set platform.allow_plaintext: true if the network is trusted", u.Redacted())
 	}
 	if p.Account != "" && strings.ContainsAny(p.Account, " \t\n") {
 		v.err("platform.account", "must not contain white space")
@@ -258,35 +370,8 @@ func (c *Config) validatePlatform(v *validation) {
 		}
 	}
 	v.between("platform.request_timeout", p.RequestTimeout, 100*time.Millisecond, 5*time.Minute)
-	if p.CAFile != "" {
-		if pem, err := os.ReadFile(p.CAFile); err != nil {
-			v.err("platform.ca_file", "cannot read it: %v", unwrapPath(err))
-		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			v.err("platform.ca_file", "%s holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")", p.CAFile)
-		}
-	}
-	if p.Events && p.Poll.D() < 10*time.Second {
+	v.caFile("platform.ca_file", p.CAFile)
+	if p.Dialect != "none" && p.Events && p.Poll.D() < 10*time.Second {
 		v.warn("platform.poll", "%s with events on polls the platform often; events already bring changes within seconds", p.Poll)
 	}
-}
-
-// checkSecrets reports what the secrets file must hold for the config to
-// work; it runs after the file is read.
-func (c *Config) checkSecrets() []Problem {
-	var v validation
-	if c.Platform.Dialect == "corp" && c.Secrets.PlatformPassword == "" {
-		v.err("platform.dialect", "corp needs platform_password in the secrets file (secrets_file) to log in")
-	}
-	if c.Platform.Dialect == "wapi" {
-		switch {
-		case c.Platform.WapiLogin == "token" && c.Secrets.PlatformToken == "":
-			v.err("platform.wapi_login", "token (the default) needs platform_token in the secrets file (secrets_file): the token the platform's operator issued for this account, since seed 003 has no login call; "+
-				"only if the platform serves POST /wapi/user/login (pttsim does), set platform.wapi_login: user-login and platform_password instead")
-		case c.Platform.WapiLogin == "token" && c.Secrets.PlatformPassword != "":
-			v.warn("platform.wapi_login", "token: platform_password in the secrets file is not used (set platform.wapi_login: user-login to log in with it)")
-		case c.Platform.WapiLogin == "user-login" && c.Secrets.PlatformPassword == "":
-			v.err("platform.wapi_login", "user-login needs platform_password in the secrets file (secrets_file)")
-		}
-	}
-	return v.problems
 }

@@ -328,6 +328,10 @@ func secretsFile(t *testing.T) (string, map[string]string, []string) {
 			continue
 		}
 		m := fmt.Sprintf("S3cr3t-%s-%d", key, i)
+		if key == "platform_password_md5" { // 32 hex digits, agreeing with platform_password
+			sum := md5.Sum([]byte(values["platform_password"]))
+			m = hex.EncodeToString(sum[:])
+		}
 		fmt.Fprintf(&b, "%s: %q\n", key, m)
 		values[key] = m
 		sum := md5.Sum([]byte(m)) // what the corp login sends
