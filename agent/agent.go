@@ -13,7 +13,9 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +115,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 
 	st := q.Stats()
+	if st.Recovered != "" {
+		a.log.Error("the track queue was damaged and has been set aside; a fresh one is in use", "what", st.Recovered,
+			"kept", st.SetAside)
+	}
+	if len(st.SetAside) > 0 {
+		// Shown until a technician has looked at (and removed) the copies.
+		a.p.Health.SetUnhealthy(health.QueueCorrupt, fmt.Sprintf("damaged queue kept as %s", strings.Join(st.SetAside, ", ")))
+	}
 	a.log.Info("pttagent starting", "version", a.p.Version, "device", a.p.Account,
 		"queued_points", st.Len, "next_seq", st.LastSeq+1, "gps", a.p.GPS.Device, "brokers", a.p.Brokers)
 

@@ -134,10 +134,9 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 	if pc.account == "" {
 		pc.account = cfg.Device.Account
 	}
-	var pw string
-	if cfg.Secrets.PlatformPassword != "" {
-		pw = corp.HashPassword(cfg.Secrets.PlatformPassword)
-	}
+	// The MD5 the platforms' login takes, from platform_password or as
+	// given (platform_password_md5).
+	pw := cfg.Secrets.PlatformPasswordHash()
 	var client platform.Client
 	switch p.Dialect {
 	case "corp":
@@ -147,7 +146,8 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 			pc.corp = c
 		}
 	case "wapi":
-		client = &wapi.Client{HTTP: h, Account: pc.account, Password: pw, Token: cfg.Secrets.PlatformToken, Logger: log}
+		client = &wapi.Client{HTTP: h, Account: pc.account, Password: pw, Token: cfg.Secrets.PlatformToken,
+			Login: p.WapiLogin == "user-login", Logger: log}
 		if pw != "" && cfg.Recordings.Enabled {
 			// The wapi seed has no upload: recordings go through the corp
 			// API of the same platform (docs/protocol.md), logged in apart.
@@ -162,7 +162,8 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 		return nil, nil, fmt.Errorf("platform.dialect %q", p.Dialect)
 	}
 	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
-		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), MQTT: mq, Logger: log}
+		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), FullRefresh: p.FullRefresh.D(),
+		MQTT: mq, Logger: log}
 	if p.Events {
 		e.EventTopic = topics.Event()
 	}

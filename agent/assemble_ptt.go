@@ -31,7 +31,8 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 		Audio: ptt.Audio{
 			Encoder:         audio.EncoderConfig{Bitrate: a.Bitrate, Complexity: a.Complexity, ExpectedLoss: a.ExpectedLoss},
 			FramesPerPacket: a.FramesPerPacket,
-			Jitter:          audio.JitterConfig{Target: frames(a.JitterTarget), Max: frames(a.JitterMax)},
+			Jitter: audio.JitterConfig{Target: frames(a.JitterTarget), Max: frames(a.JitterMax),
+				BurstTimeout: a.BurstTimeout.D()},
 			ToneVolume:      a.ToneVolume, Volume: a.Volume,
 		},
 		TTS: t.Enabled, Voice: t.Voice, LowBattery: cfg.Board.LowBattery, StateDir: cfg.StateDir,
@@ -66,7 +67,7 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 	case plat.corp == nil:
 		// A wapi handset with a fixed token cannot log in to the corp
 		// file-upload: recordings would only pile up on the disk.
-		log.Warn("recordings are off: uploading them needs platform_password in the secrets file")
+		log.Warn("recordings are off: uploading them needs platform_password (or platform_password_md5) in the secrets file")
 	default:
 		c, timeout := plat.corp, max(cfg.Platform.RequestTimeout.D(), 2*time.Minute)
 		pp.Uploader = ptt.UploadFunc(func(ctx context.Context, name string, data []byte) (string, error) {

@@ -92,6 +92,16 @@ func (o *Output) FloorIdle() {
 // anyone else ends once what is buffered of it has played. Call it on
 // the floor's taken message (and when this handset is granted the floor,
 // with its own account).
+// FloorChanged is FloorTaken(speaker), or FloorIdle for "": push-to-talk
+// tells its playout about the floor of the group being played this way.
+func (o *Output) FloorChanged(speaker string) {
+	if speaker == "" {
+		o.FloorIdle()
+		return
+	}
+	o.FloorTaken(speaker)
+}
+
 func (o *Output) FloorTaken(speaker string) {
 	o.mu.Lock()
 	o.rx.FloorTaken(speaker, time.Now())

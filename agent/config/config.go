@@ -90,8 +90,10 @@ type MQTT struct {
 	// jitter) between connection attempts.
 	ReconnectMin Duration `yaml:"reconnect_min"`
 	ReconnectMax Duration `yaml:"reconnect_max"`
-	// AckTimeout is how long a published batch may wait for the broker's
-	// acknowledgement before it is sent again.
+	// AckTimeout is how long the track sender waits for the next
+	// acknowledgement before it shrinks its window (a batch is sent again
+	// only when the link was lost, or after three timeouts without any
+	// acknowledgement: see uplink.TrackSender).
 	AckTimeout Duration `yaml:"ack_timeout"`
 	// AllowPlaintext permits tcp:// or ws:// to a host that is not loopback.
 	// Passwords and positions then cross the network unencrypted.

@@ -94,9 +94,16 @@ func (p *PTT) do(a floor.Action) {
 	}
 }
 
-// tone plays one of the floor's tones.
+// tone plays one of the floor's tones. The end tone marks the end of
+// what was said, so it waits for the received voice still buffered (after
+// a stall that can be seconds) instead of sounding over it.
 func (p *PTT) tone(t floor.Tone) {
-	if pcm := p.snd.tones[t]; pcm != nil {
+	pcm := p.snd.tones[t]
+	switch {
+	case pcm == nil:
+	case t == floor.ToneEnd:
+		p.snd.out.PlayAfterVoice(pcm)
+	default:
 		p.snd.out.PlayTone(pcm)
 	}
 }

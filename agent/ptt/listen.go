@@ -39,7 +39,7 @@ func (p *PTT) HearVoice(group int64, speaker string, payload []byte) {
 		p.rxBurst.Store(pkt.Burst)
 		p.rxCapture.Store(pkt.TimeMicro - int64(pkt.Seq)*audio.FrameDuration.Microseconds())
 	}
-	if err := p.snd.out.PutVoice(payload, time.Now()); err != nil {
+	if err := p.snd.out.PutVoiceFrom(speaker, payload, time.Now()); err != nil {
 		p.setStatus(func(s *Status) { s.VoiceBad++ })
 		return
 	}
@@ -71,13 +71,10 @@ func (p *PTT) listen() {
 	}
 }
 
-// floorToPlayout tells a playout that follows the floor who now has the
-// floor of the group being played ("" none). Runs on the loop.
-func (p *PTT) floorToPlayout(speaker string) {
-	if p.snd.follow != nil {
-		p.snd.follow.FloorChanged(speaker)
-	}
-}
+// floorToPlayout tells the playout who now has the floor of the group
+// being played ("" none): a burst ends when the floor says so, never on a
+// pause alone (a stall is not the end of what was said). Runs on the loop.
+func (p *PTT) floorToPlayout(speaker string) { p.snd.floor(speaker) }
 
 // onVoicePlaying is the Output's OnVoice: the receiving LED, and the
 // mouth-to-ear delay of the burst that starts (capture of its first frame

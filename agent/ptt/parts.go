@@ -85,19 +85,6 @@ func (f UploadFunc) Upload(ctx context.Context, name string, data []byte) (strin
 	return f(ctx, name, data)
 }
 
-// FloorFollower is the seam for a playout that follows the floor: the
-// active group's floor going idle, or passing to another speaker, ends
-// the burst being played at once instead of after a silence. Push-to-talk
-// tells the Output when the Output implements it (the adaptive playout of
-// the voice work); until then the floor is not passed on. Called from
-// push-to-talk's loop; it must not block.
-type FloorFollower interface {
-	// FloorChanged says that speaker now has the floor of the group being
-	// played ("" when the floor went idle, or the group changed and
-	// nobody talks there).
-	FloorChanged(speaker string)
-}
-
 var (
 	_ Link     = (*mqtt.Client)(nil)
 	_ Prompter = (*audio.Prompter)(nil)

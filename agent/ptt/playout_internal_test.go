@@ -10,12 +10,8 @@ import (
 	"github.com/pttagent/pttagent/wire"
 )
 
-type followFunc func(speaker string)
-
-func (f followFunc) FloorChanged(speaker string) { f(speaker) }
-
-// A playout that follows the floor (the seam for the voice work) hears
-// of every change of the active group's floor, and of no other group's.
+// The playout hears of every change of the active group's floor, and of
+// no other group's.
 func TestFloorReachesThePlayout(t *testing.T) {
 	p := New(Options{Account: "me", TopicPrefix: "ptt", StateDir: t.TempDir()}, Parts{Link: ptttest.NewLink()})
 	snd, err := newSound(Sound{Capture: &audiotest.Capture{}, Play: &audiotest.Player{}}, Audio{
@@ -25,7 +21,7 @@ func TestFloorReachesThePlayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	snd.follow = followFunc(func(s string) { got = append(got, s) })
+	snd.floor = func(s string) { got = append(got, s) }
 	p.snd = snd
 	p.setActive(7)
 	p.onFloorMsg(wire.Floor{Type: wire.FloorTaken, Group: 7, Speaker: "a", TimeMs: 1})

@@ -10,10 +10,10 @@
 // packets straight to the link, and received packets go straight to the
 // Output (HearVoice).
 //
-// Two seams are there for the voice path: HearVoice takes the voice
-// packets any transport receives (the broker's handler uses it; a UDP
-// media client can), and an Output that implements FloorFollower is told
-// whenever the active group's floor goes idle or passes to a speaker.
+// HearVoice takes the voice packets any transport receives (the broker's
+// handler and the UDP media client), and the Output is told whenever the
+// active group's floor goes idle or passes to a speaker, so a burst ends
+// with the floor, not on a pause.
 //
 // The files follow the responsibilities: floor.go (keys → floor machine →
 // actions), talk.go (microphone → packets → link), listen.go (packets →

@@ -17,7 +17,7 @@ import (
 type sound struct {
 	dev      Sound
 	out      *audio.Output
-	follow   FloorFollower // out, when its playout follows the floor
+	floor    func(speaker string) // out.FloorChanged (a test listens here)
 	rx       *audio.Receiver
 	pk       *audio.Packetizer
 	tx       *audio.Transmitter
@@ -44,9 +44,7 @@ func newSound(dev Sound, a Audio, prompter func(*audio.Output) Prompter) (*sound
 		return nil, err
 	}
 	s.out = audio.NewOutput(dev.Play, s.rx)
-	if f, ok := any(s.out).(FloorFollower); ok {
-		s.follow = f
-	}
+	s.floor = s.out.FloorChanged
 	if prompter != nil {
 		s.prompter = prompter(s.out)
 	}
