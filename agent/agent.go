@@ -27,6 +27,7 @@ import (
 	"github.com/pttagent/pttagent/agent/track"
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/uplink"
+	"github.com/pttagent/pttagent/uplink/media"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/queue"
 )
@@ -56,6 +57,8 @@ type Parts struct {
 	Dialect string
 	// PTT is nil for a handset without push-to-talk.
 	PTT *ptt.PTT
+	// Media is the UDP voice path; nil when voice goes only over MQTT.
+	Media *media.Client
 }
 
 // Agent is one running handset daemon.
@@ -139,6 +142,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.p.PTT != nil {
 		g.Go(func() error { return a.p.PTT.Run(ctx) })
+	}
+	if a.p.Media != nil {
+		g.Go(func() error { return a.p.Media.Run(ctx) })
 	}
 	g.Go(func() error { return a.watch(ctx) })
 	err = g.Wait()

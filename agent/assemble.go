@@ -10,6 +10,7 @@ import (
 	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/agent/health"
 	"github.com/pttagent/pttagent/agent/platformsync"
+	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/agent/track"
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/platform"
@@ -60,6 +61,11 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 		if m := p.Sync.Model(); m != nil && m.Self.HasSettings {
 			p.TrackSettings = track.Settings{LocShare: m.Self.LocShare, Track: m.Self.Track}
 		}
+	}
+	if cfg.Audio.UDP && p.Sync != nil {
+		// Voice over UDP when the platform offers a relay; its sessions
+		// are asked for and keyed over the broker connection.
+		p.Media = newMedia(cfg, topics, p.MQTT, func() *ptt.PTT { return p.PTT }, log)
 	}
 	if p.PTT, err = newPTT(cfg, p, plat, log); err != nil {
 		return nil, err

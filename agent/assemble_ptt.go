@@ -13,7 +13,11 @@ import (
 	"github.com/pttagent/pttagent/agent/floor"
 	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/audio/adapt"
 	"github.com/pttagent/pttagent/board"
+	"github.com/pttagent/pttagent/uplink/media"
+	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // Push-to-talk from the config: its options, and the handset's hardware —
@@ -33,7 +37,7 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 			FramesPerPacket: a.FramesPerPacket,
 			Jitter: audio.JitterConfig{Target: frames(a.JitterTarget), Max: frames(a.JitterMax),
 				BurstTimeout: a.BurstTimeout.D()},
-			ToneVolume:      a.ToneVolume, Volume: a.Volume,
+			ToneVolume: a.ToneVolume, Volume: a.Volume,
 		},
 		TTS: t.Enabled, Voice: t.Voice, LowBattery: cfg.Board.LowBattery, StateDir: cfg.StateDir,
 		RecordingsMaxBytes: int64(cfg.Recordings.MaxQueueMB) << 20, AckTimeout: cfg.MQTT.AckTimeout.D(),
@@ -49,6 +53,9 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 			return pr
 		},
 		LEDs: openLEDs(cfg.Board, log), Battery: openBattery(cfg.Board, log)}
+	if parts.Media != nil {
+		pp.Media = parts.Media
+	}
 	if parts.Sync != nil {
 		pp.Models = parts.Sync
 	}
@@ -75,6 +82,31 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 		})
 	}
 	return ptt.New(o, pp), nil
+}
+
+// newMedia is the UDP voice path: what it receives goes where the
+// broker's voice goes (push-to-talk, built after it: pt), the relay's
+// reports retune the encoder, and it sends its keep-alives when the radio
+// is awake for MQTT anyway.
+func newMedia(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, pt func() *ptt.PTT, log *slog.Logger) *media.Client {
+	c := media.New(media.Options{Topics: topics, Control: mq,
+		OnVoice: func(group int64, speaker string, payload []byte) {
+			if p := pt(); p != nil {
+				p.HearVoice(group, speaker, payload)
+			}
+		},
+		OnReport: func(r media.Report) {
+			if p := pt(); p != nil {
+				p.LinkReport(adapt.Input{Path: adapt.UDP, Loss: r.Loss(), JitterMs: r.JitterMs(),
+					Queue: time.Duration(r.UpQueueMs * float64(time.Millisecond))})
+			}
+		},
+		// One wake-up of the radio for both links: a keep-alive of the
+		// NAT binding that is due anyway rides on the MQTT ping.
+		KeepAlive: cfg.MQTT.KeepAlive.D(),
+		Logger:    log.With("part", "media")})
+	mq.OnWrite(c.Nudge)
+	return c
 }
 
 // keySources builds the configured key sources: the bench socket, the

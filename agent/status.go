@@ -8,6 +8,7 @@ import (
 	"github.com/pttagent/pttagent/agent/health"
 	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/gps"
+	"github.com/pttagent/pttagent/uplink/media"
 )
 
 // Status is a snapshot of the running agent for `pttagent status`, systemd's
@@ -23,6 +24,7 @@ type Status struct {
 	Tracks   TrackStatus      `json:"tracks"`
 	Platform *PlatformStatus  `json:"platform,omitempty"` // nil without a platform
 	PTT      *ptt.Status      `json:"ptt,omitempty"`
+	Media    *media.Stats     `json:"media,omitempty"` // the UDP voice path; absent when voice goes only over MQTT
 	Warnings []health.Warning `json:"warnings"`
 }
 
@@ -105,6 +107,10 @@ func (a *Agent) Status() Status {
 	s.Uplink = UplinkStatus{Connected: m.Connected, Broker: m.Broker, Since: m.Since, Reconnects: m.Reconnects, LastError: m.LastError}
 	s.Tracks = a.trackStatus()
 	s.Platform = a.platformStatus()
+	if a.p.Media != nil {
+		ms := a.p.Media.Stats()
+		s.Media = &ms
+	}
 	if a.p.PTT != nil {
 		ps := a.p.PTT.Status()
 		s.PTT = &ps

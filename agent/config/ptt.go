@@ -48,6 +48,10 @@ type Audio struct {
 	// (ALSA's file plugin on a bench or in tests), which run as fast as the
 	// CPU. A real card paces itself; leave it off.
 	Pace bool `yaml:"pace"`
+	// UDP sends and receives voice over UDP (SRTP, keyed over MQTT) when
+	// the platform offers a media relay, falling back to MQTT by itself
+	// whenever UDP does not get through.
+	UDP bool `yaml:"udp"`
 }
 
 // Recordings: each talk burst is kept as an Ogg Opus file in
@@ -142,6 +146,7 @@ func pttDefaults(c *Config) {
 		BurstTimeout: Duration(5 * time.Second),
 		ToneVolume:   0.5,
 		Volume:       8,
+		UDP:          true,
 	}
 	c.Board = Board{
 		SysfsRoot:     "/sys",

@@ -2,7 +2,6 @@ package ptt
 
 import (
 	"github.com/pttagent/pttagent/agent/floor"
-	"github.com/pttagent/pttagent/wire"
 )
 
 // The active group and what the platform allows in it. Runs on the loop.
@@ -47,16 +46,12 @@ func (p *PTT) setActive(gid int64) {
 	p.log.Info("active group", "group", gid, "was", p.active)
 	p.active = gid
 	p.fs.Group, p.fs.Speaker = gid, p.speakers[gid]
-	if p.voiceSub != "" {
-		p.parts.Link.Unsubscribe(p.voiceSub)
-		p.voiceSub = ""
-	}
 	p.snd.out.ResetVoice()
 	p.floorToPlayout(p.speakers[gid])
-	if gid != 0 {
-		p.voiceSub = wire.GroupVoice(p.o.TopicPrefix, gid, "+")
-		p.parts.Link.Subscribe(p.voiceSub, 0, p.onVoice)
+	if p.parts.Media != nil {
+		p.parts.Media.Listen(gid)
 	}
+	p.subscribeVoice()
 	p.listen()
 }
 

@@ -74,7 +74,12 @@ func (p *PTT) listen() {
 // floorToPlayout tells the playout who now has the floor of the group
 // being played ("" none): a burst ends when the floor says so, never on a
 // pause alone (a stall is not the end of what was said). Runs on the loop.
-func (p *PTT) floorToPlayout(speaker string) { p.snd.floor(speaker) }
+func (p *PTT) floorToPlayout(speaker string) {
+	p.snd.floor(speaker)
+	if p.parts.Media != nil {
+		p.parts.Media.ExpectVoice(speaker != "" && speaker != p.o.Account)
+	}
+}
 
 // onVoicePlaying is the Output's OnVoice: the receiving LED, and the
 // mouth-to-ear delay of the burst that starts (capture of its first frame

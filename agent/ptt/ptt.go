@@ -34,6 +34,7 @@ import (
 	"github.com/pttagent/pttagent/agent/floor"
 	"github.com/pttagent/pttagent/agent/health"
 	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/audio/adapt"
 	"github.com/pttagent/pttagent/board"
 	"github.com/pttagent/pttagent/platform"
 	"github.com/pttagent/pttagent/uplink/recording"
@@ -99,6 +100,8 @@ type Parts struct {
 	Battery  board.Battery // nil: no battery
 	// Uploader is nil when bursts are not recorded.
 	Uploader Uploader
+	// Media is the UDP voice path; nil: voice only over Link.
+	Media MediaPath
 }
 
 // Timings that are not settings.
@@ -159,6 +162,9 @@ type PTT struct {
 	rxCapture atomic.Int64 // Unix µs when the current received burst's frame 0 was captured
 
 	faults soundFaults
+	tune   tuner
+	// mediaUp: the UDP path delivers (owned by the loop).
+	mediaUp bool
 
 	mu   sync.Mutex
 	st   Status
@@ -180,6 +186,7 @@ func New(o Options, parts Parts) *PTT {
 		texts: make(chan wire.GroupMessage, 16), fired: make(chan timerFire, 8), done: make(chan struct{}),
 		speakers: map[int64]string{}, lastFloor: map[int64]int64{}, ttsOn: o.TTS}
 	p.faults.report = func(err error) { parts.Health.Set(health.SoundFailing, err) }
+	p.tune.cfg = adapt.Config{MaxBitrate: o.Audio.Encoder.Bitrate}
 	p.st.Floor = floor.Idle.String()
 	p.prefs = loadPrefs(p.prefsPath(), p.log)
 	if p.prefs.Volume < 1 || p.prefs.Volume > 10 {
@@ -248,6 +255,8 @@ func (p *PTT) loop(ctx context.Context) error {
 	p.applyModel()
 	up, upC := p.parts.Link.State()
 	p.uplink(up)
+	mediaUp, mediaC := p.mediaState()
+	p.followMedia(mediaUp)
 	snap, healthC := p.parts.Health.Watch()
 	p.onHealth(snap)
 	var battC <-chan time.Time
@@ -283,6 +292,9 @@ func (p *PTT) loop(ctx context.Context) error {
 		case <-upC:
 			up, upC = p.parts.Link.State()
 			p.uplink(up)
+		case <-mediaC:
+			mediaUp, mediaC = p.mediaState()
+			p.followMedia(mediaUp)
 		case <-healthC:
 			snap, healthC = p.parts.Health.Watch()
 			p.onHealth(snap)

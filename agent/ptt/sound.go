@@ -17,6 +17,7 @@ import (
 type sound struct {
 	dev      Sound
 	out      *audio.Output
+	enc      *audio.Encoder
 	floor    func(speaker string) // out.FloorChanged (a test listens here)
 	rx       *audio.Receiver
 	pk       *audio.Packetizer
@@ -40,6 +41,7 @@ func newSound(dev Sound, a Audio, prompter func(*audio.Output) Prompter) (*sound
 		return nil, err
 	}
 	s.tx = &audio.Transmitter{Capture: dev.Capture, Packetizer: s.pk}
+	s.enc = enc
 	if s.rx, err = audio.NewReceiver(a.Jitter); err != nil {
 		return nil, err
 	}
@@ -78,6 +80,9 @@ func (p *PTT) openSound(ctx context.Context) (*sound, error) {
 			p.mu.Lock()
 			p.snd, p.st.AudioError = snd, ""
 			p.mu.Unlock()
+			p.tune.mu.Lock()
+			p.tune.enc = snd.enc
+			p.tune.mu.Unlock()
 			return snd, nil
 		}
 		p.parts.Health.SetUnhealthy(health.SoundAbsent, err.Error())

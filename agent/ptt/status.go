@@ -19,6 +19,11 @@ type Status struct {
 	Receiving       bool    `json:"receiving"`
 	TTS             bool    `json:"tts"`
 	Volume          int     `json:"volume"` // speaker level, 1–10
+	// Transport is the voice path in use: "udp" (the media relay) or
+	// "mqtt" (the broker).
+	Transport string `json:"transport"`
+	// Bitrate is the encoder's, when the link adaptation changed it.
+	Bitrate int `json:"bitrate,omitempty"`
 
 	Requests    uint64 `json:"requests"`     // floor requests sent
 	Grants      uint64 `json:"grants"`       //

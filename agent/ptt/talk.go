@@ -10,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/agent/floor"
+	"github.com/pttagent/pttagent/audio/adapt"
 	"github.com/pttagent/pttagent/uplink/recording"
 	"github.com/pttagent/pttagent/wire"
 )
@@ -79,13 +80,14 @@ func (p *PTT) startTalk(group int64) {
 	p.setLED(p.parts.LEDs.Transmitting, true)
 	topic := p.topics.Voice(group)
 	keyAt := p.keyAt
-	tx, link := p.snd.tx, p.parts.Link
+	tx, link, media, fpp := p.snd.tx, p.parts.Link, p.parts.Media, p.o.Audio.FramesPerPacket
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		defer close(t.done)
 		var bufs voiceBuffers
 		first := true
+		n := 0
 		t.frames, t.err = tx.Talk(ctx, t.burst, func(payload []byte) {
 			if first {
 				first = false
@@ -94,7 +96,14 @@ func (p *PTT) startTalk(group int64) {
 					p.setStatus(func(s *Status) { s.LastAccessMs = ms })
 				}
 			}
-			bufs.publish(payload, func(b []byte) paho.Token { return link.Publish(topic, 0, false, b) })
+			if media == nil || !media.Send(group, payload) {
+				bufs.publish(payload, func(b []byte) paho.Token { return link.Publish(topic, 0, false, b) })
+				if n++; n%brokerQueueEvery == 0 {
+					// Over the broker the link reports nothing: what waits
+					// to be written is the measure.
+					p.retune(adapt.Input{Path: adapt.MQTT, Queue: bufs.queued(fpp)})
+				}
+			}
 			t.sent.Add(1)
 		})
 	}()

@@ -69,6 +69,7 @@ type Client struct {
 	cli   paho.Client // the one in use
 
 	oversize dropCounter
+	onWrite  atomic.Pointer[func()]
 	retained atomic.Uint64
 
 	mu      sync.Mutex
@@ -297,12 +298,24 @@ func (c *Client) open(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	if max <= 0 {
 		max = DefaultMaxIncoming
 	}
-	return newPacketFilter(conn, max, func(size int) {
+	f := newPacketFilter(conn, max, func(size int) {
 		c.oversize.add(size)
 		c.log.Warn("dropped a message from the broker larger than the handset accepts; set the broker's message_size_limit (deploy/mosquitto)",
 			"bytes", size, "limit", max)
-	}), nil
+	})
+	f.onWrite = func() {
+		if h := c.onWrite.Load(); h != nil {
+			(*h)()
+		}
+	}
+	return f, nil
 }
+
+// OnWrite has f called after every write to the broker (a publish, a
+// ping): the radio is awake then, so other links' keep-alives that are
+// nearly due can go in the same wake-up. f runs on paho's writer and
+// must not block.
+func (c *Client) OnWrite(f func()) { c.onWrite.Store(&f) }
 
 func (c *Client) current() paho.Client {
 	c.cliMu.Lock()

@@ -28,8 +28,9 @@ const DefaultMaxIncoming = 1<<20 + 4096
 // of never reading it, and each drop is logged and counted.
 type packetFilter struct {
 	net.Conn
-	max    int
-	onDrop func(size int)
+	max     int
+	onDrop  func(size int)
+	onWrite func() // after each write: the radio is awake
 
 	buf  [4096]byte
 	r, w int   // buf[r:w] is read from the network, not yet handled
@@ -137,6 +138,14 @@ func (f *packetFilter) header(b byte) error {
 	f.out = f.hdr[:nhdr]
 	f.pass = length
 	return nil
+}
+
+func (f *packetFilter) Write(p []byte) (int, error) {
+	n, err := f.Conn.Write(p)
+	if f.onWrite != nil && n > 0 {
+		f.onWrite()
+	}
+	return n, err
 }
 
 var _ io.Reader = (*packetFilter)(nil)

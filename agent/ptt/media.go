@@ -1,0 +1,137 @@
+package ptt
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/audio/adapt"
+	"github.com/pttagent/pttagent/wire"
+)
+
+// The second voice path: UDP to the platform's relay (uplink/media),
+// beside the broker. Voice goes over UDP while UDP delivers and over the
+// broker otherwise; the broker's voice subscription of the active group is
+// held exactly while UDP does not deliver, so a listener neither pays for
+// the same voice twice nor misses it. The encoder follows what the link
+// reports (audio/adapt).
+
+// MediaPath is the UDP media client as push-to-talk uses it
+// (*media.Client).
+type MediaPath interface {
+	// Send sends one voice packet to group; false: not over UDP now, so
+	// the caller publishes it on the link.
+	Send(group int64, voice []byte) bool
+	// Listen says which group's voice the relay should send (0: none).
+	Listen(group int64)
+	// ExpectVoice says another member holds the floor: voice should come,
+	// so a silent path is checked at once.
+	ExpectVoice(on bool)
+	// State says whether UDP delivers, and closes the channel at the next
+	// change.
+	State() (up bool, changed <-chan struct{})
+}
+
+// mediaState is the UDP path's state as the loop last saw it.
+func (p *PTT) mediaState() (up bool, changed <-chan struct{}) {
+	if p.parts.Media == nil {
+		return false, nil
+	}
+	return p.parts.Media.State()
+}
+
+// followMedia takes the UDP path's new state. Runs on the loop.
+func (p *PTT) followMedia(up bool) {
+	if up != p.mediaUp {
+		p.log.Info("voice path", "udp", up)
+	}
+	p.mediaUp = up
+	p.subscribeVoice()
+	p.setStatus(func(s *Status) { s.Transport = p.transport() })
+}
+
+func (p *PTT) transport() string {
+	if p.mediaUp {
+		return "udp"
+	}
+	return "mqtt"
+}
+
+// subscribeVoice holds the broker's voice subscription of the active
+// group while UDP does not deliver. Runs on the loop.
+func (p *PTT) subscribeVoice() {
+	want := ""
+	if p.active != 0 && !p.mediaUp {
+		want = wire.GroupVoice(p.o.TopicPrefix, p.active, "+")
+	}
+	if want == p.voiceSub {
+		return
+	}
+	if p.voiceSub != "" {
+		p.parts.Link.Unsubscribe(p.voiceSub)
+	}
+	p.voiceSub = want
+	if want != "" {
+		p.parts.Link.Subscribe(want, 0, p.onVoice)
+	}
+}
+
+// tuner retunes the encoder from the link's reports: over UDP the relay's
+// (LinkReport), over the broker the voice still waiting to be written
+// (the talk goroutine). Safe from any goroutine.
+type tuner struct {
+	mu    sync.Mutex
+	cfg   adapt.Config
+	state adapt.State
+	last  adapt.Setting
+	enc   *audio.Encoder // nil until the sound card is open
+}
+
+func (t *tuner) step(in adapt.Input) (adapt.Setting, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.enc == nil {
+		return adapt.Setting{}, false
+	}
+	var s adapt.Setting
+	t.state, s = t.cfg.Step(t.state, in)
+	if s == t.last {
+		return s, false
+	}
+	t.last = s
+	t.enc.SetBitrate(s.Bitrate)
+	t.enc.SetFEC(s.FEC)
+	t.enc.SetExpectedLoss(s.ExpectedLoss)
+	return s, true
+}
+
+// LinkReport feeds the link adaptation one report of the UDP path (the
+// relay's, about once a second while this handset talks).
+func (p *PTT) LinkReport(in adapt.Input) { p.retune(in) }
+
+func (p *PTT) retune(in adapt.Input) {
+	if s, changed := p.tune.step(in); changed {
+		p.log.Info("voice encoder retuned", "path", in.Path, "bitrate", s.Bitrate, "fec", s.FEC,
+			"expected_loss", s.ExpectedLoss, "loss", in.Loss, "jitter_ms", in.JitterMs, "queue", in.Queue)
+		p.setStatus(func(st *Status) { st.Bitrate = s.Bitrate })
+	}
+}
+
+// brokerQueueEvery is how often the talk goroutine measures the voice
+// waiting in the broker connection, in packets (about a second).
+const brokerQueueEvery = 16
+
+// queued is how much voice the broker connection has not written yet.
+func (v *voiceBuffers) queued(framesPerPacket int) time.Duration {
+	n := 0
+	for i := range v.slots {
+		if s := &v.slots[i]; s.tok != nil {
+			select {
+			case <-s.tok.Done():
+			default:
+				n++
+			}
+		}
+	}
+	return time.Duration(n*framesPerPacket) * audio.FrameDuration
+}
