@@ -60,6 +60,12 @@ type JitterStats struct {
 	CompressedMs   uint64 // audio time saved by playing voiced frames faster (Receiver)
 	DelayMs        int64  // the playing burst's delay beyond its fastest packet, at the last turn
 	TargetMs       int64  // the delay its speaker's measured jitter asks for
+	// Mouth-to-ear of the frames played (capture on the sender → heard
+	// here), median and 95th percentile in ms, over MouthToEarFrames
+	// frames since start; filled by the Receiver and the Output.
+	MouthToEarP50Ms  float64
+	MouthToEarP95Ms  float64
+	MouthToEarFrames uint64
 }
 
 // Playout says what Next produced.
@@ -77,6 +83,7 @@ type jslot struct {
 	seq   uint32
 	valid bool
 	n     int
+	capUs int64 // when the frame's first sample was captured (sender's clock, Unix µs)
 	data  [wire.MaxOpusFrame]byte
 }
 
@@ -155,6 +162,9 @@ type Jitter struct {
 	target    time.Duration // of the last burst played, once it ended
 	spk       speakers
 	stats     JitterStats
+	// playedCapUs is the capture time of the frame Next last returned
+	// with PlayFrame (for the mouth-to-ear measure).
+	playedCapUs int64
 }
 
 // NewJitter checks cfg and allocates the rings.
@@ -310,6 +320,7 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 			continue
 		}
 		s.seq, s.valid, s.n = seq, true, copy(s.data[:], p.Frames[i])
+		s.capUs = p.TimeMicro + int64(i)*FrameDuration.Microseconds()
 		if !before(seq, b.highest) {
 			b.highest = seq + 1
 		}
@@ -453,6 +464,7 @@ func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 		s.valid = false
 		b.next++
 		j.stats.Frames++
+		j.playedCapUs = s.capUs
 		return PlayFrame, copy(dst, s.data[:s.n])
 	}
 	if before(b.next+1, b.highest) && b.delay(now) < b.target {

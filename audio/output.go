@@ -121,8 +121,15 @@ func (o *Output) ResetVoice() {
 // VoiceStats returns the receive path's counters (safe while Run runs).
 func (o *Output) VoiceStats() JitterStats {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.rx.Stats()
+	s := o.rx.Stats()
+	o.mu.Unlock()
+	if s.MouthToEarFrames > 0 {
+		// A frame handed to the card is heard after the card's buffer.
+		lat := float64(primeFrames(o.player)) * float64(FrameDuration) / float64(time.Millisecond)
+		s.MouthToEarP50Ms += lat
+		s.MouthToEarP95Ms += lat
+	}
+	return s
 }
 
 // PlayTone queues a rendered tone; it is mixed over whatever plays.

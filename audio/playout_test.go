@@ -145,21 +145,22 @@ func TestPlayoutStallLosesNothingAndCatchesUp(t *testing.T) {
 		}
 	}
 	took := time.Duration(caught-stallEnd) * audio.FrameDuration
-	h := audiotest.Heard(b.pcm, p.played, 3200, 32000)
-	t.Logf("stall 1.5 s: caught up %v after it; %d quiet frames skipped, %d ms compressed, %d underruns; 200 ms windows heard (NCC ≥ 0.7) %.2f",
-		took, s.SilenceSkipped-before.SilenceSkipped, s.CompressedMs-before.CompressedMs, s.Underruns-before.Underruns, audiotest.Fraction(h, 0.7))
+	heard := audiotest.Intelligible(b.pcm, p.played, audiotest.HeardThreshold)
+	t.Logf("stall 1.5 s: caught up %v after it; %d quiet frames skipped, %d ms compressed, %d underruns; heard %.2f",
+		took, s.SilenceSkipped-before.SilenceSkipped, s.CompressedMs-before.CompressedMs, s.Underruns-before.Underruns, heard)
 	if caught < 0 || took > 3*time.Second {
 		t.Errorf("backlog caught up %v after the stall, want ≤ 3 s", took)
 	}
 	if s.CompressedMs == 0 || s.SilenceSkipped == 0 {
 		t.Errorf("expected both skipped pauses and compression: %+v", s)
 	}
-	// Windows of 200 ms played faster drift against the original by up to
-	// 50 ms within the window, so this measure scores them 0.3–0.6 although
-	// every 20 ms of them matches (TestSpeedUpKeepsSpeech): what it shows
-	// here is that everything outside the catch-up is intact.
-	if f := audiotest.Fraction(h, 0.7); f < 0.65 {
-		t.Errorf("%.2f of the voiced windows heard", f)
+	// The speech as a listener hears it (spectra along a time warp: the
+	// faster playout is not taken for loss; audiotest.Intelligible).
+	// (Shortened pauses cost a little here: the measure compares each
+	// frame with its neighbours, and a speech onset after a shortened
+	// pause has less silence before it.)
+	if heard < 0.93 {
+		t.Errorf("%.2f of the speech heard, want ≥ 0.93", heard)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 // it is back within catchUpStop: quiet frames inside pauses are left out
 // whole first — nobody misses 20 ms of a pause — and, for a backlog of
 // compressFrom or more, voiced frames are time-compressed, pitch
-// unchanged, by 10 % up to 25 % at fullSpeedAt above compressFrom. A 1.5 s backlog is gone in
-// 2–3 s of ordinary speech (BENCHMARKS.md).
+// unchanged, by 10 % up to 25 % at fullSpeedAt above compressFrom, and up
+// to 50 % for a stall's backlog of a second or more: a 1.5 s handover
+// stall is caught up in about 3 s of speech, at a pace listeners of
+// recorded speech choose for themselves (BENCHMARKS.md).
 const (
 	catchUpStart = 2 * FrameDuration
 	catchUpStop  = 10 * time.Millisecond
@@ -25,9 +27,14 @@ const (
 	minSpeed     = 1.10
 	maxSpeed     = 1.25
 	fullSpeedAt  = 200 * time.Millisecond
-	// A frame is quiet below 1/600 of the burst's speech level (−28 dB) in
-	// mean square, or below −58 dBFS whatever the level.
-	quietRatio = 100
+	// A backlog of stallBacklog or more is played faster still, up to
+	// stallSpeed at twice that.
+	stallBacklog = 500 * time.Millisecond
+	stallSpeed   = 1.5
+	// A frame is quiet 30 dB below the burst's speech level (1/1000 in mean
+	// square), or below −58 dBFS whatever the level: a pause, not the quiet
+	// end of a word (−20 dB cut consonants).
+	quietRatio = 1000
 	quietFloor = 40 * 40
 	// The level follows the loudest frames and sinks by 0.5 % a frame
 	// (−1 dB in ~0.9 s), so a speaker who gets quieter is still heard.
@@ -58,6 +65,7 @@ type Receiver struct {
 	endPending bool // the burst ended; the fifo plays out first
 	decStale   bool // the decoder holds the previous burst's state
 	skipped    uint64
+	m2e        mouthToEar
 	// Bad counts payloads that were not valid voice packets.
 	Bad uint64
 	// DecodeErrors counts frames the decoder refused (concealed instead).
@@ -142,6 +150,12 @@ fill:
 		case PlayFrame, PlayConceal:
 			var err error
 			if kind == PlayFrame {
+				// Heard after what the fifo holds (and the card's latency,
+				// which the Output adds).
+				if c := r.jit.playedCapUs; c != 0 {
+					r.m2e.add(time.Duration(now.UnixMicro()-c)*time.Microsecond +
+						time.Duration(r.fifoN)*time.Second/SampleRate)
+				}
 				kind, err = r.decode(r.frame[:n])
 			} else {
 				var next []byte
@@ -240,6 +254,9 @@ func (r *Receiver) play(now time.Time) error {
 		return nil
 	}
 	speed := minSpeed + (maxSpeed-minSpeed)*min(1, float64(ahead-compressFrom)/float64(fullSpeedAt))
+	if ahead > stallBacklog {
+		speed = maxSpeed + (stallSpeed-maxSpeed)*min(1, float64(ahead-stallBacklog)/float64(stallBacklog))
+	}
 	r.sonicOn = true
 	r.sp.setSpeed(float32(speed))
 	if err := r.sp.write(r.pcm[:]); err != nil {
@@ -326,6 +343,7 @@ func (r *Receiver) FloorTaken(who string, now time.Time) { r.jit.FloorTaken(who,
 func (r *Receiver) Stats() JitterStats {
 	s := r.jit.Stats()
 	s.SilenceSkipped = r.skipped
+	s.MouthToEarP50Ms, s.MouthToEarP95Ms, s.MouthToEarFrames = r.m2e.quantile(0.5), r.m2e.quantile(0.95), r.m2e.n
 	if saved := int64(r.sp.in) - int64(r.sp.out) - int64(r.sp.available()); saved > 0 {
 		s.CompressedMs = uint64(saved) * 1000 / SampleRate
 	}

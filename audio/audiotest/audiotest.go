@@ -483,7 +483,6 @@ func topNCC(w, got, e []float64, from, to, k int) []int {
 	return out
 }
 
-// Fraction is the share of scores at or above threshold.
 func Fraction(scores []float64, threshold float64) float64 {
 	if len(scores) == 0 {
 		return 0

@@ -26,12 +26,20 @@ import (
 // Sim is a simulator running for one test.
 type Sim struct {
 	*pttsim.Sim
-	URL string // http://127.0.0.1:port
+	URL string // http://host:port
 }
 
 // Start runs a simulator on a free loopback port, connected to o.Broker
 // (or an embedded broker at o.EmbedBroker), until the test ends.
 func Start(t testing.TB, o pttsim.Options) *Sim {
+	t.Helper()
+	return StartOn(t, o, "127.0.0.1:0")
+}
+
+// StartOn is Start with the HTTP API on addr (host:port; port 0 picks a
+// free one): the platform end of an emulated link, for handsets in
+// network namespaces of their own.
+func StartOn(t testing.TB, o pttsim.Options, addr string) *Sim {
 	t.Helper()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -43,7 +51,7 @@ func Start(t testing.TB, o pttsim.Options) *Sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
