@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pttagent/pttagent/internal/regular"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,68 +36,13 @@ var ServiceDirs = []string{"/var/lib/pttagent", "/run/pttagent"}
 // ExampleConfig is where the package installs the commented example.
 const ExampleConfig = "/usr/share/doc/pttagent/agent.example.yaml"
 
-type notRegularError struct {
-	path string
-	mode fs.FileMode
-}
-
-func (e *notRegularError) Error() string {
-	return fmt.Sprintf("%s is not a regular file (%s)", e.path, describeMode(e.mode))
-}
-
-type tooLargeError struct {
-	path      string
-	size, max int64
-}
-
-func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("%s is %d bytes; at most %d bytes are read", e.path, e.size, e.max)
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return m.Type().String()
-}
-
-// readRegular reads a regular file of at most max bytes. It opens without
-// blocking and checks the type before reading: a FIFO would hang the
-// open, /dev/zero as a CA file was read until memory ran out.
+// readRegular reads a regular file (links followed: the technician's
+// files) of at most max bytes.
 func readRegular(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &notRegularError{path, fi.Mode()}
-	}
-	if fi.Size() > max {
-		return nil, &tooLargeError{path, fi.Size(), max}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max { // it grew while being read
-		return nil, &tooLargeError{path, int64(len(data)), max}
-	}
-	return data, nil
+	return regular.Read(path, max, regular.FollowLinks)
 }
+
+func describeMode(m fs.FileMode) string { return regular.Describe(m) }
 
 // kernelFilesystems are where a directory cannot hold the agent's files:
 // mkdir fails there (ENOENT under /proc, EPERM under /sys) or makes

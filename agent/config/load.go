@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pttagent/pttagent/internal/regular"
 	"gopkg.in/yaml.v3"
 )
 
@@ -60,10 +61,10 @@ func (ps Problems) Error() string {
 // error (with the warnings too), or an I/O error when the file cannot be read.
 func Load(path string) (*Config, []Problem, error) {
 	data, err := readRegular(path, MaxFileSize)
-	var tl *tooLargeError
+	var re *regular.Error
 	switch {
-	case errors.As(err, &tl):
-		return nil, nil, Problems{tooLarge(path, tl.size)}
+	case errors.As(err, &re) && errors.Is(err, regular.ErrTooLarge):
+		return nil, nil, Problems{tooLarge(path, re.Size)}
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("read config: %w (start from the commented example: cp %s %s, then edit it)", err, ExampleConfig, path)
 	case err != nil:

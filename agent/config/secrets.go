@@ -7,6 +7,8 @@ import (
 	"os"
 	"reflect"
 	"strings"
+
+	"github.com/pttagent/pttagent/internal/regular"
 )
 
 // Secrets is the content of the secrets file.
@@ -51,7 +53,7 @@ func loadSecrets(path string) (sec Secrets, ps []Problem, ok bool) {
 		return sec, []Problem{{Msg: fmt.Sprintf("cannot read the secrets file: %v", unwrapPath(err))}}, false
 	}
 	if !fi.Mode().IsRegular() {
-		return sec, []Problem{{Msg: (&notRegularError{path, fi.Mode()}).Error()}}, false
+		return sec, []Problem{{Msg: (&regular.Error{Path: path, Mode: fi.Mode(), Err: regular.ErrNotRegular}).Error()}}, false
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return sec, []Problem{{Msg: fmt.Sprintf("%s has mode %04o: group or others can read or change it; run: chmod 600 %s", path, perm, path)}}, false

@@ -3,11 +3,11 @@ package queue
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
-	"syscall"
+
+	"github.com/pttagent/pttagent/internal/regular"
 )
 
 // mark is what must outlive the store: a store moved aside for
@@ -145,43 +145,8 @@ func decodeMark(b []byte) (gen uint64, st markState, ok bool) {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// errNotRegular is returned for a path that is a FIFO, a directory, a
-// device or a symbolic link where a file of ours should be.
-var errNotRegular = errors.New("not a regular file")
-
-// openRegular opens path only if it is a regular file. O_NONBLOCK keeps a
-// FIFO from blocking the open, O_NOFOLLOW refuses a symbolic link, and the
-// check on the open descriptor leaves no window for a swap.
+// openRegular opens one of the queue's own files: a regular file, not a
+// link (internal/regular).
 func openRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, perm)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s: %w (a symbolic link)", path, errNotRegular)
-		}
-		return nil, err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w (%s)", path, errNotRegular, kind(info.Mode()))
-	}
-	return f, nil
-}
-
-func kind(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	}
-	return m.Type().String()
+	return regular.Open(path, flag, perm, regular.NoLinks)
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -25,10 +24,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pttagent/pttagent/audio/ogg"
+	"github.com/pttagent/pttagent/internal/regular"
 )
 
 // Meta describes one recording.
@@ -113,7 +112,7 @@ func (q *Queue) recover() error {
 				if e.Type().IsRegular() {
 					os.Remove(filepath.Join(q.dir, name))
 				} else {
-					q.SetAside(strings.TrimSuffix(name, ".opus"), fmt.Errorf("%s: %w", name, errNotRegular))
+					q.SetAside(strings.TrimSuffix(name, ".opus"), fmt.Errorf("%s: %w", name, regular.ErrNotRegular))
 				}
 			}
 		case strings.HasSuffix(name, ".json"):
@@ -127,7 +126,7 @@ func (q *Queue) recover() error {
 				continue
 			}
 			data, err := readRegular(q.path(id, ".opus"), q.maxBytes)
-			if errors.Is(err, errNotRegular) || errors.Is(err, errTooLarge) {
+			if errors.Is(err, regular.ErrNotRegular) || errors.Is(err, regular.ErrTooLarge) {
 				q.SetAside(id, err)
 				continue
 			}
@@ -197,34 +196,10 @@ func httpURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-var (
-	errNotRegular = errors.New("not a regular file")
-	errTooLarge   = errors.New("larger than the whole queue may be")
-)
-
-// readRegular reads path if it is a regular file of at most limit bytes.
-// O_NONBLOCK keeps a FIFO from blocking the open, O_NOFOLLOW refuses a
-// symbolic link, and the check is made on the open descriptor.
+// readRegular reads one of the queue's own files: a regular file, not a
+// link, of at most limit bytes (internal/regular).
 func readRegular(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s: %w (a symbolic link)", filepath.Base(path), errNotRegular)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case !info.Mode().IsRegular():
-		return nil, fmt.Errorf("%s: %w (%s)", filepath.Base(path), errNotRegular, info.Mode().Type())
-	case info.Size() > limit:
-		return nil, fmt.Errorf("%s: %d bytes: %w", filepath.Base(path), info.Size(), errTooLarge)
-	}
-	return io.ReadAll(io.LimitReader(f, limit))
+	return regular.Read(path, limit, regular.NoLinks)
 }
 
 // writeMeta replaces a recording's meta atomically.
@@ -326,7 +301,7 @@ func (q *Queue) Pending() []Meta {
 // larger than the queue may hold, is an error wrapping ErrUnsendable.
 func (q *Queue) Data(id string) ([]byte, error) {
 	b, err := readRegular(q.path(id, ".opus"), q.maxBytes)
-	if errors.Is(err, errNotRegular) || errors.Is(err, errTooLarge) {
+	if errors.Is(err, regular.ErrNotRegular) || errors.Is(err, regular.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %w", ErrUnsendable, err)
 	}
 	return b, err
