@@ -43,10 +43,14 @@ func DecodeWAV(b []byte) (rate int, samples []int16, err error) {
 			}
 			return rate, samples, nil
 		}
-		if size > int64(len(p)) {
+		// A chunk's size is followed by a pad byte when odd; a chunk that
+		// claims more than is left ends the walk (its pad byte included:
+		// an odd last chunk once sliced past the end).
+		skip := size + size%2
+		if skip > int64(len(p)) {
 			break
 		}
-		p = p[size+size%2:]
+		p = p[skip:]
 	}
 	return 0, nil, errors.New("wav: no data chunk")
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -101,44 +103,78 @@ func (b *Bench) serve(ctx context.Context, c net.Conn, events chan<- KeyEvent) {
 }
 
 func (b *Bench) command(ctx context.Context, line string, held map[KeyName]bool, events chan<- KeyEvent) error {
-	f := strings.Fields(line)
-	if len(f) < 2 || len(f) > 3 {
-		return fmt.Errorf("%q: write KEY down|up|tap [ms], e.g. \"ptt down\"", line)
-	}
-	key := KeyName(f[0])
-	known := false
-	for _, k := range KnownKeys {
-		known = known || k == key
-	}
-	if !known {
-		return fmt.Errorf("unknown key %q; keys: %v", f[0], KnownKeys)
+	c, err := parseBench(line)
+	if err != nil {
+		return err
 	}
 	edge := func(down bool) {
-		held[key] = down
-		send(ctx, events, KeyEvent{Key: key, Down: down, Time: time.Now()})
+		held[c.key] = down
+		send(ctx, events, KeyEvent{Key: c.key, Down: down, Time: time.Now()})
 	}
-	switch f[1] {
-	case "down", "press":
+	switch c.op {
+	case benchDown:
 		edge(true)
-	case "up", "release":
+	case benchUp:
 		edge(false)
-	case "tap":
-		hold := 100 * time.Millisecond
-		if len(f) == 3 {
-			ms, err := time.ParseDuration(f[2] + "ms")
-			if err != nil || ms < 0 || ms > time.Minute {
-				return fmt.Errorf("tap %q: give milliseconds, 0–60000", f[2])
-			}
-			hold = ms
-		}
+	case benchTap:
 		edge(true)
 		select {
-		case <-time.After(hold):
+		case <-time.After(c.hold):
 		case <-ctx.Done():
 		}
 		edge(false)
-	default:
-		return fmt.Errorf("%q: use down, up or tap", f[1])
 	}
 	return nil
+}
+
+type benchOp uint8
+
+const (
+	benchDown benchOp = iota + 1
+	benchUp
+	benchTap
+)
+
+// benchCommand is one line of the bench socket, parsed.
+type benchCommand struct {
+	key  KeyName
+	op   benchOp
+	hold time.Duration // benchTap
+}
+
+// maxTap bounds how long a tap holds its key.
+const maxTap = time.Minute
+
+// parseBench reads "KEY down|up|tap [ms]" (press and release also mean
+// down and up). Anyone in the socket's group can write here, so a line is
+// checked whole: a known key, a known action, and for a tap milliseconds
+// as plain digits, 0–60000.
+func parseBench(line string) (benchCommand, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 || len(f) > 3 {
+		return benchCommand{}, fmt.Errorf("%q: write KEY down|up|tap [ms], e.g. \"ptt down\"", line)
+	}
+	c := benchCommand{key: KeyName(f[0])}
+	if !slices.Contains(KnownKeys, c.key) {
+		return benchCommand{}, fmt.Errorf("unknown key %q; keys: %v", f[0], KnownKeys)
+	}
+	switch f[1] {
+	case "down", "press":
+		c.op = benchDown
+	case "up", "release":
+		c.op = benchUp
+	case "tap":
+		c.op, c.hold = benchTap, 100*time.Millisecond
+	default:
+		return benchCommand{}, fmt.Errorf("%q: use down, up or tap", f[1])
+	}
+	if len(f) == 3 {
+		// Atoi alone would take "+5"; time.ParseDuration took "1s5" + "ms".
+		ms, err := strconv.Atoi(f[2])
+		if c.op != benchTap || err != nil || strings.TrimLeft(f[2], "0123456789") != "" || ms > int(maxTap/time.Millisecond) {
+			return benchCommand{}, fmt.Errorf("%q: only tap takes a time, in milliseconds, 0–60000", line)
+		}
+		c.hold = time.Duration(ms) * time.Millisecond
+	}
+	return c, nil
 }

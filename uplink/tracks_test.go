@@ -221,29 +221,6 @@ func retained(t *testing.T, url, topic string) string {
 	}
 }
 
-// The ACL docs/protocol.md recommends really confines a device to its own
-// topics in mosquitto.
-func TestDocumentedACLConfinesDevices(t *testing.T) {
-	broker := mqtttest.Start(t, mqtttest.Options{ACL: "pattern write ptt/dev/%c/#\npattern read ptt/#\n"})
-	var own, foreign collector
-	subscribe(t, broker.URL(), "ptt/dev/dev-a/track", &own)
-	subscribe(t, broker.URL(), "ptt/dev/dev-b/track", &foreign)
-	client := mqtt.New(mqtt.Options{Brokers: []string{broker.URL()}, ClientID: "dev-a", KeepAlive: 5 * time.Second,
-		ConnectTimeout: 2 * time.Second, ReconnectMin: time.Second, ReconnectMax: time.Second, Logger: quietLogger()})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go client.Run(ctx)
-	wait.For(t, 5*time.Second, "the client to connect", func() bool { up, _ := client.State(); return up })
-	batch := wire.AppendTrackBatch(nil, []wire.Point{{Seq: 1, Latitude: 1, Longitude: 1}})
-	client.Publish("ptt/dev/dev-b/track", 1, false, batch).WaitTimeout(2 * time.Second)
-	client.Publish("ptt/dev/dev-a/track", 1, false, batch).WaitTimeout(2 * time.Second)
-	wait.For(t, 5*time.Second, "dev-a's own point", func() bool { return len(own.unique()) == 1 })
-	time.Sleep(200 * time.Millisecond)
-	if n := len(foreign.unique()); n != 0 {
-		t.Fatalf("dev-a published on dev-b's topic (%d points arrived)", n)
-	}
-}
-
 // Two handsets provisioned with the same account take the connection from
 // each other. They must back off (not reconnect in a tight loop) and say why.
 func TestDuplicateClientIDBacksOffAndSaysWhy(t *testing.T) {

@@ -68,6 +68,13 @@ type Floor struct {
 // MaxFloorSize bounds a floor payload; larger ones are refused unparsed.
 const MaxFloorSize = 4096
 
+// MaxTalkTime bounds talk_time, in seconds (a day). A larger one once
+// overflowed into a negative limit on the handset: no timer at all.
+const MaxTalkTime = 86400
+
+// MaxPosition bounds a queue position.
+const MaxPosition = 1 << 20
+
 func (f Floor) Encode() []byte {
 	f.V = 1
 	b, _ := json.Marshal(f)
@@ -95,11 +102,22 @@ func DecodeFloor(payload []byte) (Floor, error) {
 	if f.Group <= 0 {
 		return Floor{}, errors.New("decode floor: no group")
 	}
-	if f.TalkTime < 0 || f.Position < 0 {
-		return Floor{}, errors.New("decode floor: negative talk_time or position")
+	if f.TalkTime < 0 || f.TalkTime > MaxTalkTime {
+		return Floor{}, fmt.Errorf("decode floor: talk_time %d, want 0 … %d s", f.TalkTime, MaxTalkTime)
+	}
+	if f.Position < 0 || f.Position > MaxPosition {
+		return Floor{}, fmt.Errorf("decode floor: position %d, want 0 … %d", f.Position, MaxPosition)
 	}
 	if f.Type == FloorQueued && f.Position == 0 {
 		return Floor{}, errors.New("decode floor: queued without a position")
+	}
+	switch f.Type {
+	case FloorGranted, FloorDeny, FloorQueued:
+		// An answer names the request it answers; one that does not could
+		// open the microphone for a request never made.
+		if f.Req == 0 {
+			return Floor{}, fmt.Errorf("decode floor: %s without req", f.Type)
+		}
 	}
 	return f, nil
 }

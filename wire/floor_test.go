@@ -33,7 +33,15 @@ func TestFloorRejects(t *testing.T) {
 		``, `[]`, `{"v":2,"type":"idle","group":1}`, `{"v":1,"type":"shout","group":1}`,
 		`{"v":1,"type":"deny","group":1}`, `{"v":1,"type":"revoke","group":1}`,
 		`{"v":1,"type":"idle"}`, `{"v":1,"type":"queued","group":1}`,
-		`{"v":1,"type":"granted","group":1,"talk_time":-1}`,
+		`{"v":1,"type":"granted","group":1,"req":1,"talk_time":-1}`,
+		// 9223372037 s overflowed time.Duration into a negative limit.
+		`{"v":1,"type":"granted","group":1,"req":1,"talk_time":9223372037}`,
+		`{"v":1,"type":"granted","group":1,"req":1,"talk_time":86401}`,
+		`{"v":1,"type":"granted","group":1,"req":1,"talk_time":1e300}`,
+		`{"v":1,"type":"queued","group":1,"req":1,"position":1048577}`,
+		// Answers without the request they answer.
+		`{"v":1,"type":"granted","group":1}`, `{"v":1,"type":"deny","group":1,"cause":"taken"}`,
+		`{"v":1,"type":"queued","group":1,"position":1}`,
 		`{"v":1,"type":"idle","group":1,"pad":"` + strings.Repeat("x", MaxFloorSize) + `"}`,
 	} {
 		if f, err := DecodeFloor([]byte(s)); err == nil {
@@ -66,13 +74,20 @@ func TestFloorTopics(t *testing.T) {
 }
 
 func FuzzDecodeFloor(f *testing.F) {
-	f.Add(Floor{Type: FloorGranted, Group: 1, TalkTime: 30}.Encode())
-	f.Add(Floor{Type: FloorDeny, Group: 2, Cause: CauseMuted}.Encode())
-	f.Add([]byte(`{"v":1,"type":"queued","group":3,"position":1}`))
+	f.Add(Floor{Type: FloorGranted, Group: 1, Req: 1, TalkTime: 30}.Encode())
+	f.Add(Floor{Type: FloorDeny, Group: 2, Req: 2, Cause: CauseMuted}.Encode())
+	f.Add([]byte(`{"v":1,"type":"queued","group":3,"req":3,"position":1}`))
+	f.Add([]byte(`{"v":1,"type":"granted","group":1,"req":1,"talk_time":9223372037}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fl, err := DecodeFloor(b)
 		if err != nil {
 			return
+		}
+		if fl.TalkTime < 0 || fl.TalkTime > MaxTalkTime || fl.Position < 0 || fl.Position > MaxPosition {
+			t.Fatalf("accepted out of range: %+v", fl)
+		}
+		if (fl.Type == FloorGranted || fl.Type == FloorDeny || fl.Type == FloorQueued) && fl.Req == 0 {
+			t.Fatalf("accepted an answer without req: %+v", fl)
 		}
 		again, err := DecodeFloor(fl.Encode())
 		if err != nil || again != fl {

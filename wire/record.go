@@ -103,11 +103,12 @@ func (m GroupMessage) Text() (string, bool) {
 	if m.Message.Type != 0 {
 		return "", false
 	}
-	var s string
-	if err := json.Unmarshal(m.Message.Content, &s); err != nil {
+	// A pointer, so that a null content is no text (FuzzDecodeGroupMessage).
+	var s *string
+	if err := json.Unmarshal(m.Message.Content, &s); err != nil || s == nil {
 		return "", false
 	}
-	return s, true
+	return *s, true
 }
 
 // DecodeGroupMessage reads an EventGroupMessage's content.

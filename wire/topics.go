@@ -7,8 +7,8 @@ import (
 )
 
 // Topics names every MQTT topic of one device. A device publishes only
-// below {prefix}/dev/{account}/, which a broker ACL can enforce with a single
-// pattern ("pattern write ptt/dev/%c/#" in mosquitto).
+// below {prefix}/dev/{account}/, which the broker enforces by the device's
+// login (deploy/mosquitto/pttagent.acl).
 type Topics struct {
 	Prefix  string
 	Account string

@@ -98,15 +98,25 @@ const (
 
 // Input is one event for Step. Fields that do not belong to Kind are zero.
 type Input struct {
-	Kind     InputKind
-	Group    int64
-	Req      uint32 // the request an answer or timer belongs to (0: unknown, accepted)
+	Kind  InputKind
+	Group int64
+	// Req is the request an answer (granted, deny, queued) or a timer
+	// belongs to. An answer counts only when its group and Req are those of
+	// the request waiting for it; a revoke or a timer with another Req is
+	// stale (0: unknown, accepted).
+	Req uint32
+	// TalkTime (granted) is the platform's limit; 0 or less: none (the
+	// config's DefaultTalkTime applies), and at most MaxTalkTime.
 	TalkTime time.Duration
 	Cause    string
 	Position int
 	Speaker  string
 	Timer    Timer
 }
+
+// MaxTalkTime caps any talk time, whatever the platform grants: a limit
+// that overflowed or makes no sense still ends the burst.
+const MaxTalkTime = 24 * time.Hour
 
 // ActionKind says what to do.
 type ActionKind uint8
@@ -154,6 +164,9 @@ func Step(s State, in Input, c Config) (State, []Action) {
 	do := func(a ...Action) { acts = append(acts, a...) }
 	stale := func() bool { return in.Req != 0 && in.Req != s.Req }
 	other := func() bool { return in.Group != 0 && in.Group != s.Group }
+	// answers: a grant, deny or queued for the request in flight. One that
+	// names no request, or another, must not open the microphone.
+	answers := func() bool { return in.Req == s.Req && in.Group == s.Group }
 	request := func(group int64) {
 		s.Req++
 		s.Group, s.Phase, s.Cause, s.Position = group, PendingRequest, "", 0
@@ -172,9 +185,10 @@ func Step(s State, in Input, c Config) (State, []Action) {
 	grant := func() {
 		s.Phase, s.Position, s.Speaker = HasPermission, 0, ""
 		limit := in.TalkTime
-		if limit == 0 {
+		if limit <= 0 {
 			limit = c.DefaultTalkTime
 		}
+		limit = min(limit, MaxTalkTime)
 		s.TalkLimit = limit
 		do(Action{Kind: StopTimer, Timer: TimerResponse}, Action{Kind: PlayTone, Tone: ToneGrant}, Action{Kind: StartCapture})
 		if limit > 0 {
@@ -238,16 +252,16 @@ func Step(s State, in Input, c Config) (State, []Action) {
 		case KeyRelease:
 			release()
 		case Granted:
-			if !stale() && !other() {
+			if answers() {
 				grant()
 			}
 		case Denied:
-			if !stale() && !other() {
+			if answers() {
 				toIdle(ToneDeny, in.Cause)
 			}
 		case QueuedMsg:
-			if !stale() && !other() {
-				s.Phase, s.Position = Queued, in.Position
+			if answers() {
+				s.Phase, s.Position = Queued, max(in.Position, 0)
 				do(Action{Kind: StopTimer, Timer: TimerResponse}, Action{Kind: PlayTone, Tone: ToneQueued})
 			}
 		case TimerFired:
@@ -270,15 +284,15 @@ func Step(s State, in Input, c Config) (State, []Action) {
 			toIdle(0, "")
 			do(Action{Kind: SendRelease, Group: s.Group, Req: s.Req})
 		case Granted:
-			if !stale() && !other() {
+			if answers() {
 				grant()
 			}
 		case QueuedMsg:
-			if !stale() && !other() {
-				s.Position = in.Position
+			if answers() {
+				s.Position = max(in.Position, 0)
 			}
 		case Denied:
-			if !stale() && !other() {
+			if answers() {
 				toIdle(ToneDeny, in.Cause)
 			}
 		}
@@ -294,7 +308,8 @@ func Step(s State, in Input, c Config) (State, []Action) {
 			s.Phase = Idle
 			do(Action{Kind: SendRelease, Group: s.Group, Req: s.Req})
 		case Revoked:
-			if !other() {
+			// A revoke of an earlier burst (a stale req) must not cut this one.
+			if !other() && !stale() {
 				stopTalking()
 				s.Cause = in.Cause
 				do(Action{Kind: PlayTone, Tone: ToneRevoke})

@@ -81,6 +81,21 @@ func TestStep(t *testing.T) {
 			nil, State{Phase: HasPermission, Group: 7, Req: 5, KeyDown: true, TalkLimit: 3 * time.Second},
 			[]Action{stop(TimerResponse), tone(ToneGrant), capOn, start(TimerLimit, 3*time.Second, 5)}},
 		{"pending stale grant is ignored", pending, Input{Kind: Granted, Group: 7, Req: 4}, nil, pending, nil},
+		// Issue 13, item 6: a grant that names no request (or another one)
+		// once opened the microphone while a request was pending.
+		{"pending grant without req is ignored", pending, Input{Kind: Granted, Group: 7}, nil, pending, nil},
+		{"pending grant for a later request is ignored", pending, Input{Kind: Granted, Group: 7, Req: 6}, nil, pending, nil},
+		{"pending grant without group is ignored", pending, Input{Kind: Granted, Req: 5}, nil, pending, nil},
+		{"pending deny without req is ignored", pending, Input{Kind: Denied, Group: 7, Cause: "taken"}, nil, pending, nil},
+		{"pending queued without req is ignored", pending, Input{Kind: QueuedMsg, Group: 7, Position: 1}, nil, pending, nil},
+		// Issue 13, item 6: talk_time 9223372037 s overflowed into a negative
+		// limit, and no timer ended the burst.
+		{"pending grant with a negative limit uses the default", pending, Input{Kind: Granted, Group: 7, Req: 5, TalkTime: -time.Second},
+			nil, State{Phase: HasPermission, Group: 7, Req: 5, KeyDown: true, TalkLimit: 60 * time.Second},
+			[]Action{stop(TimerResponse), tone(ToneGrant), capOn, start(TimerWarning, 55*time.Second, 5), start(TimerLimit, 60*time.Second, 5)}},
+		{"pending grant beyond the cap is capped", pending, Input{Kind: Granted, Group: 7, Req: 5, TalkTime: 1 << 62},
+			nil, State{Phase: HasPermission, Group: 7, Req: 5, KeyDown: true, TalkLimit: MaxTalkTime},
+			[]Action{stop(TimerResponse), tone(ToneGrant), capOn, start(TimerWarning, MaxTalkTime-5*time.Second, 5), start(TimerLimit, MaxTalkTime, 5)}},
 		{"pending grant for another group is ignored", pending, Input{Kind: Granted, Group: 8, Req: 5}, nil, pending, nil},
 		{"pending deny", pending, Input{Kind: Denied, Group: 7, Req: 5, Cause: "taken"},
 			nil, State{Group: 7, Req: 5, KeyDown: true, Cause: "taken"}, []Action{stop(TimerResponse), tone(ToneDeny)}},
@@ -99,6 +114,8 @@ func TestStep(t *testing.T) {
 		{"queued grant", queued, Input{Kind: Granted, Group: 7, Req: 5, TalkTime: 10 * time.Second},
 			nil, State{Phase: HasPermission, Group: 7, Req: 5, KeyDown: true, TalkLimit: 10 * time.Second},
 			[]Action{stop(TimerResponse), tone(ToneGrant), capOn, start(TimerWarning, 5*time.Second, 5), start(TimerLimit, 10*time.Second, 5)}},
+		{"queued grant without req is ignored", queued, Input{Kind: Granted, Group: 7}, nil, queued, nil},
+		{"queued grant for another request is ignored", queued, Input{Kind: Granted, Group: 7, Req: 4}, nil, queued, nil},
 		{"queued moves up silently", queued, Input{Kind: QueuedMsg, Group: 7, Req: 5, Position: 1},
 			nil, State{Phase: Queued, Group: 7, Req: 5, KeyDown: true, Position: 1}, nil},
 		{"queued key up leaves the queue", queued, Input{Kind: KeyRelease},
@@ -115,6 +132,7 @@ func TestStep(t *testing.T) {
 		{"talking revoke", talking, Input{Kind: Revoked, Group: 7, Cause: "preempted"},
 			nil, State{Phase: PendingRelease, Group: 7, Req: 5, KeyDown: true, Cause: "preempted"},
 			cat(stopTalk, []Action{tone(ToneRevoke), rel(7, 5), start(TimerResponse, resp, 5)})},
+		{"talking revoke of an earlier burst is ignored", talking, Input{Kind: Revoked, Group: 7, Req: 4, Cause: "preempted"}, nil, talking, nil},
 		{"talking revoke of another group is ignored", talking, Input{Kind: Revoked, Group: 8, Cause: "preempted"}, nil, talking, nil},
 		{"talking warning", talking, Input{Kind: TimerFired, Timer: TimerWarning, Req: 5}, nil, talking, []Action{tone(ToneWarning)}},
 		{"talking limit ends the burst", talking, Input{Kind: TimerFired, Timer: TimerLimit, Req: 5},

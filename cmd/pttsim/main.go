@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -14,10 +15,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pttagent/pttagent/internal/pttsim"
+	"github.com/pttagent/pttagent/uplink/dial"
 )
 
 func main() {
@@ -47,6 +50,10 @@ func run() error {
 		mediaPub   = flag.String("media-public", "", "the relay `host:port` handed to devices (default: the -media address)")
 		mediaTTL   = flag.Duration("media-ttl", pttsim.DefaultMediaTTL, "media session lifetime (devices renew at 80 %)")
 		verbose    = flag.Bool("v", false, "log debug messages (every event published)")
+		brokerUser = flag.String("broker-user", "", "log in to -broker as `user` (deploy/mosquitto: platform)")
+		brokerPwF  = flag.String("broker-password-file", "", "the -broker-user's password, in this `file`")
+		brokerCA   = flag.String("broker-ca", "", "trust this CA `file` for an mqtts:// -broker")
+		dynsec     = flag.Bool("dynsec", false, "keep the broker's per-member read rights as the plugin's admin (deploy/mosquitto/mosquitto-dynsec.conf)")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -54,9 +61,25 @@ func run() error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var brokerPw string
+	if *brokerPwF != "" {
+		b, err := os.ReadFile(*brokerPwF)
+		if err != nil {
+			return err
+		}
+		brokerPw = strings.TrimSpace(string(b))
+	}
+	var brokerTLS *tls.Config
+	if *brokerCA != "" {
+		var err error
+		if brokerTLS, err = dial.LoadTLS(*brokerCA, "", "", "", false); err != nil {
+			return err
+		}
+	}
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
-		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger})
+		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger,
+		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec})
 	if err != nil {
 		return err
 	}
@@ -71,6 +94,9 @@ func run() error {
 		adminID = m.ID
 	}
 	if *device != "" {
+		if *dynsec && *password != "" {
+			s.SetBrokerPassword(*device, *password)
+		}
 		if _, ok := s.MemberByNum(*device); !ok {
 			m, err := s.AddMember(pttsim.MemberSpec{Num: *device, Name: *device, Password: *password, Type: pttsim.TypeDevice,
 				LocShare: 1, Track: *track})

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,14 @@ type Options struct {
 	// starts one in-process on EmbedBroker (host:port).
 	Broker      string
 	EmbedBroker string
+	// BrokerUsername, BrokerPassword and BrokerTLS log in to Broker
+	// (deploy/mosquitto: the username "platform", over TLS).
+	BrokerUsername, BrokerPassword string
+	BrokerTLS                      *tls.Config
+	// Dynsec keeps the broker's per-member read rights as membership
+	// changes, as the admin of mosquitto's dynamic security plugin
+	// (dynsec.go; deploy/mosquitto/mosquitto-dynsec.conf).
+	Dynsec bool
 	// Events chooses the event dialect: "corp" (default) or "wapi".
 	Events string
 	// TokenTTL and RefreshTTL are the lifetimes of access and refresh
@@ -82,6 +91,9 @@ type Sim struct {
 	fl         *floorHost
 	recordSeen map[recordKey]bool
 	media      atomic.Pointer[mediaRelay] // nil: no UDP relay
+
+	dynOnce sync.Once
+	dyn     *dynsec
 }
 
 type session struct {
@@ -120,6 +132,9 @@ func New(o Options) (*Sim, error) {
 	}
 	if o.MediaTTL != 0 && (o.MediaTTL < time.Minute || o.MediaTTL > 7*24*time.Hour) {
 		return nil, fmt.Errorf("media session lifetime %v: want 1 min – 7 days (what devices accept)", o.MediaTTL)
+	}
+	if o.Dynsec && o.Broker == "" {
+		return nil, errors.New("dynamic security needs an external mosquitto (Broker), not the embedded broker")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -203,6 +218,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 	}
 	if broker != "" {
 		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
+			Username: s.o.BrokerUsername, Password: s.o.BrokerPassword, TLS: s.o.BrokerTLS,
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
 		mq.Subscribe(wire.AllTracks(s.o.Prefix), 1, s.onTrack)
@@ -216,6 +232,9 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }
 		s.pubMu.Unlock()
 		go func() { errc <- mq.Run(ctx) }()
+		if s.o.Dynsec {
+			go s.runDynsec(ctx, mq)
+		}
 	}
 	s.refreshFloor()
 	floorCtx, stopFloor := context.WithCancel(ctx)
@@ -292,6 +311,7 @@ func (s *Sim) change(f func(w *world, now time.Time) ([]outEvent, error)) error 
 	}
 	if err == nil {
 		s.refreshFloor()
+		s.kickDynsec()
 	}
 	return err
 }

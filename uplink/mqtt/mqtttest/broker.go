@@ -30,18 +30,33 @@ type Options struct {
 	ACL string
 	// Config is appended to mosquitto.conf (e.g. "set_tcp_nodelay true").
 	Config string
+
+	// ConfigFile runs a shipped mosquitto.conf (DeployDir) instead of one
+	// made from the fields above, changed only where a test machine differs
+	// (see deployedConf): its listeners get Ports, certfile, keyfile and
+	// cafile become CertFile, KeyFile and CAFile.
+	ConfigFile string
+	// Passwords are the users of its password_file (username → password);
+	// without a ConfigFile, setting them refuses anonymous clients.
+	Passwords map[string]string
+	// DynsecAdmin and DynsecPassword log in as the admin of its dynamic
+	// security plugin (mosquitto_ctrl dynsec init).
+	DynsecAdmin, DynsecPassword string
 }
 
 // Broker is a mosquitto process listening on 127.0.0.1.
 type Broker struct {
 	Port int
-	t    testing.TB
-	dir  string
-	conf string
-	tls  bool
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	// Ports are the listeners of a ConfigFile, in its order (Port is the
+	// first).
+	Ports []int
+	t     testing.TB
+	dir   string
+	conf  string
+	tls   bool
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	log   *bytes.Buffer
 }
 
 // Binary finds mosquitto or explains how to get it.
@@ -60,9 +75,34 @@ func Binary() (string, error) {
 // Start starts a broker and stops it when the test ends.
 func Start(t testing.TB, o Options) *Broker {
 	t.Helper()
-	b := &Broker{t: t, dir: t.TempDir(), Port: FreePort(t), tls: o.CertFile != ""}
+	b := &Broker{t: t, dir: t.TempDir(), tls: o.CertFile != ""}
+	var conf []byte
+	if o.ConfigFile != "" {
+		b.tls = false // deployedConf decides, from the file
+		conf = b.deployedConf(t, o)
+	} else {
+		b.Ports = []int{FreePort(t)}
+		conf = b.generatedConf(t, o)
+	}
+	b.Port = b.Ports[0]
+	b.conf = filepath.Join(b.dir, "mosquitto.conf")
+	if err := os.WriteFile(b.conf, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func (b *Broker) generatedConf(t testing.TB, o Options) []byte {
+	t.Helper()
 	var conf bytes.Buffer
-	fmt.Fprintf(&conf, "listener %d 127.0.0.1\nallow_anonymous true\n", b.Port)
+	fmt.Fprintf(&conf, "listener %d 127.0.0.1\n", b.Ports[0])
+	if len(o.Passwords) > 0 {
+		fmt.Fprintf(&conf, "allow_anonymous false\npassword_file %s\n", b.passwordFile(t, o.Passwords))
+	} else {
+		conf.WriteString("allow_anonymous true\n")
+	}
 	if os.Geteuid() == 0 {
 		// mosquitto started as root drops to user "mosquitto", which cannot
 		// read the test's temporary files.
@@ -90,13 +130,7 @@ func Start(t testing.TB, o Options) *Broker {
 	if o.Config != "" {
 		conf.WriteString(o.Config + "\n")
 	}
-	b.conf = filepath.Join(b.dir, "mosquitto.conf")
-	if err := os.WriteFile(b.conf, conf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.Start()
-	t.Cleanup(b.Stop)
-	return b
+	return conf.Bytes()
 }
 
 // URL is the broker's address for paho and for the agent's config.
@@ -131,16 +165,19 @@ func (b *Broker) Start() {
 	}
 	b.cmd = cmd
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", b.Addr(), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
+	for _, p := range b.Ports {
+		addr := "127.0.0.1:" + strconv.Itoa(p)
+		for {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				b.t.Fatalf("mosquitto did not listen on %s: %v\n%s", addr, err, b.log)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("mosquitto did not listen on %s: %v\n%s", b.Addr(), err, b.log)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
