@@ -101,6 +101,11 @@ type burst struct {
 	endSeq     uint32
 	ending     bool // the floor moved on: no packets are expected beyond what is here
 	endingAt   time.Time
+	// relayed: the platform said (floor idle) it had sent the frames up
+	// to here; they are waited for, up to BurstTimeout, even on a link
+	// that delivers the floor message before the voice it stalled.
+	relayed   uint32
+	expectAll bool
 	superseded bool // a newer burst waits behind it: end as soon as drained
 	origin     time.Time
 	base       uint32
@@ -245,10 +250,19 @@ func (j *Jitter) Reset() {
 // FloorIdle says the floor went idle at now: no burst gets new packets
 // beyond those on their way. What is buffered still plays, then the burst
 // ends.
-func (j *Jitter) FloorIdle(now time.Time) {
+func (j *Jitter) FloorIdle(now time.Time) { j.FloorIdleAfter(0, 0, now) }
+
+// FloorIdleAfter is FloorIdle when the platform says how much of burst id it
+// relayed: the frames before seq end (one past the last relayed) are on
+// their way and are waited for — up to BurstTimeout — before the burst
+// ends.
+func (j *Jitter) FloorIdleAfter(id, end uint32, now time.Time) {
 	for _, b := range []*burst{j.cur, j.pend} {
 		if b.active {
 			b.end(now, false)
+			if id != 0 && b.id == id {
+				b.relayed, b.expectAll = end, true
+			}
 		}
 	}
 }
@@ -488,6 +502,11 @@ func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 		last := b.lastPut
 		if b.endingAt.After(last) {
 			last = b.endingAt
+		}
+		if b.expectAll && before(b.next, b.relayed) && !b.superseded && now.Sub(last) < j.cfg.BurstTimeout {
+			// The platform sent more than has come: a stall holds it.
+			j.stats.Underruns++
+			return PlayStall, 0
 		}
 		if b.superseded || now.Sub(last) >= endGrace {
 			return j.finish(false), 0

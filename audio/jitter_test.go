@@ -187,6 +187,38 @@ func TestJitterFloorIdleKeepsBufferedVoice(t *testing.T) {
 	eq(t, got, "f0", "f1", "f2", "f3", "f4", "-", "-")
 }
 
+// The floor's idle says how much of the burst the platform relayed: on a
+// link that delivers it ahead of voice a stall holds back, the rest is
+// waited for and played, not taken for stragglers of an ended burst.
+func TestJitterFloorIdleWaitsForWhatWasRelayed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		idle  func(j *Jitter, now time.Time)
+		late  uint64
+		plays int
+	}{
+		{"with the relayed end", func(j *Jitter, now time.Time) { j.FloorIdleAfter(1, 6, now) }, 0, 6},
+		{"without it", func(j *Jitter, now time.Time) { j.FloorIdle(now) }, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newJ(t, 0, 50)
+			j.Put("a", pkt(1, 0, 3, false), jt0)
+			tc.idle(j, jt0)
+			// The stall releases frames 3–5 half a second later.
+			got := play(j, 40, puts{25: {pkt(1, 3, 3, false)}})
+			frames := 0
+			for _, k := range got {
+				if k[0] == 'f' {
+					frames++
+				}
+			}
+			if s := j.Stats(); frames != tc.plays || s.Late != tc.late {
+				t.Fatalf("%d frames played, %d late; turns %q", frames, s.Late, got)
+			}
+		})
+	}
+}
+
 func TestJitterFloorTakenEndsOtherSpeakers(t *testing.T) {
 	j := newJ(t, 0, 10)
 	j.Put("a", pkt(1, 0, 2, false), jt0)

@@ -92,6 +92,15 @@ func (o *Output) FloorIdle() {
 // anyone else ends once what is buffered of it has played. Call it on
 // the floor's taken message (and when this handset is granted the floor,
 // with its own account).
+// FloorIdleAfter is FloorIdle when the platform says it relayed burst up
+// to (not including) frame end: those frames are waited for.
+func (o *Output) FloorIdleAfter(burst, end uint32) {
+	o.mu.Lock()
+	o.rx.FloorIdleAfter(burst, end, time.Now())
+	o.mu.Unlock()
+	o.kick()
+}
+
 // FloorChanged is FloorTaken(speaker), or FloorIdle for "": push-to-talk
 // tells its playout about the floor of the group being played this way.
 func (o *Output) FloorChanged(speaker string) {

@@ -59,8 +59,13 @@ type Floor struct {
 	// Speaker (taken, granted) is the account that has the floor.
 	Speaker string `json:"speaker,omitempty"`
 	// Burst (granted, taken) is the voice burst id the speaker will use,
-	// when the platform knows it; 0 otherwise.
+	// when the platform knows it; 0 otherwise. On idle: the burst that
+	// just ended, with End.
 	Burst uint32 `json:"burst,omitempty"`
+	// End (idle) is one past the last frame of Burst the platform relayed
+	// to the group: a listener whose link held those frames back waits
+	// for them instead of ending the burst without them.
+	End uint32 `json:"end,omitempty"`
 	// TimeMs is the sender's Unix time in milliseconds.
 	TimeMs int64 `json:"ts,omitempty"`
 }

@@ -15,15 +15,16 @@ import (
 
 // sound is the voice path built on an opened card.
 type sound struct {
-	dev      Sound
-	out      *audio.Output
-	enc      *audio.Encoder
-	floor    func(speaker string) // out.FloorChanged (a test listens here)
-	rx       *audio.Receiver
-	pk       *audio.Packetizer
-	tx       *audio.Transmitter
-	prompter Prompter // nil: no prompts
-	tones    map[floor.Tone][]int16
+	dev       Sound
+	out       *audio.Output
+	enc       *audio.Encoder
+	floor     func(speaker string)    // out.FloorChanged (a test listens here)
+	idleAfter func(burst, end uint32) // out.FloorIdleAfter
+	rx        *audio.Receiver
+	pk        *audio.Packetizer
+	tx        *audio.Transmitter
+	prompter  Prompter // nil: no prompts
+	tones     map[floor.Tone][]int16
 
 	volumeTone []int16 // the tick at a new volume level
 }
@@ -46,7 +47,7 @@ func newSound(dev Sound, a Audio, prompter func(*audio.Output) Prompter) (*sound
 		return nil, err
 	}
 	s.out = audio.NewOutput(dev.Play, s.rx)
-	s.floor = s.out.FloorChanged
+	s.floor, s.idleAfter = s.out.FloorChanged, s.out.FloorIdleAfter
 	if prompter != nil {
 		s.prompter = prompter(s.out)
 	}

@@ -232,7 +232,19 @@ func (s *Sim) sendFloor(msgs []arbiter.Message) {
 	}
 	var ends []ending
 	h.mu.Lock()
-	for _, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Floor.Type == wire.FloorIdle {
+			// Say how much of the ended burst went out to the group, so a
+			// listener whose link holds some of it back waits for it.
+			r := h.relay[m.Floor.Group]
+			if r == nil {
+				r = h.ending[m.Floor.Group]
+			}
+			if r != nil && r.next != 0 {
+				m.Floor.Burst, m.Floor.End = r.burst, r.next
+			}
+		}
 		h.logEvent(FloorEvent{Time: now, To: m.To, Floor: m.Floor})
 		switch m.Floor.Type {
 		case wire.FloorGranted:
