@@ -153,7 +153,14 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 		}
 		self := findMember(&al.AddressList, uid)
 		if self == nil {
-			return nil, fmt.Errorf("platform get-address-list: member %d (%s) is not in org %d", uid, c.Account, org)
+			// The platform answers for this member's session but no longer
+			// lists it: deleted. The session is dropped, so that the next
+			// fetch logs in again — as a member created again, if it was.
+			c.mu.Lock()
+			c.token, c.refresh = "", ""
+			c.mu.Unlock()
+			return nil, &platform.GoneError{State: platform.StateDeleted, Op: "/v1/corp/web/get-address-list",
+				Err: fmt.Errorf("%w (member %d, %s, org %d)", errNotListed, uid, c.Account, org)}
 		}
 		setSelf(&next.Self, self)
 		next.Versions.Address = av
