@@ -181,6 +181,14 @@ func (s *Sim) handleWapi(w http.ResponseWriter, r *http.Request) {
 		s.wapiPlayback(w, &q)
 	case "ptt/audioRecord":
 		s.wapiAudio(w, r, &q)
+	case "accept/event":
+		s.wapiAcceptEvent(w, body)
+	case "pttUser/isOnline":
+		s.wapiIsOnline(w, &q)
+	case "group/cgt/inThisGroupUids":
+		s.wapiInThisGroup(w, &q)
+	case "device/bind":
+		s.wapiDeviceBind(w, body)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		wapiReply(w, wapiBadParam, "pttsim does not serve /wapi/"+path, nil)
@@ -265,8 +273,10 @@ func (s *Sim) wapiUserInfo(w http.ResponseWriter, id int64) {
 	if s.online(m.Num) {
 		online = 1
 	}
-	wapiReply(w, wapiOK, "成功", map[string]any{"id": m.ID, "account": m.Num, "name": m.Name,
-		"pinyin": m.Name + "|" + m.Name, "online": online, "priority": m.Priority, "state": m.State, "type": typ, "groups": groups})
+	info := map[string]any{"id": m.ID, "account": m.Num, "name": m.Name,
+		"pinyin": m.Name + "|" + m.Name, "online": online, "priority": m.Priority, "state": m.State, "type": typ, "groups": groups}
+	s.deviceInfo(m.Num, info)
+	wapiReply(w, wapiOK, "成功", info)
 }
 
 func (s *Sim) wapiBind(w http.ResponseWriter, q *wapiReq) {
