@@ -44,7 +44,7 @@ const (
 	MaxPromptText = 4 << 10
 	// DefaultMaxQueue bounds what waits for its turn (bytes of text, and
 	// of clips: 2 bytes a sample).
-	DefaultMaxQueue = 4 << 20
+	DefaultMaxQueue = 8 << 20
 	// DefaultMaxAhead is how much rendered speech may wait on the speaker:
 	// the next prompt is rendered while this one plays, not all at once.
 	DefaultMaxAhead = 20 * time.Second
