@@ -25,9 +25,9 @@ import (
 // order for a new one.
 //
 // Nothing twice, across reboots: per group, {state_dir}/messages.json
-// keeps the highest msg_id dealt with (mark) and the time up to which
-// the group was heard (heard: the start of each catch-up, the end of each
-// burst heard live, the time of each text read live). A message is
+// keeps the highest msg_id dealt with (mark) and the second up to which
+// the group was heard (heard: the second before each catch-up began, the
+// end of each burst heard live, the time of each text read live). A message is
 // missed when it is newer than both, older than the catch-up's start, not
 // this member's own, and younger than Missed.MaxAge. A group first seen
 // is heard from then: nobody misses what was said before they joined.
@@ -144,7 +144,9 @@ func (p *PTT) markGroups() {
 		return
 	}
 	changed := false
-	now := time.Now().Unix()
+	// Heard counts whole seconds, as the history's "created": what is
+	// created in the second listening began is not taken as heard.
+	now := time.Now().Unix() - 1
 	for _, g := range p.model.Groups {
 		if p.cu.marks[g.ID] == nil {
 			p.cu.marks[g.ID] = &groupMark{Heard: now}
@@ -312,7 +314,7 @@ func (p *PTT) deliverMissed(group int64, gen uint64, t0 time.Time, top int64, it
 		return
 	}
 	if cur := p.cu.marks[group]; cur != nil {
-		cur.Mark, cur.Heard = max(cur.Mark, top), max(cur.Heard, t0.Unix())
+		cur.Mark, cur.Heard = max(cur.Mark, top), max(cur.Heard, t0.Unix()-1)
 		p.saveMarks()
 	}
 	if len(items) == 0 {
