@@ -67,6 +67,9 @@ type Client struct {
 	// notRefusal holds the errcodes that came back the same with a fresh
 	// token: whatever they mean, it is not "token refused".
 	notRefusal map[int64]bool
+	// unlisted counts address lists in a row that listed others but not
+	// this member (notListed).
+	unlisted int
 }
 
 // Stats count the session's history, for status and tests.
@@ -153,15 +156,11 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 		}
 		self := findMember(&al.AddressList, uid)
 		if self == nil {
-			// The platform answers for this member's session but no longer
-			// lists it: deleted. The session is dropped, so that the next
-			// fetch logs in again — as a member created again, if it was.
-			c.mu.Lock()
-			c.token, c.refresh = "", ""
-			c.mu.Unlock()
-			return nil, &platform.GoneError{State: platform.StateDeleted, Op: "/v1/corp/web/get-address-list",
-				Err: fmt.Errorf("%w (member %d, %s, org %d)", errNotListed, uid, c.Account, org)}
+			return nil, c.notListed(&al.AddressList, uid, org)
 		}
+		c.mu.Lock()
+		c.unlisted = 0
+		c.mu.Unlock()
 		setSelf(&next.Self, self)
 		next.Versions.Address = av
 	}

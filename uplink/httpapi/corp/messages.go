@@ -125,3 +125,30 @@ func (c *Client) Online(ctx context.Context, group int64, members []int64) (plat
 // errNotListed is the cause of a GoneError: the address list does not
 // list the member this client is logged in as.
 var errNotListed = errors.New("the address list no longer lists this member")
+
+// notListed is the error of an address list without this member. The
+// platform answers for the member's session but does not list it:
+// deleted — when the list lists anyone (an empty one is a broken answer),
+// and twice in a row (the sync retries a failure within seconds): one
+// answer alone must not take a handset out of service. Then the session
+// is dropped, so that the next fetch logs in again — as a member created
+// again, if it was.
+func (c *Client) notListed(al *AddressList, uid, org int64) error {
+	err := fmt.Errorf("%w (member %d, %s, org %d)", errNotListed, uid, c.Account, org)
+	const op = "/v1/corp/web/get-address-list"
+	listed := len(al.Members)
+	for _, d := range al.Depts {
+		listed += len(d.Members)
+	}
+	if listed == 0 {
+		return &httpapi.Malformed{Op: op, Err: errors.New("an address list without members")}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unlisted++
+	if c.unlisted < 2 {
+		return fmt.Errorf("platform %s: %w; asking again before believing it", op, err)
+	}
+	c.token, c.refresh, c.unlisted = "", "", 0
+	return &platform.GoneError{State: platform.StateDeleted, Op: op, Err: err}
+}

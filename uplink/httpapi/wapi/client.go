@@ -230,13 +230,27 @@ func (c *Client) whoAmI(ctx context.Context) (int64, error) {
 		return 0
 	}
 	if id = walk(roots); id <= 0 {
-		return 0, &platform.GoneError{State: platform.StateDeleted, Op: "/wapi/orgUser/tree",
-			Err: fmt.Errorf("account %s not found", c.Account)}
+		err := fmt.Errorf("account %s not found", c.Account)
+		if !hasUsers(roots, 0) {
+			// A tree without any user is a broken answer, not a deletion.
+			return 0, &httpapi.Malformed{Op: "/wapi/orgUser/tree", Err: err}
+		}
+		return 0, &platform.GoneError{State: platform.StateDeleted, Op: "/wapi/orgUser/tree", Err: err}
 	}
 	c.mu.Lock()
 	c.userID = id
 	c.mu.Unlock()
 	return id, nil
+}
+
+// hasUsers reports whether the tree lists any user.
+func hasUsers(ns []OrgUserNode, depth int) bool {
+	for _, n := range ns {
+		if n.Type == 1 || (depth < 64 && hasUsers(n.Children, depth+1)) {
+			return true
+		}
+	}
+	return false
 }
 
 func wapiState(v *httpapi.Int) platform.State {
