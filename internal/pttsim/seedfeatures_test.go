@@ -279,4 +279,18 @@ func TestPresenceAnswers(t *testing.T) {
 	if len(online) != 3 || online[w.d1.ID] != 0 || online[w.d2.ID] != 1 || online[w.admin.ID] != 0 {
 		t.Errorf("group-member-getall online: %v", online)
 	}
+	var tree []struct {
+		Children []struct {
+			Account string `json:"account"`
+			Online  int    `json:"online"`
+		} `json:"children"`
+	}
+	json.Unmarshal(wapiCall(t, w.s, w.token, "/wapi/orgUser/tree", nil).Data, &tree)
+	treeOnline := map[string]int{}
+	for _, u := range tree[0].Children {
+		treeOnline[u.Account] = u.Online
+	}
+	if treeOnline["d2"] != 1 || treeOnline["d1"] != 0 || len(treeOnline) != 4 {
+		t.Errorf("orgUser/tree online: %v", treeOnline)
+	}
 }

@@ -127,7 +127,7 @@ func (s *Sim) handleWapi(w http.ResponseWriter, r *http.Request) {
 		users := []map[string]any{}
 		for _, m := range s.w.sortedMembers() {
 			users = append(users, map[string]any{"type": 1, "id": m.ID, "account": m.Num, "name": m.Name,
-				"pinyin": m.Name + "|" + m.Name, "online": 0, "priority": m.Priority})
+				"pinyin": m.Name + "|" + m.Name, "online": b01(s.isOnline(m.Num)), "priority": m.Priority})
 		}
 		org := map[string]any{"type": 0, "id": strconv.FormatInt(s.w.OrgNum, 10), "parentId": "0", "name": s.w.OrgName,
 			"pinyin": s.w.OrgName + "|" + s.w.OrgName, "groupCount": len(s.w.Groups), "children": users}
@@ -270,7 +270,7 @@ func (s *Sim) wapiUserInfo(w http.ResponseWriter, id int64) {
 		typ = 1
 	}
 	online := 0
-	if s.online(m.Num) {
+	if s.isOnline(m.Num) || s.online(m.Num) { // presence, or a recent track point
 		online = 1
 	}
 	info := map[string]any{"id": m.ID, "account": m.Num, "name": m.Name,
@@ -417,4 +417,12 @@ func (s *Sim) wapiAudio(w http.ResponseWriter, r *http.Request, q *wapiReq) {
 		page = []AudioRecord{}
 	}
 	wapiReply(w, wapiOK, "", map[string]any{"size": len(page), "total": pages, "records": page})
+}
+
+// b01 is the seeds' 0/1 flag.
+func b01(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
