@@ -34,7 +34,15 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	p := Parts{Version: version, Account: cfg.Device.Account, Name: cfg.Device.Name, Logger: log,
 		Health: health.New(log), Brokers: cfg.MQTT.Brokers, Dialect: cfg.Platform.Dialect}
 	var err error
-	if p.MQTT, err = newMQTT(cfg, topics, log, version); err != nil {
+	// The active group goes out with the device's presence, for the
+	// platform's "who listens to this group" (platform.Roster).
+	activeGroup := func() int64 {
+		if p.Sync == nil {
+			return 0
+		}
+		return p.Sync.Active()
+	}
+	if p.MQTT, err = newMQTT(cfg, topics, log, version, activeGroup); err != nil {
 		return nil, err
 	}
 	p.GPS = &gps.Source{Device: cfg.GPS.Device, Baud: cfg.GPS.Baud, SilenceTimeout: cfg.GPS.SilenceTimeout.D(),
@@ -75,7 +83,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 
 // newMQTT is the broker connection: TLS from the config's files, the
 // device's retained presence.
-func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version string) (*mqtt.Client, error) {
+func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version string, group func() int64) (*mqtt.Client, error) {
 	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
 		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
 	if err != nil {
@@ -91,7 +99,7 @@ func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version s
 		ReconnectMin: cfg.MQTT.ReconnectMin.D(), ReconnectMax: cfg.MQTT.ReconnectMax.D(),
 		StatusTopic: topics.Status(),
 		Online: func() []byte {
-			return wire.Presence{State: "online", Time: time.Now().Unix(), Version: version}.Encode()
+			return wire.Presence{State: "online", Time: time.Now().Unix(), Version: version, Group: group()}.Encode()
 		},
 		OfflineWill: wire.Presence{State: "offline"}.Encode(),
 		Offline: func() []byte {
@@ -119,7 +127,8 @@ func trackOptions(t config.Tracks) track.Options {
 // recordings, when there is a password to log in with.
 type platformClients struct {
 	account string
-	corp    *corp.Client // nil: no uploads
+	corp    *corp.Client // nil: no uploads, no missed messages
+	roster  platform.Roster
 }
 
 // newSync builds the platform sync for cfg, or nil with platform.dialect
@@ -147,14 +156,15 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 	switch p.Dialect {
 	case "corp":
 		c := &corp.Client{HTTP: h, Account: pc.account, Password: pw, Method: p.Login, Logger: log}
-		client = c
+		client, pc.roster = c, c
 		if pw != "" {
 			pc.corp = c
 		}
 	case "wapi":
-		client = &wapi.Client{HTTP: h, Account: pc.account, Password: pw, Token: cfg.Secrets.PlatformToken,
+		w := &wapi.Client{HTTP: h, Account: pc.account, Password: pw, Token: cfg.Secrets.PlatformToken,
 			Login: p.WapiLogin == "user-login", Logger: log}
-		if pw != "" && cfg.Recordings.Enabled {
+		client, pc.roster = w, w
+		if pw != "" && (cfg.Recordings.Enabled || cfg.Messages.Missed > 0) {
 			// The wapi seed has no upload: recordings go through the corp
 			// API of the same platform (docs/protocol.md), logged in apart.
 			hc, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,

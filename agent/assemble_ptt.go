@@ -41,6 +41,8 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 		},
 		TTS: t.Enabled, Voice: t.Voice, LowBattery: cfg.Board.LowBattery, StateDir: cfg.StateDir,
 		RecordingsMaxBytes: int64(cfg.Recordings.MaxQueueMB) << 20, AckTimeout: cfg.MQTT.AckTimeout.D(),
+		MaxSpokenText: t.MaxText, Notices: cfg.Messages.Notices,
+		Missed: ptt.Missed{Count: cfg.Messages.Missed, MaxAge: cfg.Messages.MissedMaxAge.D(), Voice: cfg.Messages.MissedVoice},
 		Logger: log,
 	}
 	audio.SetLogger(log)
@@ -58,6 +60,19 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 	}
 	if parts.Sync != nil {
 		pp.Models = parts.Sync
+	}
+	if plat != nil {
+		// Missed messages come from the corp history (a wapi handset logs
+		// in to the corp API of the same platform, as for uploads).
+		if plat.corp != nil {
+			pp.History = plat.corp
+		}
+		pp.Roster = plat.roster
+		status := wire.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}.Status()
+		pp.AnnounceGroup = func(group int64) {
+			parts.MQTT.Publish(status, 1, true, wire.Presence{State: "online", Time: time.Now().Unix(), Version: parts.Version,
+				Group: group}.Encode())
+		}
 	}
 	keys, err := keySources(cfg.Board, log)
 	if err != nil {

@@ -93,6 +93,9 @@ func (c reportingClient) Fetch(ctx context.Context, prev *platform.Model) (*plat
 	m, err := c.Client.Fetch(ctx, prev)
 	switch {
 	case ctx.Err() != nil: // stopping: says nothing about the platform
+	case platform.IsGone(err) != nil:
+		// The platform answered: this member is gone (Deprovisioned says so).
+		c.health.SetHealthy(health.PlatformSyncFailing)
 	case err != nil:
 		c.health.SetUnhealthy(health.PlatformSyncFailing, err.Error())
 	case m == nil:

@@ -4,17 +4,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pttagent/pttagent/agent/health"
 	"github.com/pttagent/pttagent/agent/platformsync"
 	"github.com/pttagent/pttagent/agent/track"
 	"github.com/pttagent/pttagent/platform"
 )
 
 // platformChanged is the sync's OnChange: the platform's loc_share and
-// track drive the reporter at once; the member's state is logged (push-to-talk
-// reads it through Model).
+// track drive the reporter at once — unless the platform has withdrawn
+// the handset in a way that stops its tracks too —; the member's state is
+// logged, and a withdrawal (member deleted, terminal unbound or in
+// repair, user disabled, stunned or killed) is health's Deprovisioned,
+// with the reason. Push-to-talk reads the same model through Model.
 func (a *Agent) platformChanged(old, m *platform.Model) {
-	if m.Self.HasSettings && (old == nil || !old.Self.HasSettings || old.Self.LocShare != m.Self.LocShare || old.Self.Track != m.Self.Track) {
-		a.p.Tracks.Apply(track.Settings{LocShare: m.Self.LocShare, Track: m.Self.Track})
+	if was, now := a.trackSettings(old), a.trackSettings(m); old == nil || was != now {
+		a.p.Tracks.Apply(now)
 	}
 	if old == nil || old.Self.State != m.Self.State {
 		if m.Self.State.CanTalk() {
@@ -23,6 +27,28 @@ func (a *Agent) platformChanged(old, m *platform.Model) {
 			a.log.Warn("member state: push-to-talk is not allowed", "state", m.Self.State)
 		}
 	}
+	if why := m.Self.Access().Withdrawn; why != "" {
+		a.p.Health.SetUnhealthy(health.Deprovisioned, why)
+	} else {
+		a.p.Health.SetHealthy(health.Deprovisioned)
+	}
+}
+
+// trackSettings are the reporter's settings under model m: the
+// platform's when it sets them (corp), else the config file's, and
+// location sharing off while the platform's state stops the tracks.
+func (a *Agent) trackSettings(m *platform.Model) track.Settings {
+	if m == nil {
+		return a.p.TrackSettings
+	}
+	ts := a.p.TrackSettings
+	if m.Self.HasSettings {
+		ts = track.Settings{LocShare: m.Self.LocShare, Track: m.Self.Track}
+	}
+	if !m.Self.Access().Tracks {
+		ts.LocShare = false
+	}
+	return ts
 }
 
 // Sync is the platform sync engine, nil with platform.dialect none.

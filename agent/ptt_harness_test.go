@@ -88,6 +88,8 @@ type handsetSpec struct {
 	// gnss: a GNSS on a pseudo-terminal as the handset's receiver; the
 	// test plays NMEA into handset.gnss.
 	gnss bool
+	// poll is platform.poll (default 1h).
+	poll time.Duration
 }
 
 type pttWorld struct {
@@ -148,7 +150,9 @@ func startPTTWorld(t testing.TB, specs ...handsetSpec) *pttWorld {
 func (w *pttWorld) start(h *handset, sp handsetSpec) {
 	t := w.t
 	t.Helper()
-	h.dir = t.TempDir()
+	if h.dir == "" { // a restart keeps the handset's state
+		h.dir = t.TempDir()
+	}
 	configtest.Secrets(t, filepath.Join(h.dir, "agent.yaml"), "platform_password: pw-"+h.name+"\n")
 	h.bench = filepath.Join(h.dir, "run", "keys.sock")
 	gnss := filepath.Join(h.dir, "no-gnss")
@@ -159,6 +163,10 @@ func (w *pttWorld) start(h *handset, sp handsetSpec) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { h.gnss.Close() })
+	}
+	poll := sp.poll
+	if poll == 0 {
+		poll = time.Hour
 	}
 	battery := "battery: none"
 	if sp.sysfs != "" {
@@ -182,7 +190,7 @@ mqtt:
 platform:
   dialect: corp
   base_url: http://127.0.0.1:%d
-  poll: 1h
+  poll: %s
   request_timeout: 2s
 audio:
   %s
@@ -193,7 +201,7 @@ floor:
   warning: 1s
 tts:
   voice: en
-`, h.name, gnss, w.broker.URL(), w.web.Port, sound, h.bench, battery))
+`, h.name, gnss, w.broker.URL(), w.web.Port, poll, sound, h.bench, battery))
 	var err error
 	if h.a, err = agent.Assemble(cfg, pttLogger().With("handset", h.name), "test"); err != nil {
 		t.Fatal(err)

@@ -164,6 +164,18 @@ func (o *Output) enqueue(q *[][]int16, pcm []int16) {
 	o.kick()
 }
 
+// PromptBacklog is how much prompt audio waits to be played: the
+// Prompter renders no further ahead than its MaxAhead.
+func (o *Output) PromptBacklog() time.Duration {
+	o.mu.Lock()
+	n := 0
+	for _, p := range o.prompts {
+		n += len(p)
+	}
+	o.mu.Unlock()
+	return time.Duration(n) * time.Second / SampleRate
+}
+
 // Dropped counts tones and prompts dropped because their queue was full.
 func (o *Output) Dropped() uint64 {
 	o.mu.Lock()

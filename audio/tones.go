@@ -17,10 +17,11 @@ const (
 	ToneEnd     Tone = "end"     // a burst ended: one short beep ("roger beep")
 	ToneWarning Tone = "warning" // talk time nearly over: three fast high pips
 	ToneVolume  Tone = "volume"  // the volume changed: one short tick at the new level
+	ToneNotice  Tone = "notice"  // a notice arrived (tts off; with it on, it is read): a two-note chime
 )
 
 // Tones are all tone names.
-var Tones = []Tone{ToneGrant, ToneDeny, ToneQueued, ToneRevoke, ToneEnd, ToneWarning, ToneVolume}
+var Tones = []Tone{ToneGrant, ToneDeny, ToneQueued, ToneRevoke, ToneEnd, ToneWarning, ToneVolume, ToneNotice}
 
 type note struct {
 	hz, ms float64 // hz 0: a pause
@@ -34,6 +35,7 @@ var toneNotes = map[Tone][]note{
 	ToneEnd:     {{1000, 80}},
 	ToneWarning: {{1500, 40}, {0, 40}, {1500, 40}, {0, 40}, {1500, 40}},
 	ToneVolume:  {{1200, 50}},
+	ToneNotice:  {{988, 120}, {0, 30}, {784, 200}},
 }
 
 // RenderTone generates tone at volume (0–1 of full scale), padded with

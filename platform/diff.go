@@ -27,6 +27,9 @@ func Diff(old, new *Model) []string {
 	if o.State != n.State {
 		add("state %s→%s", orUnknown(o.State), n.State)
 	}
+	if o.Device != n.Device {
+		add("device %s→%s", orNone(o.Device), orNone(n.Device))
+	}
 	if o.Priority != n.Priority {
 		add("priority %d→%d", o.Priority, n.Priority)
 	}
@@ -131,4 +134,11 @@ func i01(v int, known bool) string {
 		return "?"
 	}
 	return strconv.Itoa(v)
+}
+
+func orNone(d DeviceState) DeviceState {
+	if d == "" {
+		return "-"
+	}
+	return d
 }

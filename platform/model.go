@@ -30,7 +30,13 @@ const (
 	StateDisabled State = "disabled"
 	StateStunned  State = "stunned"
 	StateKilled   State = "killed"
-	StateUnknown  State = "unknown"
+	// StateDeleted: the platform no longer has this member (corp
+	// member-delete, wapi user/delete); StateExpired: wapi 545 "用户已失效".
+	// No platform answer says either as a state: the sync sets them when
+	// the platform answers that the member is gone (GoneError).
+	StateDeleted State = "deleted"
+	StateExpired State = "expired"
+	StateUnknown State = "unknown"
 )
 
 // CanTalk reports whether a member in this state may use push-to-talk.
@@ -99,6 +105,9 @@ type Self struct {
 	TTS         bool `json:"tts"`
 	LocShare    bool `json:"loc_share"`
 	Track       int  `json:"track"` // 0 off, 1 high, 2 medium, 3 low, 4 reserved, else seconds
+	// Device is the state of the terminal bound to this user (wapi
+	// device/bind); "" when the platform does not say.
+	Device DeviceState `json:"device,omitempty"`
 }
 
 // Group is one group this member is in.

@@ -50,6 +50,10 @@ type Presence struct {
 	Time    int64  `json:"ts,omitempty"`      // Unix seconds; absent in the last will
 	Version string `json:"version,omitempty"` // agent version, when online
 	Reason  string `json:"reason,omitempty"`  // "shutdown" on a clean stop; absent in the last will
+	// Group is the device's active group, when online: the platform
+	// answers who is listening to a group (wapi group/cgt/inThisGroupUids)
+	// from it. The device publishes its presence again when it changes.
+	Group int64 `json:"group,omitempty"`
 }
 
 func (p Presence) Encode() []byte {

@@ -35,6 +35,8 @@ type Config struct {
 	TTS        TTS    `yaml:"tts"`
 	// Recordings are the talk bursts kept and uploaded to the platform.
 	Recordings Recordings `yaml:"recordings"`
+	// Messages: missed messages caught up, notices kept (messages.go).
+	Messages Messages `yaml:"messages"`
 	// Platform is the management platform the member's settings and
 	// groups come from (docs/protocol.md, "Platform sync").
 	Platform Platform `yaml:"platform"`
@@ -258,5 +260,6 @@ func Default() Config {
 		},
 	}
 	pttDefaults(&c)
+	messagesDefaults(&c)
 	return c
 }

@@ -129,6 +129,9 @@ type TTS struct {
 	Volume float64 `yaml:"volume"`
 	// Command is the espeak-ng binary.
 	Command string `yaml:"command"`
+	// MaxText bounds a text message or notice read aloud, in characters;
+	// a longer one is cut, and the prompt says so.
+	MaxText int `yaml:"max_text"`
 }
 
 func pttDefaults(c *Config) {

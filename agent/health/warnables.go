@@ -57,10 +57,13 @@ var (
 	// aside. For uplink/queue, when it opens.
 	QueueCorrupt = &Warnable{Name: "queue-corrupt",
 		Hint: "the track queue in state_dir was damaged and set aside; points in it may be lost"}
-	// Deprovisioned: the platform no longer knows this device. For the
-	// platform sync, when the member is gone.
+	// Deprovisioned: the platform took the handset out of service (member
+	// deleted or expired, terminal taken back or in repair, user not
+	// activated, disabled, stunned or killed); the detail says which.
+	// Reported by the agent from the platform sync's model; cleared when
+	// the platform gives the handset back.
 	Deprovisioned = &Warnable{Name: "deprovisioned",
-		Hint: "the platform has no member for device.account: re-provision the handset"}
+		Hint: "the platform's operator took this handset out of service; it comes back by itself when the platform re-enables it (or re-provision it)"}
 )
 
 // QueueBacklog is how many waiting points make QueueBehind hold.

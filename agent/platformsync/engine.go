@@ -251,6 +251,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			switch {
 			case ctx.Err() != nil:
 				return ctx.Err()
+			case platform.IsGone(r.err) != nil:
+				// An answer, not a failure: the platform says this member
+				// is gone. The handset takes it out of service and asks
+				// again every poll, so it comes back by itself.
+				attempt = 0
+				e.gone(platform.IsGone(r.err), r.why)
+				resetTimer(timer, e.Poll)
 			case r.err != nil:
 				attempt++
 				wait := min(dial.Backoff(attempt, time.Second, e.Poll), e.Poll)
@@ -368,6 +375,32 @@ func (e *Engine) handle(ev wire.Event) bool {
 		e.gen++
 	}
 	return refetch
+}
+
+// gone installs the last model with the member's state set to what the
+// platform's answer says (deleted, expired, inactive), its versions
+// cleared so that the fetch that finds the member again reads
+// everything. Without a model (a handset that never synced) there is
+// nothing to take out of service but the log says why.
+func (e *Engine) gone(g *platform.GoneError, why string) {
+	e.mu.Lock()
+	cur := e.model
+	e.mu.Unlock()
+	if cur == nil {
+		e.Logger.Warn("the platform has no member for this handset", "why", why, "err", g)
+		return
+	}
+	if cur.Self.State == g.State {
+		return
+	}
+	next := cur.Clone()
+	next.Self.State, next.Versions = g.State, platform.Versions{}
+	for i := range next.Groups {
+		next.Groups[i].MemberVersion = 0
+	}
+	e.Logger.Warn("the platform says this member is gone", "state", g.State, "why", why, "err", g)
+	e.set(next, why)
+	e.gen++
 }
 
 // fetchResult is what a fetch running beside the loop brings back. gen is

@@ -153,7 +153,7 @@ func (p *PTT) mayTalk() string {
 	switch {
 	case g == nil:
 		return "no-group"
-	case !m.Self.State.CanTalk():
+	case !m.Self.State.CanTalk() || !m.Self.Access().Talk:
 		return wire.CauseMemberState
 	case !g.My.Speak && g.Muted:
 		return wire.CauseMuted

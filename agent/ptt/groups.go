@@ -71,7 +71,7 @@ func (p *PTT) switchGroup(dir int) {
 	}
 	g := m.Groups[(i+dir+len(m.Groups))%len(m.Groups)]
 	if g.ID == p.active {
-		p.speak(g.Name)
+		p.sayGroup(g)
 		return
 	}
 	p.parts.Models.SetActive(g.ID)
@@ -79,5 +79,6 @@ func (p *PTT) switchGroup(dir int) {
 	p.savePrefs()
 	p.setActive(g.ID)
 	p.setStatus(func(s *Status) { s.ActiveGroup, s.ActiveGroupName = g.ID, g.Name })
-	p.speak(g.Name)
+	p.follow()
+	p.sayGroup(g)
 }

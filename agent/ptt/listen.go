@@ -60,7 +60,7 @@ func (p *PTT) onVoice(topic string, payload []byte) {
 // listen sets what the voice handlers accept: the active group's voice,
 // while this member may listen.
 func (p *PTT) listen() {
-	if p.active == 0 || (p.model != nil && !p.model.Self.State.CanListen()) {
+	if p.active == 0 || (p.model != nil && !p.model.Self.Access().Listen) {
 		if p.listening.Swap(nil) != nil {
 			p.snd.out.ResetVoice()
 		}
@@ -76,6 +76,7 @@ func (p *PTT) listen() {
 // pause alone (a stall is not the end of what was said). Runs on the loop.
 func (p *PTT) floorToPlayout(speaker string) {
 	p.snd.floor(speaker)
+	p.floorHeard(speaker)
 	if p.parts.Media != nil {
 		p.parts.Media.ExpectVoice(speaker != "" && speaker != p.o.Account)
 	}

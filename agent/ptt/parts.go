@@ -63,6 +63,9 @@ type Sound struct {
 type Prompter interface {
 	// Say queues text; an error means it was dropped.
 	Say(text string) error
+	// Play queues a clip of 16 kHz samples (a missed voice message) in
+	// the same order; an error means it was dropped.
+	Play(pcm []int16) error
 	// Run renders the queued texts until ctx ends.
 	Run(ctx context.Context) error
 }

@@ -66,7 +66,14 @@ type Options struct {
 	// AckTimeout bounds the wait for the broker's acknowledgement of a
 	// recording report (0: 10 s).
 	AckTimeout time.Duration
-	Logger     *slog.Logger
+	// MaxSpokenText bounds a message or notice read aloud, in characters
+	// (0: DefaultMaxSpokenText); a longer one is cut and said to be.
+	MaxSpokenText int
+	// Notices is how many notices status keeps (0: DefaultNotices).
+	Notices int
+	// Missed is the catch-up of missed messages (missed.go).
+	Missed Missed
+	Logger *slog.Logger
 }
 
 // Audio are the voice path's settings.
@@ -102,6 +109,14 @@ type Parts struct {
 	Uploader Uploader
 	// Media is the UDP voice path; nil: voice only over Link.
 	Media MediaPath
+	// History reads a group's missed messages and their voice; nil: no
+	// catch-up. Roster says who is online; nil: nobody asks.
+	History platform.History
+	Roster  platform.Roster
+	// AnnounceGroup, if set, tells the platform the active group (the
+	// device's retained presence); called on every change while the link
+	// is up.
+	AnnounceGroup func(group int64)
 }
 
 // Timings that are not settings.
@@ -134,6 +149,7 @@ type PTT struct {
 	floorC chan wire.Floor
 	texts  chan wire.GroupMessage
 	fired  chan timerFire
+	later  chan func()   // post: work for the loop from goroutines and timers
 	done   chan struct{} // closed when the loop has returned: late timers give up
 	wg     sync.WaitGroup
 
@@ -154,6 +170,12 @@ type PTT struct {
 	prefs     prefs
 	said      said
 	battery   board.BatteryStatus
+	up        bool   // the broker link
+	withdrawn string // why the platform took the handset out of service ("" in service)
+	cu        catchUp
+	ro        roster
+	announced int64 // the active group last told to the platform
+	noticePCM []int16
 
 	// Read by the voice handlers.
 	listening atomic.Pointer[listenTo]
@@ -183,12 +205,13 @@ func New(o Options, parts Parts) *PTT {
 	}
 	p := &PTT{o: o, parts: parts, log: o.Logger, topics: wire.Topics{Prefix: o.TopicPrefix, Account: o.Account},
 		say: phrasesFor(o.Voice), keysC: make(chan board.KeyEvent, 16), floorC: make(chan wire.Floor, 64),
-		texts: make(chan wire.GroupMessage, 16), fired: make(chan timerFire, 8), done: make(chan struct{}),
+		texts: make(chan wire.GroupMessage, 16), fired: make(chan timerFire, 8), later: make(chan func(), 32), done: make(chan struct{}),
 		speakers: map[int64]string{}, lastFloor: map[int64]int64{}, ttsOn: o.TTS}
 	p.faults.report = func(err error) { parts.Health.Set(health.SoundFailing, err) }
 	p.tune.cfg = adapt.Config{MaxBitrate: o.Audio.Encoder.Bitrate}
 	p.st.Floor = floor.Idle.String()
 	p.prefs = loadPrefs(p.prefsPath(), p.log)
+	p.loadMarks()
 	if p.prefs.Volume < 1 || p.prefs.Volume > 10 {
 		p.prefs.Volume = o.Audio.Volume
 	}
@@ -254,7 +277,9 @@ func (p *PTT) loop(ctx context.Context) error {
 	}
 	p.applyModel()
 	up, upC := p.parts.Link.State()
+	p.up = up
 	p.uplink(up)
+	p.follow()
 	mediaUp, mediaC := p.mediaState()
 	p.followMedia(mediaUp)
 	snap, healthC := p.parts.Health.Watch()
@@ -287,11 +312,16 @@ func (p *PTT) loop(ctx context.Context) error {
 		case <-modelC:
 			p.model, modelC = p.parts.Models.Watch()
 			p.applyModel()
+			p.follow()
 		case m := <-p.texts:
 			p.onText(m)
 		case <-upC:
 			up, upC = p.parts.Link.State()
+			p.up = up
 			p.uplink(up)
+			p.follow()
+		case f := <-p.later:
+			f()
 		case <-mediaC:
 			mediaUp, mediaC = p.mediaState()
 			p.followMedia(mediaUp)

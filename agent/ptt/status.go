@@ -49,7 +49,17 @@ type Status struct {
 	VoiceBad      uint64 `json:"voice_bad"`      // malformed packets
 	FloorBad      uint64 `json:"floor_bad"`      // malformed floor messages
 	TextMessages  uint64 `json:"text_messages"`
-	Prompts       uint64 `json:"prompts"`
+	// TextsCut counts texts (messages, notices, names) cut to the
+	// spoken bound.
+	TextsCut uint64 `json:"texts_cut,omitempty"`
+	// Withdrawn says why the platform took the handset out of service
+	// (member deleted, terminal in repair, user stunned, …); "" in service.
+	Withdrawn       string         `json:"withdrawn,omitempty"`
+	NoticesReceived uint64         `json:"notices_received"`
+	Notices         []NoticeStatus `json:"notices,omitempty"` // the last few, oldest first
+	Missed          MissedStatus   `json:"missed"`
+	Online          *OnlineStatus  `json:"online,omitempty"` // who is online in the active group
+	Prompts         uint64         `json:"prompts"`
 	// PromptsDropped counts prompts and tones not played: their queue was full.
 	PromptsDropped uint64 `json:"prompts_dropped"`
 

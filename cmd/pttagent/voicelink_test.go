@@ -112,10 +112,10 @@ func TestVoiceOverCellularLinks(t *testing.T) {
 
 // voiceResult is what one burst gave.
 type voiceResult struct {
-	heard float64 // audiotest.Intelligible
-	jit               audio.JitterStats
-	transport         string
-	playedS           float64
+	heard     float64 // audiotest.Intelligible
+	jit       audio.JitterStats
+	transport string
+	playedS   float64
 }
 
 func (r voiceResult) row(c voiceCase) string {

@@ -35,7 +35,8 @@ func run() error {
 		broker     = flag.String("broker", "", "MQTT broker `URL` to use (tcp://host:port)")
 		embed      = flag.String("embed-broker", "", "start an in-process MQTT broker on `host:port` (when -broker is empty)")
 		prefix     = flag.String("prefix", "ptt", "MQTT topic prefix (the agents' mqtt.topic_prefix)")
-		events     = flag.String("events", "corp", "event dialect: corp or wapi")
+		events     = flag.String("events", "corp", "event dialect: corp or wapi; none: only forwarded webhooks reach devices")
+		hookToken  = flag.String("webhook-token", "", "serve the wapi webhooks at /webhook/wapi/… for posts with this `token` header")
 		state      = flag.String("state", "", "keep the world in this JSON `file` across restarts")
 		files      = flag.String("files", "", "keep uploaded files in this `dir` (default: a temporary one)")
 		tokenTTL   = flag.Duration("token-ttl", 24*time.Hour, "access token lifetime")
@@ -78,7 +79,7 @@ func run() error {
 	}
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
-		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger,
+		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, WebhookToken: *hookToken, Logger: logger,
 		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec})
 	if err != nil {
 		return err

@@ -107,7 +107,7 @@ func (s *Sim) corpGroupMemberDelete(w http.ResponseWriter, c *corpCall) {
 }
 
 func (s *Sim) corpGroupMemberGetAll(w http.ResponseWriter, c *corpCall) {
-	s.corpGroupMembersReply(w, int64(c.q.GroupID), nil)
+	s.corpGroupMemberGetAllOnline(w, c) // presence.go: with each member's "online"
 }
 
 // corpGroupMembersReply answers err, or the group's members as they are

@@ -8,12 +8,14 @@ import (
 )
 
 // Handler serves the corp API under /v1/corp/web/ (and /v1/sessions/refresh),
-// the wapi API under /wapi/, and uploaded files under /files/.
+// the wapi API under /wapi/, the wapi platform's webhooks under
+// /webhook/wapi/, and uploaded files under /files/.
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/corp/web/{op}", s.handleCorp)
 	mux.HandleFunc("POST /v1/sessions/refresh", s.handleRefresh)
 	mux.HandleFunc("/wapi/", s.handleWapi)
+	mux.HandleFunc("POST /webhook/wapi/{event}", s.handleWebhook)
 	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, s.filePath(r.PathValue("name")))
 	})

@@ -45,8 +45,13 @@ type Options struct {
 	// changes, as the admin of mosquitto's dynamic security plugin
 	// (dynsec.go; deploy/mosquitto/mosquitto-dynsec.conf).
 	Dynsec bool
-	// Events chooses the event dialect: "corp" (default) or "wapi".
+	// Events chooses the event dialect: "corp" (default) or "wapi"; "none"
+	// publishes no event for an operator's change (a platform whose only
+	// news is its webhooks, forwarded by WebhookToken).
 	Events string
+	// WebhookToken is the token the platform's wapi webhooks carry
+	// (webhooks.go); empty: no webhook is served.
+	WebhookToken string
 	// TokenTTL and RefreshTTL are the lifetimes of access and refresh
 	// tokens (the seed: 86400 s; tests use seconds).
 	TokenTTL, RefreshTTL time.Duration
@@ -94,6 +99,7 @@ type Sim struct {
 
 	dynOnce sync.Once
 	dyn     *dynsec
+	x       ext // presence, terminals, notices, webhooks (s.mu)
 }
 
 type session struct {
@@ -225,7 +231,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq.Subscribe(wire.AllFloorUp(s.o.Prefix), 1, s.onFloor)
 		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
-		mq.SubscribeRetained(wire.AllStatus(s.o.Prefix), 1, s.onPresence)
+		mq.SubscribeRetained(wire.AllStatus(s.o.Prefix), 1, s.onStatus)
 		mq.Subscribe(wire.AllMedia(s.o.Prefix), 1, s.onMediaRequest)
 		s.pubMu.Lock()
 		s.mq = mq
@@ -334,7 +340,7 @@ func (s *Sim) publish(e outEvent) {
 	if s.o.Events == "wapi" {
 		ev.MsgType, content = e.wapi, map[string][]int64{"id": e.wapiIDs}
 	}
-	if ev.MsgType == "" {
+	if ev.MsgType == "" || s.o.Events == "none" {
 		return
 	}
 	b, err := json.Marshal(content)

@@ -127,7 +127,7 @@ func (s *Sim) handleWapi(w http.ResponseWriter, r *http.Request) {
 		users := []map[string]any{}
 		for _, m := range s.w.sortedMembers() {
 			users = append(users, map[string]any{"type": 1, "id": m.ID, "account": m.Num, "name": m.Name,
-				"pinyin": m.Name + "|" + m.Name, "online": 0, "priority": m.Priority})
+				"pinyin": m.Name + "|" + m.Name, "online": b01(s.isOnline(m.Num)), "priority": m.Priority})
 		}
 		org := map[string]any{"type": 0, "id": strconv.FormatInt(s.w.OrgNum, 10), "parentId": "0", "name": s.w.OrgName,
 			"pinyin": s.w.OrgName + "|" + s.w.OrgName, "groupCount": len(s.w.Groups), "children": users}
@@ -181,6 +181,14 @@ func (s *Sim) handleWapi(w http.ResponseWriter, r *http.Request) {
 		s.wapiPlayback(w, &q)
 	case "ptt/audioRecord":
 		s.wapiAudio(w, r, &q)
+	case "accept/event":
+		s.wapiAcceptEvent(w, body)
+	case "pttUser/isOnline":
+		s.wapiIsOnline(w, &q)
+	case "group/cgt/inThisGroupUids":
+		s.wapiInThisGroup(w, &q)
+	case "device/bind":
+		s.wapiDeviceBind(w, body)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		wapiReply(w, wapiBadParam, "pttsim does not serve /wapi/"+path, nil)
@@ -262,11 +270,13 @@ func (s *Sim) wapiUserInfo(w http.ResponseWriter, id int64) {
 		typ = 1
 	}
 	online := 0
-	if s.online(m.Num) {
+	if s.isOnline(m.Num) || s.online(m.Num) { // presence, or a recent track point
 		online = 1
 	}
-	wapiReply(w, wapiOK, "成功", map[string]any{"id": m.ID, "account": m.Num, "name": m.Name,
-		"pinyin": m.Name + "|" + m.Name, "online": online, "priority": m.Priority, "state": m.State, "type": typ, "groups": groups})
+	info := map[string]any{"id": m.ID, "account": m.Num, "name": m.Name,
+		"pinyin": m.Name + "|" + m.Name, "online": online, "priority": m.Priority, "state": m.State, "type": typ, "groups": groups}
+	s.deviceInfo(m.Num, info)
+	wapiReply(w, wapiOK, "成功", info)
 }
 
 func (s *Sim) wapiBind(w http.ResponseWriter, q *wapiReq) {
@@ -407,4 +417,12 @@ func (s *Sim) wapiAudio(w http.ResponseWriter, r *http.Request, q *wapiReq) {
 		page = []AudioRecord{}
 	}
 	wapiReply(w, wapiOK, "", map[string]any{"size": len(page), "total": pages, "records": page})
+}
+
+// b01 is the seeds' 0/1 flag.
+func b01(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }

@@ -9,6 +9,7 @@ package ptttest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -190,10 +191,12 @@ func (s *Models) SetActive(gid int64) {
 }
 
 // Prompter is a fake voice: it keeps the texts it was asked to say and
-// plays nothing.
+// the clips it was asked to play (as "<clip N samples>" among the texts,
+// in order), and plays nothing.
 type Prompter struct {
-	mu   sync.Mutex
-	said []string
+	mu    sync.Mutex
+	said  []string
+	clips [][]int16
 }
 
 func (p *Prompter) Say(text string) error {
@@ -201,6 +204,21 @@ func (p *Prompter) Say(text string) error {
 	p.said = append(p.said, text)
 	p.mu.Unlock()
 	return nil
+}
+
+func (p *Prompter) Play(pcm []int16) error {
+	p.mu.Lock()
+	p.said = append(p.said, fmt.Sprintf("<clip %d samples>", len(pcm)))
+	p.clips = append(p.clips, pcm)
+	p.mu.Unlock()
+	return nil
+}
+
+// Clips returns the clips played so far, in order.
+func (p *Prompter) Clips() [][]int16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]int16(nil), p.clips...)
 }
 
 func (p *Prompter) Run(ctx context.Context) error {

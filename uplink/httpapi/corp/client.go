@@ -67,6 +67,9 @@ type Client struct {
 	// notRefusal holds the errcodes that came back the same with a fresh
 	// token: whatever they mean, it is not "token refused".
 	notRefusal map[int64]bool
+	// unlisted counts address lists in a row that listed others but not
+	// this member (notListed).
+	unlisted int
 }
 
 // Stats count the session's history, for status and tests.
@@ -153,8 +156,11 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 		}
 		self := findMember(&al.AddressList, uid)
 		if self == nil {
-			return nil, fmt.Errorf("platform get-address-list: member %d (%s) is not in org %d", uid, c.Account, org)
+			return nil, c.notListed(&al.AddressList, uid, org)
 		}
+		c.mu.Lock()
+		c.unlisted = 0
+		c.mu.Unlock()
 		setSelf(&next.Self, self)
 		next.Versions.Address = av
 	}

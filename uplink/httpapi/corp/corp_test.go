@@ -22,7 +22,7 @@ const (
 	seedError = `{"errcode": "105", "errmsg": "账号或密码错误"}`
 )
 
-func newClient(t *testing.T, h http.HandlerFunc) *corp.Client {
+func newClient(t testing.TB, h http.HandlerFunc) *corp.Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -152,8 +152,17 @@ func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool,
 		}
 
 	case wire.EventMemberDelete:
-		if ct.Member == nil || int64(ct.Member.UserID) == self {
+		if ct.Member == nil {
 			return refetchAll(m), true, nil
+		}
+		if int64(ct.Member.UserID) == self {
+			// Believed at once — a deleted handset stops now, not at the
+			// next poll — and checked by the fetch it asks for: one that
+			// finds the member again (a forged event) restores it; one the
+			// platform refuses keeps it deleted.
+			next = refetchAll(m)
+			next.Self.State = platform.StateDeleted
+			return next, true, nil
 		}
 		uid := int64(ct.Member.UserID)
 		for gi := range next.Groups {

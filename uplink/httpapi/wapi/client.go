@@ -230,12 +230,27 @@ func (c *Client) whoAmI(ctx context.Context) (int64, error) {
 		return 0
 	}
 	if id = walk(roots); id <= 0 {
-		return 0, fmt.Errorf("platform orgUser/tree: account %s not found", c.Account)
+		err := fmt.Errorf("account %s not found", c.Account)
+		if !hasUsers(roots, 0) {
+			// A tree without any user is a broken answer, not a deletion.
+			return 0, &httpapi.Malformed{Op: "/wapi/orgUser/tree", Err: err}
+		}
+		return 0, &platform.GoneError{State: platform.StateDeleted, Op: "/wapi/orgUser/tree", Err: err}
 	}
 	c.mu.Lock()
 	c.userID = id
 	c.mu.Unlock()
 	return id, nil
+}
+
+// hasUsers reports whether the tree lists any user.
+func hasUsers(ns []OrgUserNode, depth int) bool {
+	for _, n := range ns {
+		if n.Type == 1 || (depth < 64 && hasUsers(n.Children, depth+1)) {
+			return true
+		}
+	}
+	return false
 }
 
 func wapiState(v *httpapi.Int) platform.State {
@@ -271,6 +286,13 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 	var ui UserInfo
 	if err := c.call(ctx, http.MethodPost, "/wapi/user/info", url.Values{"id": {strconv.FormatInt(uid, 10)}},
 		map[string]int64{"id": uid}, &ui); err != nil {
+		if g := gone(err); g != nil {
+			// Looked up again next time: a user registered again has a new id.
+			c.mu.Lock()
+			c.userID = 0
+			c.mu.Unlock()
+			return nil, g
+		}
 		return nil, err
 	}
 	if int64(ui.ID) != uid {
@@ -300,7 +322,7 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 
 	next := &platform.Model{Dialect: "wapi", Account: c.Account, Fetched: c.now()}
 	next.Self = platform.Self{ID: uid, Account: string(ui.Account), Name: ui.Name, State: wapiState(ui.State),
-		Priority: int(ui.Priority), Admin: ui.Type == 1}
+		Priority: int(ui.Priority), Admin: ui.Type == 1, Device: deviceState(ui.DeviceState)}
 	for _, g := range ui.Groups {
 		pg := platform.Group{ID: int64(g.ID), Name: g.Name, Type: int(g.Type), Priority: int(g.Priority),
 			TalkLimit: time.Duration(g.TalkTime) * time.Second,
@@ -316,7 +338,63 @@ func (c *Client) Fetch(ctx context.Context, prev *platform.Model) (*platform.Mod
 }
 
 // Apply implements platform.Client. The wapi events name what changed
-// (ids), not how, so every event that may concern this member is a fetch.
+// (ids), not how, so every event that may concern this member is a fetch;
+// one that deletes this user is believed at once (the handset stops now)
+// and checked by that fetch, which restores the member if it is still
+// there.
 func (c *Client) Apply(m *platform.Model, ev wire.Event) (*platform.Model, bool, error) {
+	if ev.MsgType != wire.EventWapiUserDelete || m == nil {
+		return m, true, nil
+	}
+	ids, err := wire.DecodeWapiIDs(ev.Content)
+	if err != nil {
+		return m, true, err
+	}
+	for _, id := range ids {
+		if id == m.Self.ID {
+			next := m.Clone()
+			next.Self.State = platform.StateDeleted
+			return next, true, nil
+		}
+	}
 	return m, true, nil
+}
+
+// The seed's status codes that say the user is gone.
+const (
+	statusNoUser      = 517 // 用户不存在
+	statusNotActive   = 541 // 用户未激活
+	statusUserExpired = 545 // 用户已失效
+)
+
+// gone turns a user/info answer that says the user is gone into a
+// GoneError.
+func gone(err error) *platform.GoneError {
+	var api *APIError
+	if !errors.As(err, &api) {
+		return nil
+	}
+	st := map[int64]platform.State{statusNoUser: platform.StateDeleted, statusNotActive: platform.StateInactive,
+		statusUserExpired: platform.StateExpired}[api.Status]
+	if st == "" {
+		return nil
+	}
+	return &platform.GoneError{State: st, Op: api.Op, Err: api}
+}
+
+// deviceState reads user/info's deviceState (pttsim's addition: the seed
+// has no read of device/bind), in device/bind's numbering.
+func deviceState(v *httpapi.Int) platform.DeviceState {
+	if v == nil {
+		return ""
+	}
+	switch *v {
+	case 0:
+		return platform.DeviceUnbound
+	case 1:
+		return platform.DeviceAssigned
+	case 2:
+		return platform.DeviceRepair
+	}
+	return ""
 }

@@ -55,6 +55,12 @@ type UserInfo struct {
 	State    *httpapi.Int `json:"state,omitempty"`
 	Type     httpapi.Int  `json:"type"` // 0 terminal, 1 dispatcher
 	Groups   []UserGroup  `json:"groups"`
+	// DeviceID and DeviceState are the terminal this user holds or last
+	// held (device/bind: 0 idle — taken back —, 1 assigned, 2 repair).
+	// Not in the seed, which has no read of device/bind: pttsim sends
+	// them; without them the handset does not restrict.
+	DeviceID    httpapi.Int  `json:"deviceId,omitempty"`
+	DeviceState *httpapi.Int `json:"deviceState,omitempty"`
 }
 
 type UserGroup struct {
