@@ -90,22 +90,22 @@ type jslot struct {
 // burst is one talk burst in the buffer. Times are measured from origin,
 // its first packet's arrival; sequence numbers from base, that packet's.
 type burst struct {
-	ring       []jslot
-	id         uint32
-	who        *speaker
-	active     bool
-	playing    bool
-	next       uint32 // sequence number of the next frame to play
-	highest    uint32 // one past the highest sequence received
-	ended      bool   // its last packet came
-	endSeq     uint32
-	ending     bool // the floor moved on: no packets are expected beyond what is here
-	endingAt   time.Time
+	ring     []jslot
+	id       uint32
+	who      *speaker
+	active   bool
+	playing  bool
+	next     uint32 // sequence number of the next frame to play
+	highest  uint32 // one past the highest sequence received
+	ended    bool   // its last packet came
+	endSeq   uint32
+	ending   bool // the floor moved on: no packets are expected beyond what is here
+	endingAt time.Time
 	// relayed: the platform said (floor idle) it had sent the frames up
 	// to here; they are waited for, up to BurstTimeout, even on a link
 	// that delivers the floor message before the voice it stalled.
-	relayed   uint32
-	expectAll bool
+	relayed    uint32
+	expectAll  bool
 	superseded bool // a newer burst waits behind it: end as soon as drained
 	origin     time.Time
 	base       uint32

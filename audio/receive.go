@@ -337,7 +337,9 @@ func (r *Receiver) Reset() {
 func (r *Receiver) FloorIdle(now time.Time) { r.jit.FloorIdle(now) }
 
 // FloorIdleAfter: see Jitter.FloorIdleAfter.
-func (r *Receiver) FloorIdleAfter(burst, end uint32, now time.Time) { r.jit.FloorIdleAfter(burst, end, now) }
+func (r *Receiver) FloorIdleAfter(burst, end uint32, now time.Time) {
+	r.jit.FloorIdleAfter(burst, end, now)
+}
 
 // FloorTaken: see Jitter.FloorTaken.
 func (r *Receiver) FloorTaken(who string, now time.Time) { r.jit.FloorTaken(who, now) }
