@@ -25,6 +25,7 @@ build:
 RACEFLAGS := -race -gcflags=github.com/gordonklaus/portaudio=-d=checkptr=0
 
 test: deps
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting (gofmt -w)"; exit 1; }
 	$(GO) vet ./...
 	$(GO) test $(RACEFLAGS) -timeout 12m ./...
 	$(MAKE) test-deb test-arm64

@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
+	"github.com/pttagent/pttagent/internal/regular"
 	"github.com/pttagent/pttagent/platform"
 )
 
@@ -71,30 +70,12 @@ func load(path, dialect, account string) (*platform.Model, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	data, err := regular.Read(path, maxStateFile, regular.NoLinks)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	if fi.Size() > maxStateFile {
-		return nil, fmt.Errorf("%d bytes, more than %d", fi.Size(), maxStateFile)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxStateFile {
-		return nil, fmt.Errorf("more than %d bytes", maxStateFile) // it grew while read
 	}
 	return decodeState(data, dialect, account)
 }

@@ -2,6 +2,8 @@ package ptt_test
 
 import (
 	"math"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -166,6 +168,34 @@ func TestPrefsAreKept(t *testing.T) {
 			t.Errorf("after a restart: %+v", s)
 		}
 	})
+}
+
+// A FIFO (or anything but a regular file) where ptt.json or
+// messages.json should be does not hang the start: it is ignored like a
+// damaged file (issue 13 item 10).
+func TestStateFilesThatAreNotFilesDoNotHangTheStart(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ptt.json", "messages.json"} {
+		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		synctest.Test(t, func(t *testing.T) {
+			r := start(t, func(_ *rig, o *ptt.Options, _ *ptt.Parts) { o.StateDir = dir })
+			if s := r.status(); s.Volume < 1 {
+				t.Errorf("status %+v", s)
+			}
+			r.stop()
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("push-to-talk hung on a FIFO in its state directory")
+	}
 }
 
 // The volume keys step the level 3 dB at a time, tick at the new level

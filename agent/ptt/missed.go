@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/audio"
+	"github.com/pttagent/pttagent/internal/regular"
 	"github.com/pttagent/pttagent/platform"
 )
 
@@ -104,7 +105,7 @@ func (p *PTT) marksPath() string { return filepath.Join(p.o.StateDir, "messages.
 // (every group heard from now: nothing is replayed).
 func (p *PTT) loadMarks() {
 	p.cu.marks = map[int64]*groupMark{}
-	b, err := os.ReadFile(p.marksPath())
+	b, err := regular.Read(p.marksPath(), maxStateFile, regular.NoLinks)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}

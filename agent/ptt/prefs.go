@@ -2,8 +2,12 @@ package ptt
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
+
+	"github.com/pttagent/pttagent/internal/regular"
 )
 
 // prefs are the user's choices kept across reboots, in
@@ -17,13 +21,21 @@ type prefs struct {
 // yet (an unreadable one is logged).
 func loadPrefs(path string, log *slog.Logger) prefs {
 	var pr prefs
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &pr); err != nil {
-			log.Warn("ignoring unreadable push-to-talk settings", "file", path, "err", err)
-		}
+	// Only a regular file: a FIFO in its place once hung the start-up
+	// (deaf to SIGTERM).
+	b, err := regular.Read(path, maxStateFile, regular.NoLinks)
+	if err == nil {
+		err = json.Unmarshal(b, &pr)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.Warn("ignoring unreadable push-to-talk settings", "file", path, "err", err)
 	}
 	return pr
 }
+
+// maxStateFile bounds push-to-talk's own small state files (ptt.json,
+// messages.json).
+const maxStateFile = 64 << 10
 
 // savePrefs writes the choices atomically: a power cut leaves the old
 // file or the new one.
