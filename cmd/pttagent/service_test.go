@@ -210,7 +210,7 @@ platform:
 	}
 	wait(30*time.Second, "a status with uplink and a 3D fix", func() bool {
 		for _, l := range sd.lines() {
-			if strings.HasPrefix(l, "STATUS=uplink connected, GPS 3D fix") {
+			if strings.HasPrefix(l, "STATUS=OK — uplink connected, GPS 3D (") {
 				return true
 			}
 		}
