@@ -131,9 +131,22 @@ func (a *Agent) Status() Status {
 		ps := a.p.PTT.Status()
 		s.PTT = &ps
 	}
-	s.Warnings = a.p.Health.Warnings()
+	a.warnings(&s)
 	s.Verdict = s.Summary()
 	return s
+}
+
+// warnings fills in the visible warnings. The uplink's shows the latest
+// failed attempt, not the error it went down with ("EOF" while every
+// attempt since is refused): the broker connection reports only its ups
+// and downs, and its error is part of the snapshot anyway.
+func (a *Agent) warnings(s *Status) {
+	s.Warnings = a.p.Health.Warnings()
+	for i := range s.Warnings {
+		if s.Warnings[i].Name == health.UplinkDown.Name && s.Uplink.LastError != "" {
+			s.Warnings[i].Detail = s.Uplink.LastError
+		}
+	}
 }
 
 // roundDegrees keeps 6 decimals of a latitude or longitude: 0.11 m, finer
