@@ -75,6 +75,8 @@ type agentOptions struct {
 	platformDown bool   // platform.base_url: a port nobody listens on
 	group        string // the group's name on the platform
 	statusGroup  string
+	platPassword string // the member's (default platPassword)
+	secrets      string // the secrets file (default: platform_password)
 }
 
 func startBench(t *testing.T, o agentOptions) *agentBench {
@@ -89,7 +91,13 @@ func startBench(t *testing.T, o agentOptions) *agentBench {
 	b.broker = mqtttest.Start(t, mqtttest.Options{})
 	plat := simtest.Start(t, pttsim.Options{Broker: b.broker.URL()})
 	admin, _ := plat.AddMember(pttsim.MemberSpec{Num: "admin", Password: "admin-password", Type: pttsim.TypeOwner})
-	dev, err := plat.AddMember(pttsim.MemberSpec{Num: "dev-verdict", Name: "Verdict 1", Password: platPassword,
+	if o.platPassword == "" {
+		o.platPassword = platPassword
+	}
+	if o.secrets == "" {
+		o.secrets = fmt.Sprintf("platform_password: %q\n", o.platPassword)
+	}
+	dev, err := plat.AddMember(pttsim.MemberSpec{Num: "dev-verdict", Name: "Verdict 1", Password: o.platPassword,
 		Type: pttsim.TypeDevice, LocShare: 1, Track: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +144,7 @@ platform: {dialect: corp, base_url: %s, poll: 1h}
 audio: %s
 board: {bench_socket: "{dir}/run/keys.sock", battery: none}
 `, o.statusGroup, b.broker.URL(), platURL, audioYAML))
-	configtest.Secrets(t, b.cfg, fmt.Sprintf("platform_password: %q\n", platPassword))
+	configtest.Secrets(t, b.cfg, o.secrets)
 	b.agent = startAgentEnv(t, b.cfg, env)
 	return b
 }
