@@ -7,9 +7,11 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pttagent/pttagent/agent/config"
+	"github.com/pttagent/pttagent/agent/statussock"
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/wire"
 )
@@ -17,16 +19,17 @@ import (
 // procCards is the kernel's list of sound cards; a variable for tests.
 var procCards = "/proc/asound/cards"
 
-// audioConfig is the audio section the agent would use: the config's,
-// or the defaults when it cannot be read (said on stderr: the devices
-// shown are then what an empty audio section picks).
-func audioConfig(path string, errOut io.Writer) config.Audio {
+// agentConfig is the config the agent would use, or the defaults when it
+// cannot be read (said on stderr: the devices shown are then what an
+// empty audio section picks).
+func agentConfig(path string, errOut io.Writer) *config.Config {
 	cfg, _, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintf(errOut, "config: %s: the defaults are used\n", firstLine(err.Error()))
-		return config.Default().Audio
+		def := config.Default()
+		return &def
 	}
-	return cfg.Audio
+	return cfg
 }
 
 func firstLine(s string) string {
@@ -40,8 +43,7 @@ func setupAudioDevices(fs *flag.FlagSet) runner {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
 		}
-		a := audioConfig(*cfgPath, io.errOut)
-		return listAudioDevices(io.out, a)
+		return listAudioDevices(io.out, agentConfig(*cfgPath, io.errOut).Audio)
 	}
 }
 
@@ -130,7 +132,13 @@ func setupAudioTest(fs *flag.FlagSet) runner {
 		if *seconds <= 0 || *seconds > 600 {
 			return usagef("--seconds %v: from more than 0 to 600", *seconds)
 		}
-		a := audioConfig(*cfgPath, io.errOut)
+		cfg := agentConfig(*cfgPath, io.errOut)
+		a := cfg.Audio
+		// A running agent holds the card: the test would fail on a
+		// busy device, or (ALSA's dmix) sound over the agent's voice.
+		if running := runningAgent(ctx, filepath.Join(cfg.RuntimeDir, statussock.FileName)); running != nil {
+			return fmt.Errorf("the agent is running and holds the sound card: stop it first (systemctl stop pttagent), then start it again")
+		}
 		if *capture == "" {
 			*capture = a.CaptureDevice
 		}

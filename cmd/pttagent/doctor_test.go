@@ -319,6 +319,11 @@ func TestDoctorWithTheAgentRunning(t *testing.T) {
 	if strings.Contains(p.log.String(), "mqtt connection lost") {
 		t.Errorf("doctor disturbed the agent's broker session:\n%s", p.log.String())
 	}
+	// Nor does audio test take the agent's sound card.
+	code, _, errOut := runBinary(t, b.env, "audio", "test", "--config", b.cfg, "--seconds", "1")
+	if code != 1 || !strings.Contains(errOut, "the agent is running and holds the sound card: stop it first") {
+		t.Errorf("audio test beside the agent: exit %d: %s", code, errOut)
+	}
 }
 
 // Garbage at the configured rate: each standard rate is tried and the
