@@ -4,11 +4,11 @@
 # Both install the Debian packages they need first (.ci/deps).
 
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell systemd/deb/version 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all deps build test demo bench fuzz clean deb test-deb test-arm64
+.PHONY: all deps build test demo bench fuzz clean deb test-deb test-arm64 man
 
 all: build
 
@@ -44,6 +44,11 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s $$pkg || exit 1; \
 	  done; \
 	done
+
+# The manual pages and the bash completion, from the command table and
+# docs/config.md; `make test` fails when the committed ones are out of date.
+man:
+	$(GO) test ./cmd/pttagent -run '^TestGeneratedFiles$$' -update
 
 # Debian packages for the handsets: dist/pttagent_VERSION_ARCH.deb
 # (systemd/deb/build; arm64 is a cgo cross build).

@@ -178,7 +178,7 @@ func (a *Agent) watch(ctx context.Context) error {
 		s := a.Status()
 		a.checkQueue(s.Tracks)
 		if a.onWatch != nil {
-			s.Warnings = a.p.Health.Warnings()
+			a.warnings(&s)
 			a.onWatch(now, s)
 		}
 	}

@@ -140,6 +140,35 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 		return nil, nil, nil
 	}
 	log = log.With("part", "platform")
+	client, pc, err := newPlatformClient(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
+		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), FullRefresh: p.FullRefresh.D(),
+		MQTT: mq, Logger: log}
+	if p.Events {
+		e.EventTopic = topics.Event()
+	}
+	e.Load()
+	return e, pc, nil
+}
+
+// PlatformClient is the client the agent's sync logs in and fetches
+// with, built the same way, for `pttagent doctor`; nil with
+// platform.dialect none.
+func PlatformClient(cfg *config.Config, log *slog.Logger) (platform.Client, error) {
+	if d := cfg.Platform.Dialect; d == "none" || d == "" {
+		return nil, nil
+	}
+	c, _, err := newPlatformClient(cfg, log)
+	return c, err
+}
+
+// newPlatformClient is the dialect's client, and the corp one that
+// uploads recordings.
+func newPlatformClient(cfg *config.Config, log *slog.Logger) (platform.Client, *platformClients, error) {
+	p := cfg.Platform
 	h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
 		Logger: log})
 	if err != nil {
@@ -177,12 +206,5 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 	default:
 		return nil, nil, fmt.Errorf("platform.dialect %q", p.Dialect)
 	}
-	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
-		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), FullRefresh: p.FullRefresh.D(),
-		MQTT: mq, Logger: log}
-	if p.Events {
-		e.EventTopic = topics.Event()
-	}
-	e.Load()
-	return e, pc, nil
+	return client, pc, nil
 }

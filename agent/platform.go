@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/pttagent/pttagent/agent/health"
@@ -67,21 +66,28 @@ func (a *Agent) Model() *platform.Model {
 
 // PlatformStatus is the platform part of Status.
 type PlatformStatus struct {
-	Dialect     string    `json:"dialect"`
-	State       string    `json:"state,omitempty"` // the member's state; "" before any sync
-	MemberID    int64     `json:"member_id,omitempty"`
-	Name        string    `json:"name,omitempty"`
-	TTS         bool      `json:"tts"`
-	LocShare    bool      `json:"loc_share"`
-	Track       int       `json:"track"`
-	Groups      []string  `json:"groups"`
-	ActiveGroup int64     `json:"active_group,omitempty"`
-	FromDisk    bool      `json:"from_disk"` // the state in use was loaded at boot and not yet confirmed
-	LastSync    time.Time `json:"last_sync,omitzero"`
-	Fetched     time.Time `json:"fetched,omitzero"` // when the platform last confirmed the state in use
-	LastError   string    `json:"last_error,omitempty"`
-	Events      int       `json:"events"`
-	Duplicates  int       `json:"duplicates"`
+	Dialect     string        `json:"dialect"`
+	State       string        `json:"state,omitempty"` // the member's state; "" before any sync
+	MemberID    int64         `json:"member_id,omitempty"`
+	Name        string        `json:"name,omitempty"`
+	TTS         bool          `json:"tts"`
+	LocShare    bool          `json:"loc_share"`
+	Track       int           `json:"track"`
+	Groups      []GroupStatus `json:"groups"`
+	ActiveGroup int64         `json:"active_group,omitempty"`
+	FromDisk    bool          `json:"from_disk"` // the state in use was loaded at boot and not yet confirmed
+	LastSync    time.Time     `json:"last_sync,omitzero"`
+	Fetched     time.Time     `json:"fetched,omitzero"` // when the platform last confirmed the state in use
+	LastError   string        `json:"last_error,omitempty"`
+	Events      int           `json:"events"`
+	Duplicates  int           `json:"duplicates"`
+}
+
+// GroupStatus is one of the member's groups: data, not a display string,
+// so scripts read the id without parsing a name that may hold anything.
+type GroupStatus struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
 }
 
 func (a *Agent) platformStatus() *PlatformStatus {
@@ -90,13 +96,13 @@ func (a *Agent) platformStatus() *PlatformStatus {
 	}
 	st := a.p.Sync.Stats()
 	ps := &PlatformStatus{Dialect: a.p.Dialect, FromDisk: st.FromDisk, LastSync: st.LastSync,
-		LastError: st.LastError, Events: st.Events, Duplicates: st.Duplicates, Groups: []string{}}
+		LastError: st.LastError, Events: st.Events, Duplicates: st.Duplicates, Groups: []GroupStatus{}}
 	if m := a.p.Sync.Model(); m != nil {
 		ps.State, ps.MemberID, ps.Name = string(m.Self.State), m.Self.ID, m.Self.Name
 		ps.TTS, ps.LocShare, ps.Track = m.Self.TTS, m.Self.LocShare, m.Self.Track
 		ps.Fetched = m.Fetched
 		for _, g := range m.Groups {
-			ps.Groups = append(ps.Groups, fmt.Sprintf("%s (%d)", g.Name, g.ID))
+			ps.Groups = append(ps.Groups, GroupStatus{ID: g.ID, Name: g.Name})
 		}
 		ps.ActiveGroup = a.p.Sync.Active()
 	}

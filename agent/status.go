@@ -1,8 +1,7 @@
 package agent
 
 import (
-	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"github.com/pttagent/pttagent/agent/health"
@@ -15,6 +14,9 @@ import (
 // STATUS= line and the logs. It marshals to the JSON that `status --json`
 // prints; field names are part of that interface.
 type Status struct {
+	// Verdict is the one-line answer to "is the handset fine?" that
+	// `status` opens with and systemd's STATUS= carries (Summary).
+	Verdict  string           `json:"verdict"`
 	Version  string           `json:"version"`
 	Device   string           `json:"device"`
 	Name     string           `json:"name,omitempty"`
@@ -26,18 +28,22 @@ type Status struct {
 	PTT      *ptt.Status      `json:"ptt,omitempty"`
 	Media    *media.Stats     `json:"media,omitempty"` // the UDP voice path; absent when voice goes only over MQTT
 	Warnings []health.Warning `json:"warnings"`
+
+	at time.Time // when the snapshot was taken: the verdict's ages count from it
 }
 
+// GPSStatus is the receiver now: mode, has_fix and sats describe the
+// current cycle (none once the receiver is gone or silent for
+// gps.FixMaxAge), never a fix from before it vanished.
 type GPSStatus struct {
 	Device      string            `json:"device"`
 	Connected   bool              `json:"connected"`
 	Since       time.Time         `json:"since"`
 	LastError   string            `json:"last_error,omitempty"`
-	Mode        string            `json:"mode"`            // "no fix", "2D", "3D", "unknown"
-	Valid       bool              `json:"valid"`           // the last fix is valid
+	Mode        string            `json:"mode"`            // of the current cycle: "no fix", "2D", "3D"
 	HasFix      bool              `json:"has_fix"`         // a valid fix no older than gps.FixMaxAge
-	Sats        int               `json:"sats"`            // satellites used
-	Lat         float64           `json:"lat,omitempty"`   // of the last valid fix
+	Sats        int               `json:"sats"`            // satellites used in the current cycle
+	Lat         float64           `json:"lat,omitempty"`   // of the last valid fix, to 6 decimals (0.1 m)
 	Lon         float64           `json:"lon,omitempty"`   //
 	LastFixAge  float64           `json:"last_fix_age_s"`  // seconds since the last fix; -1 never
 	Sentences   uint64            `json:"sentences"`       // decoded
@@ -52,8 +58,12 @@ type UplinkStatus struct {
 	Connected  bool      `json:"connected"`
 	Broker     string    `json:"broker,omitempty"`
 	Since      time.Time `json:"since"`
-	Reconnects int       `json:"reconnects"`
-	LastError  string    `json:"last_error,omitempty"`
+	Reconnects int       `json:"reconnects"` // successful connections after the first
+	// FailedAttempts counts connection attempts that failed since the
+	// last success: what a technician watching an outage wants to see
+	// grow.
+	FailedAttempts int    `json:"failed_attempts"`
+	LastError      string `json:"last_error,omitempty"`
 }
 
 type TrackStatus struct {
@@ -79,20 +89,25 @@ func (a *Agent) Status() Status {
 	start := a.start
 	a.mu.Unlock()
 
-	s := Status{Version: a.p.Version, Device: a.p.Account, Name: a.p.Name, Started: start}
+	s := Status{Version: a.p.Version, Device: a.p.Account, Name: a.p.Name, Started: start, at: now}
 
 	g := a.p.GPS.Stats()
-	s.GPS = GPSStatus{Device: g.Device, Connected: g.Connected, Since: g.Since, Mode: g.LastFix.Mode.String(),
-		Valid: g.LastFix.Valid, HasFix: g.HasFix(now), Sats: g.LastFix.Sats, LastFixAge: -1, Sentences: g.Sentences,
+	s.GPS = GPSStatus{Device: g.Device, Connected: g.Connected, Since: g.Since, Mode: gps.ModeNoFix.String(),
+		HasFix: g.HasFix(now), LastFixAge: -1, Sentences: g.Sentences,
 		Ignored: g.Ignored, Fixes: g.Fixes, Opens: g.Opens, Disconnects: g.Disconnects}
 	if g.LastErr != nil {
 		s.GPS.LastError = g.LastErr.Error()
 	}
 	if !g.LastFixAt.IsZero() {
 		s.GPS.LastFixAge = now.Sub(g.LastFixAt).Seconds()
+		// The last cycle stands for now only while it is fresh and the
+		// receiver is there: after an unplug it is history.
+		if g.Connected && now.Sub(g.LastFixAt) <= gps.FixMaxAge {
+			s.GPS.Mode, s.GPS.Sats = g.LastFix.Mode.String(), g.LastFix.Sats
+		}
 	}
 	if g.LastFix.Valid {
-		s.GPS.Lat, s.GPS.Lon = g.LastFix.Lat, g.LastFix.Lon
+		s.GPS.Lat, s.GPS.Lon = roundDegrees(g.LastFix.Lat), roundDegrees(g.LastFix.Lon)
 	}
 	for i, n := range g.Drops {
 		if n > 0 {
@@ -104,7 +119,8 @@ func (a *Agent) Status() Status {
 	}
 
 	m := a.p.MQTT.Stats()
-	s.Uplink = UplinkStatus{Connected: m.Connected, Broker: m.Broker, Since: m.Since, Reconnects: m.Reconnects, LastError: m.LastError}
+	s.Uplink = UplinkStatus{Connected: m.Connected, Broker: m.Broker, Since: m.Since, Reconnects: m.Reconnects,
+		FailedAttempts: m.Failures, LastError: m.LastError}
 	s.Tracks = a.trackStatus()
 	s.Platform = a.platformStatus()
 	if a.p.Media != nil {
@@ -115,9 +131,27 @@ func (a *Agent) Status() Status {
 		ps := a.p.PTT.Status()
 		s.PTT = &ps
 	}
-	s.Warnings = a.p.Health.Warnings()
+	a.warnings(&s)
+	s.Verdict = s.Summary()
 	return s
 }
+
+// warnings fills in the visible warnings. The uplink's shows the latest
+// failed attempt, not the error it went down with ("EOF" while every
+// attempt since is refused): the broker connection reports only its ups
+// and downs, and its error is part of the snapshot anyway.
+func (a *Agent) warnings(s *Status) {
+	s.Warnings = a.p.Health.Warnings()
+	for i := range s.Warnings {
+		if s.Warnings[i].Name == health.UplinkDown.Name && s.Uplink.LastError != "" {
+			s.Warnings[i].Detail = s.Uplink.LastError
+		}
+	}
+}
+
+// roundDegrees keeps 6 decimals of a latitude or longitude: 0.11 m, finer
+// than any handset's receiver, instead of float64's 15 digits of noise.
+func roundDegrees(d float64) float64 { return math.Round(d*1e6) / 1e6 }
 
 // trackStatus is the reporter's and the queue's part of Status.
 func (a *Agent) trackStatus() TrackStatus {
@@ -133,32 +167,4 @@ func (a *Agent) trackStatus() TrackStatus {
 		t.LastAckTime = a.p.Sender.Stats().LastAck
 	}
 	return t
-}
-
-// Summary is the one-line state for systemd's STATUS= and for logs, e.g.
-// "uplink connected, GPS 3D fix (9 sats), 0 points queued".
-func (s Status) Summary() string {
-	var b strings.Builder
-	if s.Uplink.Connected {
-		b.WriteString("uplink connected")
-	} else {
-		b.WriteString("uplink down")
-	}
-	switch {
-	case !s.GPS.Connected:
-		b.WriteString(", GPS device absent")
-	case s.GPS.HasFix:
-		fmt.Fprintf(&b, ", GPS %s fix (%d sats)", s.GPS.Mode, s.GPS.Sats)
-	default:
-		b.WriteString(", GPS no fix")
-	}
-	fmt.Fprintf(&b, ", %d points queued", s.Tracks.Queued)
-	if !s.Tracks.LocShare || s.Tracks.PeriodS == 0 {
-		b.WriteString(" (tracking off)")
-	}
-	for _, w := range s.Warnings {
-		b.WriteString("; ")
-		b.WriteString(w.Name)
-	}
-	return b.String()
 }

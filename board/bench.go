@@ -28,7 +28,9 @@ import (
 type Bench struct {
 	// Path of the socket; an old socket file there is replaced.
 	Path string
-	// Mode of the socket file (default 0660: root and the service group).
+	// Mode of the socket file (default 0600: root and the service's user;
+	// a key press opens the microphone, which is not for everyone who may
+	// read the status).
 	Mode   os.FileMode
 	Logger *slog.Logger
 }
@@ -46,7 +48,7 @@ func (b *Bench) Run(ctx context.Context, events chan<- KeyEvent) error {
 	}
 	mode := b.Mode
 	if mode == 0 {
-		mode = 0o660
+		mode = 0o600
 	}
 	if err := os.Chmod(b.Path, mode); err != nil {
 		ln.Close()

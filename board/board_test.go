@@ -249,7 +249,7 @@ func TestBenchSocket(t *testing.T) {
 		c, err = net.Dial("unix", sock)
 		return err == nil
 	})
-	if fi, _ := os.Stat(sock); fi.Mode().Perm() != 0o660 {
+	if fi, _ := os.Stat(sock); fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v", fi.Mode().Perm())
 	}
 	r := bufio.NewReader(c)

@@ -91,11 +91,12 @@ func TestUnitContract(t *testing.T) {
 		"StateDirectory=pttagent",   // the queue, default state_dir /var/lib/pttagent
 		"ConfigurationDirectory=pttagent",
 		"User=pttagent",
-		"RuntimeDirectoryMode=0750", // only root and the group reach status.sock
+		"RuntimeDirectoryMode=0751", // others pass through to status.sock; its own mode and group decide
+		"UMask=0027",                // nothing the agent writes is for others
 		"ExecStart=/usr/bin/pttagent run --config /etc/pttagent/agent.yaml",
 		"ConditionPathExists=/etc/pttagent/agent.yaml",
 		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
-		"SupplementaryGroups=dialout input audio",
+		"SupplementaryGroups=dialout input audio pttagent-status", // status_group's default: to hand it the socket
 		// One hostile message or file must not take the handset's memory
 		// or PIDs (the figures and why: the unit's comment).
 		"MemoryMax=160M",

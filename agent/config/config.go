@@ -25,14 +25,19 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// RuntimeDir holds the status socket. Created if missing.
 	RuntimeDir string `yaml:"runtime_dir"`
-	Log        Log    `yaml:"log"`
-	GPS        GPS    `yaml:"gps"`
-	MQTT       MQTT   `yaml:"mqtt"`
-	Tracks     Tracks `yaml:"tracks"`
-	Audio      Audio  `yaml:"audio"`
-	Board      Board  `yaml:"board"`
-	Floor      Floor  `yaml:"floor"`
-	TTS        TTS    `yaml:"tts"`
+	// StatusGroup is the group whose members may ask the running agent
+	// for its status (read-only); only the service's user and root may
+	// press keys or read its files. "" leaves the status socket to the
+	// service's own group.
+	StatusGroup string `yaml:"status_group"`
+	Log         Log    `yaml:"log"`
+	GPS         GPS    `yaml:"gps"`
+	MQTT        MQTT   `yaml:"mqtt"`
+	Tracks      Tracks `yaml:"tracks"`
+	Audio       Audio  `yaml:"audio"`
+	Board       Board  `yaml:"board"`
+	Floor       Floor  `yaml:"floor"`
+	TTS         TTS    `yaml:"tts"`
 	// Recordings are the talk bursts kept and uploaded to the platform.
 	Recordings Recordings `yaml:"recordings"`
 	// Messages: missed messages caught up, notices kept (messages.go).
@@ -212,7 +217,10 @@ func Default() Config {
 	c := Config{
 		StateDir:   "/var/lib/pttagent",
 		RuntimeDir: "/run/pttagent",
-		Log:        Log{Level: "info"},
+		// Created by the package; the agent keeps its own group when it
+		// does not exist (a bench, a test).
+		StatusGroup: "pttagent-status",
+		Log:         Log{Level: "info"},
 		GPS: GPS{
 			Baud:           9600,
 			SilenceTimeout: Duration(5 * time.Second),

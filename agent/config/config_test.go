@@ -154,7 +154,7 @@ func TestExampleConfigNeedsProvisioning(t *testing.T) {
 			errs = append(errs, p.Error())
 		}
 	}
-	if len(errs) != 1 || !strings.Contains(errs[0], "agent.example.yaml:34: mqtt.brokers[0]: broker.example.com is a placeholder") {
+	if len(errs) != 1 || !strings.Contains(errs[0], "agent.example.yaml:35: mqtt.brokers[0]: broker.example.com is a placeholder") {
 		t.Fatalf("want the placeholder broker refused, and nothing else: %v", err)
 	}
 	provisioned := strings.Replace(string(data), "broker.example.com", "broker.internal", 1)

@@ -17,6 +17,9 @@ import (
 
 var accountRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// groupRE is a portable group name (useradd's rule, upper case allowed).
+var groupRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
+
 var standardBauds = []int{4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}
 
 // validate checks the whole config at once so that a technician sees every
@@ -34,6 +37,9 @@ func (c *Config) validate(probe bool) []Problem {
 	}
 	v.dir("state_dir", c.StateDir)
 	v.dir("runtime_dir", c.RuntimeDir)
+	if c.StatusGroup != "" && !groupRE.MatchString(c.StatusGroup) {
+		v.err("status_group", "%q is not a group name (letters, digits, '_', '.', '-', at most 32, not starting with a digit or '-')", c.StatusGroup)
+	}
 	if c.Path == DefaultPath {
 		for key, dir := range map[string]string{"state_dir": c.StateDir, "runtime_dir": c.RuntimeDir} {
 			if dir != "" && !underServiceDir(dir) {

@@ -43,7 +43,7 @@ func (p *PTT) savePrefs() {
 	path := p.prefsPath()
 	b, _ := json.Marshal(p.prefs)
 	tmp := path + ".tmp"
-	err := os.WriteFile(tmp, b, 0o640)
+	err := os.WriteFile(tmp, b, 0o600)
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}

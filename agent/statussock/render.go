@@ -17,12 +17,17 @@ import (
 // status's fields beyond a few conventions, so sections that other parts
 // of the agent add (sync, floor, battery, …) appear without changes here:
 //
-//   - top-level scalars form the header (version, device, name, started);
+//   - "verdict" (agent.Status.Summary) is the first line on its own;
+//   - other top-level scalars form the header (version, device, name, started);
 //   - each top-level object is a section, its keys in the daemon's order;
 //   - "warnings" (a list of {name, detail, since, hint}) is the last
 //     section, each hint on a line of its own under its warning;
 //   - RFC 3339 times show their age, the zero time shows "never";
 //   - keys ending in "_s" are seconds; a negative value means "never".
+//
+// Every key and string is escaped where a terminal would act on it
+// (control characters, bidirectional overrides): group names, a revoke's
+// cause and error texts come from the platform and the network.
 func Render(w io.Writer, data []byte, now time.Time) error {
 	v, err := decodeOrdered(data)
 	if err != nil {
@@ -35,7 +40,13 @@ func Render(w io.Writer, data []byte, now time.Time) error {
 	r := renderer{now: now}
 	var warnings any
 	var header []string
+	if v, ok := top.get("verdict").(string); ok {
+		r.printf("%s\n\n", escape(v))
+	}
 	for _, f := range top {
+		if f.key == "verdict" {
+			continue
+		}
 		switch f.val.(type) {
 		case object:
 		case []any:
@@ -72,7 +83,7 @@ func Render(w io.Writer, data []byte, now time.Time) error {
 			r.printf("  ! %s\n", r.scalar("", item))
 			continue
 		}
-		name, detail, since := o.str("name"), o.str("detail"), o.get("since")
+		name, detail, since := escape(o.str("name")), escape(o.str("detail")), o.get("since")
 		line := "  ! " + name
 		if detail != "" {
 			line += ": " + detail
@@ -82,7 +93,7 @@ func Render(w io.Writer, data []byte, now time.Time) error {
 		}
 		r.printf("%s\n", line)
 		if hint := o.str("hint"); hint != "" {
-			r.printf("    → %s\n", hint)
+			r.printf("    → %s\n", escape(hint))
 		}
 	}
 	_, err = w.Write(r.buf.Bytes())
@@ -161,7 +172,7 @@ func (r *renderer) inline(key string, v any) string {
 	switch v.(type) {
 	case object, []any:
 		b, _ := json.Marshal(toPlain(v))
-		return string(b)
+		return escape(string(b))
 	}
 	return r.scalar(key, v)
 }
@@ -197,7 +208,7 @@ func (r *renderer) scalar(key string, v any) string {
 		if v == "" {
 			return `""`
 		}
-		return v
+		return escape(v)
 	}
 	return fmt.Sprint(v)
 }
@@ -247,7 +258,19 @@ func title(key string) string {
 // label makes a JSON key readable: "last_fix_age_s" → "last fix age".
 func label(key string) string {
 	key = strings.TrimSuffix(key, "_s")
-	return strings.ReplaceAll(key, "_", " ")
+	return escape(strings.ReplaceAll(key, "_", " "))
+}
+
+// escape writes what a terminal would act on as Go escapes (\x1b, \u202e)
+// and leaves everything else, other scripts included, as it is.
+func escape(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			q := strconv.QuoteToGraphic(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
 }
 
 func groupName(gid uint32) string {

@@ -2,6 +2,7 @@ package statussock
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,7 @@ import (
 
 // A status as agent.Status marshals it, plus a section this renderer has
 // never heard of (as the sync and push-to-talk parts will add).
-const sample = `{"version":"1.2.3","device":"dev-0001","name":"Patrol 1","started":"2026-11-21T10:00:00Z",
+const sample = `{"verdict":"PROBLEM — uplink-down: dial tcp: i/o timeout (for 1 min) → network, DNS, mqtt.brokers","version":"1.2.3","device":"dev-0001","name":"Patrol 1","started":"2026-11-21T10:00:00Z",
 "gps":{"device":"/dev/ttyUSB0","connected":true,"since":"2026-11-21T10:00:01Z","mode":"3D","valid":true,"sats":9,
  "lat":47.285233,"lon":8.565265,"last_fix_age_s":0.4,"sentences":12000,"ignored":3000,"drops":{"checksum":2},"fixes":2000,"opens":1,"disconnects":0},
 "uplink":{"connected":false,"broker":"mqtts://broker.example.com:8883","since":"0001-01-01T00:00:00Z","reconnects":3,"last_error":"dial tcp: i/o timeout"},
@@ -24,7 +25,9 @@ func TestRender(t *testing.T) {
 	if err := Render(&out, []byte(sample), now); err != nil {
 		t.Fatal(err)
 	}
-	want := `version: 1.2.3, device: dev-0001, name: Patrol 1, started: 2026-11-21 10:00:00 (2h0m0s ago)
+	want := `PROBLEM — uplink-down: dial tcp: i/o timeout (for 1 min) → network, DNS, mqtt.brokers
+
+version: 1.2.3, device: dev-0001, name: Patrol 1, started: 2026-11-21 10:00:00 (2h0m0s ago)
 
 GPS
   device: /dev/ttyUSB0
@@ -110,4 +113,37 @@ func FuzzRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Render(&bytes.Buffer{}, data, time.Now()) // must not panic
 	})
+}
+
+// Text from the platform (group names, a revoke's cause) and from the
+// network (error texts) must not drive the technician's terminal: every
+// control character, C1 control and bidirectional override is shown as
+// an escape, wherever it is (a key, a value, a list, a warning, the
+// verdict); other scripts stay readable.
+func TestRenderEscapesTerminalControls(t *testing.T) {
+	const evil = "\x1b[2J\x1b]0;owned\a\u009b31m\u202e\r\x7f"
+	data, err := json.Marshal(map[string]any{
+		"verdict":  "OK — PTT ready (group " + evil + ")",
+		"device":   evil,
+		"ptt":      map[string]any{"last_cause": evil, "active_group_name": "巡逻 " + evil, evil: 1},
+		"platform": map[string]any{"groups": []any{map[string]any{"id": 7, "name": evil}, evil}},
+		"warnings": []any{map[string]any{"name": evil, "detail": evil, "hint": evil}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Render(&out, data, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range out.String() {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r < 0xa0) || r == '\u202e' {
+			t.Fatalf("control %U at byte %d reaches the terminal:\n%q", r, i, out.String())
+		}
+	}
+	for _, want := range []string{`last cause: \x1b[2J\x1b]0;owned\a\u009b31m\u202e\r\x7f`, "巡逻 \\x1b[2J", "OK — PTT ready (group \\x1b[2J"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
 }

@@ -1,7 +1,10 @@
 // Package statussock lets `pttagent status` ask the running daemon how it
 // is doing: the daemon serves a JSON snapshot on a unix socket in its
-// runtime directory (status.sock), readable by root and the service's group
-// only, and the command renders it for a technician.
+// runtime directory (status.sock), which root and one group (status_group,
+// the technicians') may use, and the command renders it for a technician.
+// The socket only answers: nothing sent on it changes the agent, which is
+// why a group of people may have it while the bench socket (keys) and the
+// agent's files stay the service user's.
 //
 // The protocol is one request line ("status\n") and one JSON document in
 // reply, then the daemon closes the connection. Unknown requests get
@@ -19,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,8 +34,8 @@ import (
 // FileName is the socket's name inside the runtime directory.
 const FileName = "status.sock"
 
-// Mode is the socket's permission: root and the service's group (the
-// daemon's group, e.g. pttagent) may ask; others may not.
+// Mode is the socket's permission: root, the service's user and the
+// socket's group (Server.Group) may ask; others may not.
 const Mode fs.FileMode = 0o660
 
 // Server answers status requests. It is a Run(ctx) component.
@@ -41,7 +45,11 @@ type Server struct {
 	// Snapshot returns the value to send, marshalled with encoding/json.
 	// It is called once per request.
 	Snapshot func() any
-	Logger   *slog.Logger
+	// Group is the socket's group, whose members may ask (the service
+	// must be a member to give it away). "", or a group that does not
+	// exist, leaves the daemon's own group.
+	Group  string
+	Logger *slog.Logger
 }
 
 // requestTimeout bounds how long a client may take to send its request
@@ -52,13 +60,13 @@ const requestTimeout = 5 * time.Second
 // another process already answers on Path: two agents must not share a
 // device account and queue.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := s.listen()
-	if err != nil {
-		return err
-	}
 	log := s.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := s.listen(log)
+	if err != nil {
+		return err
 	}
 	log.Debug("status socket listening", "path", s.Path)
 	var wg sync.WaitGroup
@@ -89,7 +97,7 @@ func (s *Server) Run(ctx context.Context) error {
 // listen binds the socket under a temporary name, sets its mode and then
 // renames it into place, so there is no moment in which it exists with the
 // umask's looser mode.
-func (s *Server) listen() (*net.UnixListener, error) {
+func (s *Server) listen(log *slog.Logger) (*net.UnixListener, error) {
 	dir := filepath.Dir(s.Path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("runtime_dir %s: %w (create it, or let systemd's RuntimeDirectory= do so)", dir, err)
@@ -111,12 +119,35 @@ func (s *Server) listen() (*net.UnixListener, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("status socket %s: %w", tmp, err)
 	}
+	s.giveToGroup(tmp, log)
 	if err := os.Rename(tmp, s.Path); err != nil { // replaces a stale socket of a crashed run
 		ln.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("status socket %s: %w", s.Path, err)
 	}
 	return ln, nil
+}
+
+// giveToGroup hands the socket to Group. Failing that, status is still
+// there for root and the service's group: worth a line in the log, not
+// worth stopping the agent.
+func (s *Server) giveToGroup(path string, log *slog.Logger) {
+	if s.Group == "" {
+		return
+	}
+	g, err := user.LookupGroup(s.Group)
+	if err != nil {
+		log.Info("status socket: no group "+s.Group+"; only root and the service's group may ask", "path", s.Path)
+		return
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err == nil {
+		err = os.Chown(path, -1, gid)
+	}
+	if err != nil {
+		log.Warn("status socket: cannot give it to group "+s.Group+" (is the service a member? SupplementaryGroups=)",
+			"path", s.Path, "err", err)
+	}
 }
 
 func (s *Server) serve(c net.Conn, log *slog.Logger) {
@@ -213,20 +244,19 @@ func dialError(path string, err error) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &Error{Path: path, Err: syscall.ECONNREFUSED, Hint: "is pttagent running? nothing answers on " + path + " (it stopped without removing it; check `systemctl status pttagent`)"}
 	case errors.Is(err, fs.ErrPermission):
-		return &Error{Path: path, Err: fs.ErrPermission, Hint: "only root and the service's group may ask: run with sudo, or add yourself to group " + groupOf(path)}
+		return &Error{Path: path, Err: fs.ErrPermission, Hint: permissionHint(path)}
 	}
 	return &Error{Path: path, Err: err, Hint: "cannot reach the daemon"}
 }
 
-// groupOf names the group that owns the socket (or its directory, when
-// the socket itself cannot be seen).
-func groupOf(path string) string {
-	for _, p := range []string{path, filepath.Dir(path)} {
-		if fi, err := os.Stat(p); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				return groupName(st.Gid)
-			}
+// permissionHint names the group that may ask: the socket's, when this
+// user can see it, else the config's default (status_group).
+func permissionHint(path string) string {
+	g := "pttagent-status"
+	if fi, err := os.Stat(path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			g = groupName(st.Gid)
 		}
 	}
-	return "pttagent"
+	return "only root and group " + g + " may ask: run with sudo, or add yourself to the group (adduser $USER " + g + ", then log in again)"
 }

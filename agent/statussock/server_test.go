@@ -7,26 +7,34 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pttagent/pttagent/internal/logbuf"
 	"github.com/pttagent/pttagent/internal/wait"
 )
 
 // start runs a server on a socket in a fresh directory and waits for it.
 func start(t *testing.T, snapshot func() any) (path string, stop func() error) {
+	return startServer(t, &Server{Snapshot: snapshot})
+}
+
+func startServer(t *testing.T, s *Server) (path string, stop func() error) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), FileName)
+	s.Path = path
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	s := &Server{Path: path, Snapshot: snapshot}
 	go func() { done <- s.Run(ctx) }()
 	wait.For(t, 10*time.Second, "the socket", func() bool { _, err := os.Stat(path); return err == nil })
 	var once sync.Once
@@ -100,12 +108,33 @@ func TestSocketMode(t *testing.T) {
 
 // A user outside the socket's group is refused by the kernel; a member
 // gets the status. Run for real: the test binary asks again as user
-// nobody, once without and once with the socket's group.
+// nobody, once without and once with the socket's group. With a status
+// group (status_group), its members may ask and members of the daemon's
+// own group no longer can: that group is the service's alone.
 func TestSocketPermissions(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a client as another user (CI runs as root)")
 	}
-	path, _ := start(t, func() any { return map[string]string{"ok": "yes"} })
+	t.Run("daemon's group", func(t *testing.T) { testSocketPermissions(t, "", uint32(os.Getegid())) })
+	g, err := user.LookupGroup("daemon") // any group but root's and nobody's
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := strconv.Atoi(g.Gid)
+	t.Run("status group", func(t *testing.T) { testSocketPermissions(t, "daemon", uint32(gid)) })
+}
+
+func testSocketPermissions(t *testing.T, group string, sockGID uint32) {
+	var log logbuf.Buffer
+	path, _ := startServer(t, &Server{Snapshot: func() any { return map[string]string{"ok": "yes"} }, Group: group,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Sys().(*syscall.Stat_t).Gid; got != sockGID {
+		t.Fatalf("socket group %d, want %d; log:\n%s", got, sockGID, log.String())
+	}
 	// Let nobody reach the socket's directory; the socket's own mode is
 	// then the only guard.
 	for d := filepath.Dir(path); d != os.TempDir(); d = filepath.Dir(d) {
@@ -115,16 +144,23 @@ func TestSocketPermissions(t *testing.T) {
 	}
 	exe := filepath.Join(filepath.Dir(path), "client.test")
 	copyFile(t, os.Args[0], exe)
-	sockGID := uint32(os.Getegid())
 	const nobody = 65534
-	for _, c := range []struct {
+	cases := []struct {
 		name   string
 		groups []uint32
 		want   string
 	}{
 		{"outsider", nil, "permission"},
 		{"group member", []uint32{sockGID}, "ok"},
-	} {
+	}
+	if group != "" {
+		cases = append(cases, struct {
+			name   string
+			groups []uint32
+			want   string
+		}{"member of the daemon's group only", []uint32{uint32(os.Getegid())}, "permission"})
+	}
+	for _, c := range cases {
 		cmd := exec.Command(exe)
 		cmd.Env = append(os.Environ(), "STATUSSOCK_HELPER="+path)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: c.groups}}
@@ -134,6 +170,9 @@ func TestSocketPermissions(t *testing.T) {
 		}
 		if !strings.Contains(string(out), "RESULT "+c.want) {
 			t.Errorf("%s: got\n%s\nwant RESULT %s", c.name, out, c.want)
+		}
+		if hint := "only root and group " + groupName(sockGID) + " may ask"; c.want == "permission" && !strings.Contains(string(out), hint) {
+			t.Errorf("%s: the refusal does not say %q:\n%s", c.name, hint, out)
 		}
 	}
 }

@@ -23,23 +23,8 @@ var (
 	commit  = ""
 )
 
-const usage = `pttagent — push-to-talk handset agent
-
-Usage:
-  pttagent [run] [--config FILE]        run the agent (default config ` + config.DefaultPath + `)
-  pttagent check-config [FILE]          check a config file; exit status 0 when it can be used
-  pttagent gps replay FILE [--json]     print the fixes in an NMEA log
-  pttagent gps watch --device DEV [--baud N]
-                                        live view of a GNSS receiver
-  pttagent gps simulate --log FILE --link PATH
-                                        play an NMEA log into a pseudo-terminal at PATH
-  pttagent status [--json]              ask the running agent: uplink, GPS, tracks, warnings
-  pttagent ptt tap [MS] | ptt hold      press PTT through the running agent's bench socket
-  pttagent key NAME [MS]                tap group_up, group_down, volume_up or volume_down there
-  pttagent version                      print the version
-`
-
-// errUsage means the command line was wrong; usage has been printed.
+// errUsage means the command line was wrong and what was wrong has been
+// printed: exit status 2.
 var errUsage = errors.New("usage")
 
 // errProblems means check-config found errors and printed them.
@@ -49,43 +34,30 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode is the process's exit status for a command's outcome: 0 done,
+// 2 a wrong command line, a command's own status (doctor), 1 anything
+// else, said on stderr.
+func exitCode(err error, stderr io.Writer) int {
+	var st exitStatus
 	switch {
 	case err == nil:
+		return 0
 	case errors.Is(err, errUsage):
-		os.Exit(2)
+		return 2
+	case errors.As(err, &st):
+		return int(st)
 	case errors.Is(err, errProblems):
-		os.Exit(1)
-	default:
-		fmt.Fprintln(os.Stderr, "pttagent:", err)
-		os.Exit(1)
+		return 1
 	}
+	fmt.Fprintln(stderr, "pttagent:", err)
+	return 1
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := "run"
-	if len(args) > 0 && (args[0] == "" || args[0][0] != '-') {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "run":
-		return runAgent(ctx, args, stderr)
-	case "check-config":
-		return checkConfig(args, stdout, stderr)
-	case "gps":
-		return gpsCommand(ctx, args, stdout, stderr)
-	case "status":
-		return statusCommand(ctx, args, stdout, stderr)
-	case "ptt", "key":
-		return pttCommand(ctx, cmd, args, os.Stdin, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, versionString())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "pttagent: unknown command %q\n\n%s", cmd, usage)
-	return errUsage
+	return dispatch(ctx, stdio{in: os.Stdin, out: stdout, errOut: stderr}, args)
 }
 
 func versionString() string {
@@ -105,19 +77,23 @@ func versionString() string {
 	return fmt.Sprintf("pttagent %s (commit %s)", v, c)
 }
 
-func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+func setupRun(fs *flag.FlagSet) runner {
+	path := configFlag(fs, "")
+	return func(ctx context.Context, io stdio, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q (the config is given with --config FILE)", args[0])
+		}
+		return runAgent(ctx, *path, io.errOut)
 	}
-	cfg, warns, err := config.Load(*path)
+}
+
+func runAgent(ctx context.Context, path string, stderr io.Writer) error {
+	cfg, warns, err := config.Load(path)
 	if err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {
 			fmt.Fprintln(stderr, ps.Error())
-			return fmt.Errorf("not starting: %s has errors (run `pttagent check-config %s` after fixing them)", *path, *path)
+			return fmt.Errorf("not starting: %s has errors (run `pttagent check-config %s` after fixing them)", path, path)
 		}
 		return err
 	}
@@ -133,16 +109,21 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	return runService(ctx, cfg, a, log)
 }
 
-func checkConfig(args []string, stdout, stderr io.Writer) error {
-	path := config.DefaultPath
-	switch len(args) {
-	case 0:
-	case 1:
-		path = args[0]
-	default:
-		fmt.Fprint(stderr, "usage: pttagent check-config [FILE]\n")
-		return errUsage
+func setupCheckConfig(*flag.FlagSet) runner {
+	return func(_ context.Context, io stdio, args []string) error {
+		path := config.DefaultPath
+		switch len(args) {
+		case 0:
+		case 1:
+			path = args[0]
+		default:
+			return usagef("one FILE at most, got %d arguments", len(args))
+		}
+		return checkConfig(path, io.out, io.errOut)
 	}
+}
+
+func checkConfig(path string, stdout, stderr io.Writer) error {
 	_, warns, err := config.Load(path)
 	var ps config.Problems
 	switch {

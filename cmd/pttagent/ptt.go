@@ -6,7 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"io/fs"
 	"net"
 	"strconv"
 	"strings"
@@ -16,66 +16,85 @@ import (
 	"github.com/pttagent/pttagent/board"
 )
 
-const pttUsage = `Usage (through the running agent's bench socket, board.bench_socket):
-  pttagent ptt tap [MS]       press PTT for MS milliseconds (default 2000), then release
-  pttagent ptt hold           press PTT until Enter, Ctrl-D or Ctrl-C
-  pttagent key NAME [MS]      tap another key: group_up, group_down, volume_up, volume_down
-Flags: --config FILE (default ` + config.DefaultPath + `) or --socket PATH
-`
+// setupKey is `ptt` and `key`: they press keys of a running agent without
+// hardware, for a technician's bench check and for demos; the agent hears
+// the press exactly as from the key.
+func setupKey(cmd string) func(fs *flag.FlagSet) runner {
+	return func(fs *flag.FlagSet) runner {
+		cfgPath := configFlag(fs, " (for board.bench_socket)")
+		sock := fs.String("socket", "", "the bench socket `PATH` (instead of the config's)")
+		return func(ctx context.Context, io stdio, args []string) error {
+			key, action, ms, err := keyArgs(cmd, args)
+			if err != nil {
+				return err
+			}
+			return pressKey(ctx, io, *cfgPath, *sock, key, action, ms)
+		}
+	}
+}
 
-// pttCommand presses keys of a running agent without hardware, for a
-// technician's bench check and for demos: the agent hears the press exactly
-// as from the PTT key.
-func pttCommand(ctx context.Context, key string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(key, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", config.DefaultPath, "the agent's config file (for board.bench_socket)")
-	sock := fs.String("socket", "", "the bench socket (instead of the config's)")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		fmt.Fprint(stderr, pttUsage)
-		return errUsage
-	}
-	action, ms := "tap", 2000
-	if key == "ptt" {
-		if len(rest) == 0 {
-			fmt.Fprint(stderr, pttUsage)
-			return errUsage
+// keyArgs reads `ptt tap [MS]`, `ptt hold`, `key NAME [MS]`.
+func keyArgs(cmd string, args []string) (key, action string, ms int, err error) {
+	key, action, ms = "ptt", "tap", 2000
+	if cmd == "ptt" {
+		if len(args) == 0 {
+			return "", "", 0, usagef("tap or hold?")
 		}
-		action, rest = rest[0], rest[1:]
+		action, args = args[0], args[1:]
+		if action != "tap" && action != "hold" {
+			return "", "", 0, usagef("unknown action %q: tap [MS] or hold", action)
+		}
 	} else {
-		if len(rest) == 0 {
-			fmt.Fprint(stderr, pttUsage)
-			return errUsage
+		if len(args) == 0 {
+			return "", "", 0, usagef("which key? %s", keyNames())
 		}
-		key, rest, ms = rest[0], rest[1:], 100
-	}
-	if len(rest) > 0 {
-		if ms, err = strconv.Atoi(rest[0]); err != nil || ms < 0 || ms > 60000 || action != "tap" {
-			fmt.Fprint(stderr, pttUsage)
-			return errUsage
+		key, args, ms = args[0], args[1:], 100
+		known := false
+		for _, k := range board.KnownKeys {
+			known = known || string(k) == key
+		}
+		if !known || key == "ptt" {
+			return "", "", 0, usagef("unknown key %q: %s (PTT: pttagent ptt)", key, keyNames())
 		}
 	}
-	known := false
+	switch {
+	case len(args) > 1 || (len(args) == 1 && action == "hold"):
+		return "", "", 0, usagef("unexpected argument %q", args[len(args)-1])
+	case len(args) == 1:
+		if ms, err = strconv.Atoi(args[0]); err != nil || ms < 0 || ms > 60000 {
+			return "", "", 0, usagef("%q is not a time in milliseconds from 0 to 60000", args[0])
+		}
+	}
+	return key, action, ms, nil
+}
+
+func keyNames() string {
+	var names []string
 	for _, k := range board.KnownKeys {
-		known = known || string(k) == key
+		if k != "ptt" {
+			names = append(names, string(k))
+		}
 	}
-	if !known || (action != "tap" && action != "hold") {
-		fmt.Fprint(stderr, pttUsage)
-		return errUsage
-	}
-	path := *sock
+	return strings.Join(names, ", ")
+}
+
+func pressKey(ctx context.Context, io stdio, cfgPath, sock, key, action string, ms int) error {
+	stdout := io.out
+	path := sock
 	if path == "" {
-		cfg, _, err := config.Load(*cfgPath)
+		cfg, _, err := config.Load(cfgPath)
 		if err != nil {
 			return fmt.Errorf("%w (or give the socket with --socket)", err)
 		}
 		if path = cfg.Board.BenchSocket; path == "" {
-			return fmt.Errorf("%s has no board.bench_socket: set it (e.g. /run/pttagent/keys.sock) and restart the agent", *cfgPath)
+			return fmt.Errorf("%s has no board.bench_socket: set it (e.g. /run/pttagent/keys.sock) and restart the agent", cfgPath)
 		}
 	}
 	c, err := net.Dial("unix", path)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("bench socket %s: %w: pressing keys is for the service's user and root (sudo pttagent %s …)", path, err, map[bool]string{true: "ptt", false: "key"}[key == "ptt"])
+	case err != nil:
 		return fmt.Errorf("bench socket %s: %w (is the agent running with board.bench_socket set?)", path, err)
 	}
 	defer c.Close()
@@ -107,7 +126,7 @@ func pttCommand(ctx context.Context, key string, args []string, stdin io.Reader,
 	fmt.Fprintf(stdout, "%s held since %s; Enter to release\n", key, time.Now().Format("15:04:05.000"))
 	done := make(chan struct{})
 	go func() {
-		bufio.NewReader(stdin).ReadString('\n')
+		bufio.NewReader(io.in).ReadString('\n')
 		close(done)
 	}()
 	select {

@@ -75,7 +75,7 @@ func runService(ctx context.Context, cfg *config.Config, a *agent.Agent, log *sl
 		}
 	})
 	srv := &statussock.Server{Path: filepath.Join(cfg.RuntimeDir, statussock.FileName),
-		Snapshot: func() any { return a.Status() }, Logger: log.With("part", "status")}
+		Snapshot: func() any { return a.Status() }, Group: cfg.StatusGroup, Logger: log.With("part", "status")}
 
 	g, gctx := errgroup.WithContext(ctx)
 	var stopAsked time.Time

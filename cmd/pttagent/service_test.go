@@ -23,6 +23,7 @@ import (
 
 	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/agent/config/configtest"
+	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
@@ -131,6 +132,12 @@ func testService(t *testing.T, silentAtStop bool) {
 
 	dir := t.TempDir()
 	gpstest.Simulate(t, filepath.Join(dir, "gps0"), 4)
+	// A handset has a sound card: without one the verdict is rightly a
+	// problem (sound-card-absent).
+	card, err := audiotest.NewCard(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -162,6 +169,7 @@ platform:
   dialect: corp
   base_url: `+plat.URL+`
   poll: 1h
+audio: {capture_device: filein, playback_device: fileout, pace: true}
 `)
 
 	var sd notifyLog
@@ -176,7 +184,7 @@ platform:
 
 	cmd := exec.Command(bin, "run", "--config", cfg)
 	cmd.Stderr = stderr
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), "ALSA_CONFIG_PATH="+card.Config,
 		"NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"),
 		"WATCHDOG_USEC=2000000", // WatchdogSec=2s: a ping every second
 		fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
@@ -210,7 +218,7 @@ platform:
 	}
 	wait(30*time.Second, "a status with uplink and a 3D fix", func() bool {
 		for _, l := range sd.lines() {
-			if strings.HasPrefix(l, "STATUS=uplink connected, GPS 3D fix") {
+			if strings.HasPrefix(l, "STATUS=OK — uplink connected, GPS 3D (") {
 				return true
 			}
 		}

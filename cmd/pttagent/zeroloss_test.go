@@ -52,8 +52,9 @@ func agentBinary(t *testing.T) string {
 
 // process is one run of the agent binary.
 type process struct {
-	cmd *exec.Cmd
-	log *logbuf.Buffer
+	cmd    *exec.Cmd
+	log    *logbuf.Buffer
+	exited <-chan struct{} // closed when it exits (startAgentEnv)
 }
 
 func startAgent(t *testing.T, config string) *process {

@@ -78,7 +78,13 @@ func Open(dir string, maxBytes int64, log *slog.Logger) (*Queue, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// Owner only: what was said on the handset is not for the service's
+	// group, nor for anyone who may read its status. Chmod too: older
+	// versions made the directory 0750.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("recordings: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
 	q := &Queue{dir: dir, maxBytes: maxBytes, log: log, notify: make(chan struct{}, 1)}
@@ -215,7 +221,7 @@ func (q *Queue) writeMeta(m Meta) error {
 // fsync of the directory.
 func writeFile(path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err == nil {
 		_, err = f.Write(b)
 		if err == nil {
@@ -423,7 +429,7 @@ func (q *Queue) Begin(meta Meta) (*Burst, error) {
 	if err := q.writeMeta(meta); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(q.path(meta.ID, ".opus"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(q.path(meta.ID, ".opus"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		q.remove(meta.ID)
 		return nil, fmt.Errorf("recordings: %w", err)

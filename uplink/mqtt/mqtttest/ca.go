@@ -19,10 +19,14 @@ import (
 // temporary directory.
 type CA struct {
 	CertFile string
-	cert     *x509.Certificate
-	key      *ecdsa.PrivateKey
-	dir      string
-	serial   int64
+	// NotBefore and NotAfter bound the certificates Issue signs from now
+	// on (zero: an hour ago, a day from now): expired certificates, and
+	// ones a wrong clock sees as not yet valid.
+	NotBefore, NotAfter time.Time
+	cert                *x509.Certificate
+	key                 *ecdsa.PrivateKey
+	dir                 string
+	serial              int64
 }
 
 // NewCA creates a CA.
@@ -35,8 +39,8 @@ func NewCA(t testing.TB) *CA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "pttagent test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotBefore:             time.Now().Add(-48 * time.Hour),
+		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign,
 		BasicConstraintsValid: true,
@@ -60,11 +64,18 @@ func (ca *CA) Issue(t testing.TB, name string, client bool) (certFile, keyFile s
 		t.Fatal(err)
 	}
 	ca.serial++
+	from, until := ca.NotBefore, ca.NotAfter
+	if from.IsZero() {
+		from = time.Now().Add(-time.Hour)
+	}
+	if until.IsZero() {
+		until = time.Now().Add(24 * time.Hour)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(ca.serial),
 		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    from,
+		NotAfter:     until,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
