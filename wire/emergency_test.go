@@ -34,16 +34,16 @@ func TestEmergencyRejects(t *testing.T) {
 		``, `[]`, `null`,
 		`{"v":2,"type":"alert","id":"a","ts":1}`,
 		`{"v":1,"type":"help","id":"a","ts":1}`,
-		`{"v":1,"type":"alert","ts":1}`,                         // no id
-		`{"v":1,"type":"alert","id":"../../etc","ts":1}`,        // names a file
-		`{"v":1,"type":"alert","id":"..","ts":1}`,               //
-		`{"v":1,"type":"alert","id":"a b","ts":1}`,              //
-		`{"v":1,"type":"alert","id":"é","ts":1}`,                //
-		`{"v":1,"type":"alert","id":"a"}`,                       // no time
-		`{"v":1,"type":"cancel","id":"a","ts":-5}`,              //
-		`{"v":1,"type":"ack","id":"a","ts":1}`,                  // ack of nothing
-		`{"v":1,"type":"ack","id":"a","of":"ack","ts":1}`,       //
-		`{"v":1,"type":"alert","id":"a","group":-1,"ts":1}`,     //
+		`{"v":1,"type":"alert","ts":1}`,                     // no id
+		`{"v":1,"type":"alert","id":"../../etc","ts":1}`,    // names a file
+		`{"v":1,"type":"alert","id":"..","ts":1}`,           //
+		`{"v":1,"type":"alert","id":"a b","ts":1}`,          //
+		`{"v":1,"type":"alert","id":"é","ts":1}`,            //
+		`{"v":1,"type":"alert","id":"a"}`,                   // no time
+		`{"v":1,"type":"cancel","id":"a","ts":-5}`,          //
+		`{"v":1,"type":"ack","id":"a","ts":1}`,              // ack of nothing
+		`{"v":1,"type":"ack","id":"a","of":"ack","ts":1}`,   //
+		`{"v":1,"type":"alert","id":"a","group":-1,"ts":1}`, //
 		`{"v":1,"type":"alert","id":"a","ts":1,"fix":{"latitude":91,"longitude":0}}`,
 		`{"v":1,"type":"alert","id":"a","ts":1,"fix":{"latitude":0,"longitude":-180.5}}`,
 		`{"v":1,"type":"alert","id":"a","ts":1,"fix":{"latitude":0,"longitude":0,"age":-1}}`,
