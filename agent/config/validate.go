@@ -171,6 +171,7 @@ func (c *Config) validate(probe bool) []Problem {
 		v.dir("board.bench_socket", filepath.Dir(c.Board.BenchSocket))
 	}
 	c.validatePTT(&v)
+	c.validateEmergency(&v)
 	// Platform
 	c.validatePlatform(&v)
 	return v.problems
