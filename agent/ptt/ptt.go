@@ -66,7 +66,9 @@ type Options struct {
 	// AckTimeout bounds the wait for the broker's acknowledgement of a
 	// recording report (0: 10 s).
 	AckTimeout time.Duration
-	Logger     *slog.Logger
+	// Emergency is what the SOS key does (emergency.go).
+	Emergency EmergencyOptions
+	Logger    *slog.Logger
 }
 
 // Audio are the voice path's settings.
@@ -102,6 +104,13 @@ type Parts struct {
 	Uploader Uploader
 	// Media is the UDP voice path; nil: voice only over Link.
 	Media MediaPath
+	// Alerts sends the SOS key's emergency messages (nil: the key only
+	// says it cannot); Position says where the handset is for them
+	// (track.Reporter.Position); Boost sets the emergency's track rate
+	// (track.Reporter.Boost; a zero until ends it).
+	Alerts   Alerts
+	Position func(now time.Time) *wire.EmergencyFix
+	Boost    func(period time.Duration, until time.Time)
 }
 
 // Timings that are not settings.
@@ -134,6 +143,7 @@ type PTT struct {
 	floorC chan wire.Floor
 	texts  chan wire.GroupMessage
 	fired  chan timerFire
+	loopC  chan func()   // work for the loop (emergency timers)
 	done   chan struct{} // closed when the loop has returned: late timers give up
 	wg     sync.WaitGroup
 
@@ -154,6 +164,8 @@ type PTT struct {
 	prefs     prefs
 	said      said
 	battery   board.BatteryStatus
+	em        emergency
+	sosTone   []int16
 
 	// Read by the voice handlers.
 	listening atomic.Pointer[listenTo]
@@ -183,7 +195,7 @@ func New(o Options, parts Parts) *PTT {
 	}
 	p := &PTT{o: o, parts: parts, log: o.Logger, topics: wire.Topics{Prefix: o.TopicPrefix, Account: o.Account},
 		say: phrasesFor(o.Voice), keysC: make(chan board.KeyEvent, 16), floorC: make(chan wire.Floor, 64),
-		texts: make(chan wire.GroupMessage, 16), fired: make(chan timerFire, 8), done: make(chan struct{}),
+		texts: make(chan wire.GroupMessage, 16), fired: make(chan timerFire, 8), loopC: make(chan func(), 4), done: make(chan struct{}),
 		speakers: map[int64]string{}, lastFloor: map[int64]int64{}, ttsOn: o.TTS}
 	p.faults.report = func(err error) { parts.Health.Set(health.SoundFailing, err) }
 	p.tune.cfg = adapt.Config{MaxBitrate: o.Audio.Encoder.Bitrate}
@@ -196,6 +208,7 @@ func New(o Options, parts Parts) *PTT {
 	if g := p.prefs.ActiveGroup; g != 0 && parts.Models != nil {
 		parts.Models.SetActive(g)
 	}
+	p.em = loadEmergency(p.emergencyPath(), p.log)
 	return p
 }
 
@@ -267,6 +280,7 @@ func (p *PTT) loop(ctx context.Context) error {
 		p.checkBattery()
 	}
 	defer p.shutdown()
+	p.resumeEmergency()
 	for {
 		select {
 		case <-ctx.Done():
@@ -275,6 +289,8 @@ func (p *PTT) loop(ctx context.Context) error {
 			p.onKey(ev)
 		case f := <-p.floorC:
 			p.onFloorMsg(f)
+		case f := <-p.loopC:
+			f()
 		case tf := <-p.fired:
 			if tf.gen == p.gen[tf.timer] {
 				p.step(floor.Input{Kind: floor.TimerFired, Timer: tf.timer, Req: tf.req})

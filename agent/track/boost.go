@@ -1,9 +1,11 @@
 package track
 
 import (
+	"math"
 	"time"
 
 	"github.com/pttagent/pttagent/gps"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // An emergency's high track rate: for a while the handset reports at a
@@ -77,4 +79,24 @@ func (d *decider) setBoost(now time.Time, b boost) {
 // force.
 func (d *decider) boostOver(now time.Time) bool {
 	return d.boost.period > 0 && !now.Before(d.boost.until)
+}
+
+// Position is where the handset is, for an emergency alert: the last
+// valid fix and how old it was at now; nil when there has been none since
+// start.
+func (r *Reporter) Position(now time.Time) *wire.EmergencyFix {
+	f, at, ok := r.LastFix()
+	if !ok {
+		return nil
+	}
+	age := int64(max(0, now.Sub(at)) / time.Second)
+	p := PointOf(&f, now, wire.TriggerHeartbeat, age)
+	known := func(v float64) *float64 {
+		if math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return &wire.EmergencyFix{Latitude: p.Latitude, Longitude: p.Longitude, Speed: known(p.Speed), Altitude: known(p.Altitude),
+		Bearing: known(p.Bearing), Sats: p.Sats, Mode: p.Mode, Created: p.Created, Age: age}
 }

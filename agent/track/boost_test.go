@@ -116,6 +116,11 @@ func TestReporterBoostAndLastFix(t *testing.T) {
 		if f, _, ok := r.LastFix(); !ok || f.Lat != 1 {
 			t.Fatalf("last fix %+v %v: the invalid one must not count", f, ok)
 		}
+		time.Sleep(7 * time.Second)
+		if p := r.Position(time.Now()); p == nil || p.Latitude != 1 || p.Longitude != 2 || p.Age != 7 ||
+			p.Created != t0.Unix() || p.Speed == nil || *p.Speed != 0 || p.Altitude == nil || *p.Altitude != 12.5 || p.Mode != 3 || p.Sats != 9 {
+			t.Fatalf("position %+v", p)
+		}
 		r.Boost(5*time.Second, time.Now().Add(time.Minute))
 		synctest.Wait()
 		if s := r.Stats(); s.Period != 5*time.Second || s.BoostUntil.IsZero() || s.Track != 3 {
