@@ -8,6 +8,7 @@ import (
 	"github.com/pttagent/pttagent/agent/health"
 	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/gps"
+	"github.com/pttagent/pttagent/uplink/alert"
 	"github.com/pttagent/pttagent/uplink/media"
 )
 
@@ -26,6 +27,7 @@ type Status struct {
 	PTT      *ptt.Status      `json:"ptt,omitempty"`
 	Media    *media.Stats     `json:"media,omitempty"` // the UDP voice path; absent when voice goes only over MQTT
 	Warnings []health.Warning `json:"warnings"`
+	Alerts   *alert.Stats     `json:"alerts,omitempty"` // the SOS key's emergency messages and their delivery
 }
 
 type GPSStatus struct {
@@ -114,6 +116,10 @@ func (a *Agent) Status() Status {
 	if a.p.PTT != nil {
 		ps := a.p.PTT.Status()
 		s.PTT = &ps
+	}
+	if a.p.Alerts != nil {
+		as := a.p.Alerts.Stats()
+		s.Alerts = &as
 	}
 	s.Warnings = a.p.Health.Warnings()
 	return s
