@@ -79,9 +79,9 @@ type emergencyDesk struct {
 	hook   webhook
 }
 
-func newEmergencyDesk() *emergencyDesk {
+func newEmergencyDesk(webhook, token string) *emergencyDesk {
 	d := &emergencyDesk{by: map[string]*Emergency{}}
-	d.hook.wake = make(chan struct{}, 1)
+	d.hook.url, d.hook.token, d.hook.wake = webhook, token, make(chan struct{}, 1)
 	return d
 }
 
@@ -188,7 +188,7 @@ func (s *Sim) onEmergency(topic string, payload []byte) {
 	}
 	if report != nil {
 		a.Reports = append(a.Reports, *report)
-		if s.o.EmergencyWebhook != "" {
+		if d.hook.url != "" {
 			d.hook.queue = append(d.hook.queue, *report)
 			d.hook.poke()
 		}

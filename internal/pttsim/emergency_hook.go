@@ -52,8 +52,23 @@ const (
 // themselves are re-sent by the devices until acknowledged, not the
 // reports.)
 type webhook struct {
-	queue []EventReport // guarded by the desk's mutex
-	wake  chan struct{}
+	// Guarded by the desk's mutex.
+	url, token string
+	queue      []EventReport
+	wake       chan struct{}
+}
+
+// SetEmergencyWebhook sends the reports from now on to url ("" none),
+// with token in the token header (Options.EmergencyWebhook at start).
+func (s *Sim) SetEmergencyWebhook(url, token string) {
+	d := s.em
+	d.mu.Lock()
+	d.hook.url, d.hook.token = url, token
+	if url == "" {
+		d.hook.queue = nil
+	}
+	d.mu.Unlock()
+	d.hook.poke()
 }
 
 func (h *webhook) poke() {
@@ -63,7 +78,7 @@ func (h *webhook) poke() {
 	}
 }
 
-// runWebhook posts the reports to Options.EmergencyWebhook until ctx ends.
+// runWebhook posts the reports to the webhook until ctx ends.
 func (s *Sim) runWebhook(ctx context.Context) {
 	d := s.em
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -75,6 +90,7 @@ func (s *Sim) runWebhook(ctx context.Context) {
 			r := d.hook.queue[0]
 			next = &r
 		}
+		url, token := d.hook.url, d.hook.token
 		d.mu.Unlock()
 		if next == nil {
 			select {
@@ -84,9 +100,9 @@ func (s *Sim) runWebhook(ctx context.Context) {
 			}
 			continue
 		}
-		err := s.postReport(ctx, client, *next)
+		err := postReport(ctx, client, url, token, *next)
 		d.mu.Lock()
-		if err == nil {
+		if err == nil && len(d.hook.queue) > 0 {
 			d.hook.queue = d.hook.queue[1:]
 			d.stats.WebhookSent++
 		} else {
@@ -110,14 +126,14 @@ func (s *Sim) runWebhook(ctx context.Context) {
 	}
 }
 
-func (s *Sim) postReport(ctx context.Context, client *http.Client, r EventReport) error {
+func postReport(ctx context.Context, client *http.Client, url, token string, r EventReport) error {
 	body, _ := json.Marshal(r)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.o.EmergencyWebhook, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("token", s.o.WebhookToken)
+	req.Header.Set("token", token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -125,7 +141,7 @@ func (s *Sim) postReport(ctx context.Context, client *http.Client, r EventReport
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s answered %s", s.o.EmergencyWebhook, resp.Status)
+		return fmt.Errorf("%s answered %s", url, resp.Status)
 	}
 	return nil
 }

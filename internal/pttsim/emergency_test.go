@@ -2,9 +2,7 @@ package pttsim_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,80 +17,6 @@ import (
 	"github.com/pttagent/pttagent/wire"
 )
 
-// Receiver is a third party's URL for seed 003 §3.1 event reports: it
-// keeps each body as raw JSON and the token header, and answers 500 to
-// the first Fail requests.
-type Receiver struct {
-	*httptest.Server
-	mu      sync.Mutex
-	Fail    int
-	Tries   int
-	Bodies  []map[string]any
-	Reports []pttsim.EventReport
-	Tokens  []string
-}
-
-func NewReceiver(t testing.TB, fail int) *Receiver {
-	r := &Receiver{Fail: fail}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.Tries++
-		if req.Method != http.MethodPost || r.Tries <= r.Fail {
-			http.Error(w, "not now", http.StatusInternalServerError)
-			return
-		}
-		var raw map[string]any
-		var rep pttsim.EventReport
-		if json.Unmarshal(b, &raw) != nil || json.Unmarshal(b, &rep) != nil {
-			http.Error(w, "bad json", http.StatusBadRequest)
-			return
-		}
-		r.Bodies, r.Reports, r.Tokens = append(r.Bodies, raw), append(r.Reports, rep), append(r.Tokens, req.Header.Get("token"))
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *Receiver) Got() []pttsim.EventReport {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]pttsim.EventReport(nil), r.Reports...)
-}
-
-// CheckSeedShape fails t unless body has the §3.1 fields with the seed's
-// types: id a number, code/type/level/content/address strings, to.id and
-// to.name strings, from.id a number, from.account and from.name strings.
-func CheckSeedShape(t testing.TB, body map[string]any) {
-	t.Helper()
-	is := func(v any, kind string) bool {
-		switch kind {
-		case "number":
-			_, ok := v.(float64)
-			return ok
-		case "string":
-			_, ok := v.(string)
-			return ok
-		}
-		return false
-	}
-	for field, kind := range map[string]string{"id": "number", "code": "string", "type": "string", "level": "string",
-		"content": "string", "address": "string"} {
-		if !is(body[field], kind) {
-			t.Errorf("§3.1 %s: %#v, want a %s", field, body[field], kind)
-		}
-	}
-	to, _ := body["to"].(map[string]any)
-	from, _ := body["from"].(map[string]any)
-	if to == nil || !is(to["id"], "string") || !is(to["name"], "string") {
-		t.Errorf("§3.1 to: %#v", body["to"])
-	}
-	if from == nil || !is(from["id"], "number") || !is(from["account"], "string") || !is(from["name"], "string") {
-		t.Errorf("§3.1 from: %#v", body["from"])
-	}
-}
-
 // The platform's half of the SOS key over MQTT: the alert is recorded
 // once and acknowledged every time; while it stands, the device's floor
 // requests in its group pre-empt any talker (revoke cause emergency)
@@ -100,7 +24,7 @@ func CheckSeedShape(t testing.TB, body map[string]any) {
 // reports through its failures; the list shows it; the cancel ends it.
 func TestEmergencyOverMQTT(t *testing.T) {
 	addr := freeAddr(t)
-	hook := NewReceiver(t, 2)
+	hook := simtest.NewReceiver(t, 2)
 	s := simtest.Start(t, pttsim.Options{EmbedBroker: addr, EmergencyWebhook: hook.URL, WebhookToken: "hook-secret"})
 	url := "tcp://" + addr
 	admin, _ := s.AddMember(pttsim.MemberSpec{Num: "admin", Password: "admin", Type: pttsim.TypeOwner})
@@ -187,10 +111,10 @@ func TestEmergencyOverMQTT(t *testing.T) {
 
 	// The webhook: the report after two failures, in the seed's shape.
 	wait.For(t, 15*time.Second, "the event report", func() bool { return len(hook.Got()) == 1 })
-	hook.mu.Lock()
-	CheckSeedShape(t, hook.Bodies[0])
+	hook.Lock()
+	simtest.CheckSeedShape(t, hook.Bodies[0])
 	r, tok := hook.Reports[0], hook.Tokens[0]
-	hook.mu.Unlock()
+	hook.Unlock()
 	if tok != "hook-secret" || r.Type != "emergency" || r.Level != "1" || r.Code != "SOS-c-"+alert.ID || r.From.ID != c.ID ||
 		r.From.Account != "c" || r.From.Name != "Unit C" || r.To.ID != strconv.FormatInt(g.ID, 10) || r.To.Name != "Patrol" ||
 		!strings.Contains(r.Content, "22.511515, 113.155122") || !strings.Contains(r.Address, "22.511515") {

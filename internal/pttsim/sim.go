@@ -150,7 +150,7 @@ func New(o Options) (*Sim, error) {
 		o.Now = time.Now
 	}
 	s := &Sim{o: o, log: o.Logger, sessions: map[string]*session{}, refresh: map[string]*session{}, w: newWorld(o.Now()),
-		fl: newFloorHost(), recordSeen: map[recordKey]bool{}, em: newEmergencyDesk()}
+		fl: newFloorHost(), recordSeen: map[recordKey]bool{}, em: newEmergencyDesk(o.EmergencyWebhook, o.WebhookToken)}
 	if o.StateFile != "" {
 		data, err := os.ReadFile(o.StateFile)
 		switch {
@@ -248,9 +248,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 	floorCtx, stopFloor := context.WithCancel(ctx)
 	defer stopFloor()
 	go s.runFloor(floorCtx)
-	if s.o.EmergencyWebhook != "" {
-		go s.runWebhook(floorCtx)
-	}
+	go s.runWebhook(floorCtx)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
