@@ -27,6 +27,7 @@ import (
 	"github.com/pttagent/pttagent/agent/track"
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/uplink"
+	"github.com/pttagent/pttagent/uplink/alert"
 	"github.com/pttagent/pttagent/uplink/media"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/queue"
@@ -59,6 +60,9 @@ type Parts struct {
 	PTT *ptt.PTT
 	// Media is the UDP voice path; nil when voice goes only over MQTT.
 	Media *media.Client
+	// Alerts are the SOS key's emergency messages waiting for the
+	// platform; nil without push-to-talk.
+	Alerts *alert.Outbox
 }
 
 // Agent is one running handset daemon.
@@ -145,6 +149,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.p.Media != nil {
 		g.Go(func() error { return a.p.Media.Run(ctx) })
+	}
+	if a.p.Alerts != nil {
+		g.Go(func() error { return a.p.Alerts.Run(ctx) })
 	}
 	g.Go(func() error { return a.watch(ctx) })
 	err = g.Wait()

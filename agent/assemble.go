@@ -15,6 +15,7 @@ import (
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/platform"
 	"github.com/pttagent/pttagent/uplink"
+	"github.com/pttagent/pttagent/uplink/alert"
 	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/httpapi"
 	"github.com/pttagent/pttagent/uplink/httpapi/corp"
@@ -74,6 +75,11 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 		// Voice over UDP when the platform offers a relay; its sessions
 		// are asked for and keyed over the broker connection.
 		p.Media = newMedia(cfg, topics, p.MQTT, func() *ptt.PTT { return p.PTT }, log)
+	}
+	// Emergency alerts wait on disk for the platform whatever else runs
+	// (a missing sound card included), from the last run too.
+	if p.Alerts, err = alert.Open(filepath.Join(cfg.StateDir, "emergency"), p.MQTT, topics, log.With("part", "emergency")); err != nil {
+		return nil, err
 	}
 	if p.PTT, err = newPTT(cfg, p, plat, log); err != nil {
 		return nil, err

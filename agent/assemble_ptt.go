@@ -43,6 +43,8 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 		RecordingsMaxBytes: int64(cfg.Recordings.MaxQueueMB) << 20, AckTimeout: cfg.MQTT.AckTimeout.D(),
 		MaxSpokenText: t.MaxText, Notices: cfg.Messages.Notices,
 		Missed: ptt.Missed{Count: cfg.Messages.Missed, MaxAge: cfg.Messages.MissedMaxAge.D(), Voice: cfg.Messages.MissedVoice},
+		Emergency: ptt.EmergencyOptions{TrackPeriod: cfg.Emergency.TrackPeriod.D(), TrackFor: cfg.Emergency.TrackFor.D(),
+			HotMic: cfg.Emergency.HotMic.D()},
 		Logger: log,
 	}
 	audio.SetLogger(log)
@@ -54,7 +56,8 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 			pr.Logger = log
 			return pr
 		},
-		LEDs: openLEDs(cfg.Board, log), Battery: openBattery(cfg.Board, log)}
+		LEDs: openLEDs(cfg.Board, log), Battery: openBattery(cfg.Board, log),
+		Alerts: parts.Alerts, Position: parts.Tracks.Position, Boost: parts.Tracks.Boost}
 	if parts.Media != nil {
 		pp.Media = parts.Media
 	}
@@ -74,7 +77,7 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 				Group: group}.Encode())
 		}
 	}
-	keys, err := keySources(cfg.Board, log)
+	keys, err := keySources(cfg.Board, cfg.Emergency.LongPress.D(), log)
 	if err != nil {
 		log.Error("keys", "err", err)
 	}
@@ -126,15 +129,17 @@ func newMedia(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, pt func()
 
 // keySources builds the configured key sources: the bench socket, the
 // input device's key codes and the GPIO lines, each debounced except the
-// bench (a socket does not bounce).
-func keySources(b config.Board, log *slog.Logger) ([]board.Key, error) {
+// bench (a socket does not bounce), and each reporting SOS only when held
+// for sosHold.
+func keySources(b config.Board, sosHold time.Duration, log *slog.Logger) ([]board.Key, error) {
 	var keys []board.Key
 	if b.BenchSocket != "" {
-		keys = append(keys, &board.Bench{Path: b.BenchSocket, Logger: log})
+		keys = append(keys, board.LongPress(&board.Bench{Path: b.BenchSocket, Logger: log}, board.SOS, sosHold))
 	}
 	codes, lines := map[uint16]board.KeyName{}, map[int]board.KeyName{}
 	for name, s := range map[board.KeyName]string{board.PTT: b.Keys.PTT, board.GroupUp: b.Keys.GroupUp,
-		board.GroupDown: b.Keys.GroupDown, board.VolumeUp: b.Keys.VolumeUp, board.VolumeDown: b.Keys.VolumeDown} {
+		board.GroupDown: b.Keys.GroupDown, board.VolumeUp: b.Keys.VolumeUp, board.VolumeDown: b.Keys.VolumeDown,
+		board.SOS: b.Keys.SOS} {
 		spec, ok, err := config.ParseKeySpec(s)
 		switch {
 		case err != nil:
@@ -147,11 +152,12 @@ func keySources(b config.Board, log *slog.Logger) ([]board.Key, error) {
 		}
 	}
 	if len(codes) > 0 {
-		keys = append(keys, board.Debounce(&board.Evdev{Path: b.InputDevice, Codes: codes, Grab: b.InputGrab, Logger: log}, b.Debounce.D()))
+		keys = append(keys, board.LongPress(board.Debounce(&board.Evdev{Path: b.InputDevice, Codes: codes, Grab: b.InputGrab, Logger: log},
+			b.Debounce.D()), board.SOS, sosHold))
 	}
 	if len(lines) > 0 {
-		keys = append(keys, board.Debounce(&board.GPIO{Chip: b.GPIOChip, Lines: lines, ActiveLow: b.GPIOActiveLow,
-			Bias: b.GPIOBias, Logger: log}, b.Debounce.D()))
+		keys = append(keys, board.LongPress(board.Debounce(&board.GPIO{Chip: b.GPIOChip, Lines: lines, ActiveLow: b.GPIOActiveLow,
+			Bias: b.GPIOBias, Logger: log}, b.Debounce.D()), board.SOS, sosHold))
 	}
 	return keys, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/pttagent/pttagent/agent/health"
 	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/gps"
+	"github.com/pttagent/pttagent/uplink/alert"
 	"github.com/pttagent/pttagent/uplink/media"
 )
 
@@ -28,6 +29,7 @@ type Status struct {
 	PTT      *ptt.Status      `json:"ptt,omitempty"`
 	Media    *media.Stats     `json:"media,omitempty"` // the UDP voice path; absent when voice goes only over MQTT
 	Warnings []health.Warning `json:"warnings"`
+	Alerts   *alert.Stats     `json:"alerts,omitempty"` // the SOS key's emergency messages and their delivery
 
 	at time.Time // when the snapshot was taken: the verdict's ages count from it
 }
@@ -130,6 +132,10 @@ func (a *Agent) Status() Status {
 	if a.p.PTT != nil {
 		ps := a.p.PTT.Status()
 		s.PTT = &ps
+	}
+	if a.p.Alerts != nil {
+		as := a.p.Alerts.Stats()
+		s.Alerts = &as
 	}
 	a.warnings(&s)
 	s.Verdict = s.Summary()

@@ -18,24 +18,28 @@ const (
 	ToneWarning Tone = "warning" // talk time nearly over: three fast high pips
 	ToneVolume  Tone = "volume"  // the volume changed: one short tick at the new level
 	ToneNotice  Tone = "notice"  // a notice arrived (tts off; with it on, it is read): a two-note chime
+	// ToneEmergency is a two-note siren no floor tone resembles; an
+	// emergency call starts with it, a few times over.
+	ToneEmergency Tone = "emergency"
 )
 
 // Tones are all tone names.
-var Tones = []Tone{ToneGrant, ToneDeny, ToneQueued, ToneRevoke, ToneEnd, ToneWarning, ToneVolume, ToneNotice}
+var Tones = []Tone{ToneGrant, ToneDeny, ToneQueued, ToneRevoke, ToneEnd, ToneWarning, ToneVolume, ToneNotice, ToneEmergency}
 
 type note struct {
 	hz, ms float64 // hz 0: a pause
 }
 
 var toneNotes = map[Tone][]note{
-	ToneGrant:   {{880, 60}, {0, 20}, {1320, 80}},
-	ToneDeny:    {{400, 120}, {0, 40}, {400, 120}},
-	ToneQueued:  {{660, 50}, {0, 50}, {660, 50}, {0, 50}, {660, 50}},
-	ToneRevoke:  {{1320, 80}, {880, 80}, {440, 120}},
-	ToneEnd:     {{1000, 80}},
-	ToneWarning: {{1500, 40}, {0, 40}, {1500, 40}, {0, 40}, {1500, 40}},
-	ToneVolume:  {{1200, 50}},
-	ToneNotice:  {{988, 120}, {0, 30}, {784, 200}},
+	ToneGrant:     {{880, 60}, {0, 20}, {1320, 80}},
+	ToneDeny:      {{400, 120}, {0, 40}, {400, 120}},
+	ToneQueued:    {{660, 50}, {0, 50}, {660, 50}, {0, 50}, {660, 50}},
+	ToneRevoke:    {{1320, 80}, {880, 80}, {440, 120}},
+	ToneEnd:       {{1000, 80}},
+	ToneWarning:   {{1500, 40}, {0, 40}, {1500, 40}, {0, 40}, {1500, 40}},
+	ToneVolume:    {{1200, 50}},
+	ToneNotice:    {{988, 120}, {0, 30}, {784, 200}},
+	ToneEmergency: {{1400, 100}, {900, 100}, {1400, 100}, {900, 100}},
 }
 
 // RenderTone generates tone at volume (0–1 of full scale), padded with

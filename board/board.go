@@ -25,10 +25,13 @@ const (
 	GroupDown  KeyName = "group_down"
 	VolumeUp   KeyName = "volume_up"
 	VolumeDown KeyName = "volume_down"
+	// SOS raises (and cancels) an emergency alert, held down for a while
+	// (LongPress), so that a knock does not.
+	SOS KeyName = "sos"
 )
 
 // KnownKeys are the names the agent acts on.
-var KnownKeys = []KeyName{PTT, GroupUp, GroupDown, VolumeUp, VolumeDown}
+var KnownKeys = []KeyName{PTT, GroupUp, GroupDown, VolumeUp, VolumeDown, SOS}
 
 // KeyEvent is one edge of one key.
 type KeyEvent struct {

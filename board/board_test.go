@@ -358,3 +358,94 @@ func TestSysfsBattery(t *testing.T) {
 		t.Fatal("fake battery")
 	}
 }
+
+// LongPress reports the emergency key only when held: its press after
+// the hold, its release when it comes up; other keys pass at once.
+func TestLongPress(t *testing.T) {
+	const hold = 2 * time.Second
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		name string
+		in   []edge
+		want []out
+	}{
+		{"held long enough: pressed at the hold, released on release",
+			[]edge{{0, board.SOS, true}, {ms(3000), board.SOS, false}},
+			[]out{{hold, hold, board.SOS, true}, {ms(3000), ms(3000), board.SOS, false}}},
+		{"a short press is nothing",
+			[]edge{{0, board.SOS, true}, {ms(1999), board.SOS, false}},
+			nil},
+		{"held past the hold and still down: only the press",
+			[]edge{{0, board.SOS, true}},
+			[]out{{hold, hold, board.SOS, true}}},
+		{"a knock, then a long press: the hold counts from the second press",
+			[]edge{{0, board.SOS, true}, {ms(500), board.SOS, false}, {ms(1000), board.SOS, true}, {ms(3500), board.SOS, false}},
+			[]out{{ms(3000), ms(3000), board.SOS, true}, {ms(3500), ms(3500), board.SOS, false}}},
+		{"repeated downs do not restart the hold",
+			[]edge{{0, board.SOS, true}, {ms(1500), board.SOS, true}, {ms(2500), board.SOS, false}},
+			[]out{{hold, hold, board.SOS, true}, {ms(2500), ms(2500), board.SOS, false}}},
+		{"a stray release is nothing",
+			[]edge{{0, board.SOS, false}},
+			nil},
+		{"two long presses: raise, then cancel",
+			[]edge{{0, board.SOS, true}, {ms(2100), board.SOS, false}, {ms(5000), board.SOS, true}, {ms(7500), board.SOS, false}},
+			[]out{{hold, hold, board.SOS, true}, {ms(2100), ms(2100), board.SOS, false}, {ms(7000), ms(7000), board.SOS, true}, {ms(7500), ms(7500), board.SOS, false}}},
+		{"other keys pass through at once, also while SOS is held",
+			[]edge{{0, board.SOS, true}, {ms(100), board.PTT, true}, {ms(200), board.PTT, false}, {ms(300), board.SOS, false}},
+			[]out{{ms(100), ms(100), board.PTT, true}, {ms(200), ms(200), board.PTT, false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				fake := boardtest.NewKey()
+				ctx, cancel := context.WithCancel(t.Context())
+				events := make(chan board.KeyEvent)
+				var mu sync.Mutex
+				var got []out
+				go board.LongPress(fake, board.SOS, hold).Run(ctx, events)
+				go func() {
+					for {
+						select {
+						case ev := <-events:
+							mu.Lock()
+							got = append(got, out{time.Since(start), ev.Time.Sub(start), ev.Key, ev.Down})
+							mu.Unlock()
+						case <-ctx.Done():
+							return
+						}
+					}
+				}()
+				for _, e := range tc.in {
+					time.Sleep(e.at - time.Since(start))
+					fake.Send(board.KeyEvent{Key: e.key, Down: e.down, Time: time.Now()})
+					synctest.Wait()
+				}
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				cancel()
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				if len(got) != len(tc.want) {
+					t.Fatalf("got %+v\nwant %+v", got, tc.want)
+				}
+				for i := range got {
+					if got[i] != tc.want[i] {
+						t.Fatalf("event %d: got %+v, want %+v", i, got[i], tc.want[i])
+					}
+				}
+			})
+		})
+	}
+	if k := boardtest.NewKey(); board.LongPress(k, board.SOS, 0) != board.Key(k) {
+		t.Fatal("LongPress(k, SOS, 0) should be k")
+	}
+	// The source's error comes back.
+	fake := boardtest.NewKey()
+	errc := make(chan error, 1)
+	go func() { errc <- board.LongPress(fake, board.SOS, hold).Run(t.Context(), make(chan board.KeyEvent)) }()
+	fake.Fail(board.ErrNoDevice)
+	if err := <-errc; !errors.Is(err, board.ErrNoDevice) {
+		t.Fatalf("Run: %v", err)
+	}
+}

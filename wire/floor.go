@@ -35,6 +35,7 @@ const (
 	CauseQueueFull    = "queue-full"    // deny #6 no resources
 	CausePreempted    = "preempted"     // revoke #4: a higher-priority member took the floor
 	CauseTalkTime     = "talk-time"     // revoke #2: the talk-time limit passed
+	CauseEmergency    = "emergency"     // revoke: a member in an emergency took the floor (MCPTT emergency group call)
 	CauseTimeout      = "timeout"       // client side: no answer from the platform
 )
 
@@ -66,6 +67,10 @@ type Floor struct {
 	// to the group: a listener whose link held those frames back waits
 	// for them instead of ending the burst without them.
 	End uint32 `json:"end,omitempty"`
+	// Emergency (granted, taken) says the floor is held in an emergency
+	// call: the speaker raised an emergency alert (see Emergency). The
+	// platform sets it from the alerts it holds, never from a request.
+	Emergency bool `json:"emergency,omitempty"`
 	// TimeMs is the sender's Unix time in milliseconds.
 	TimeMs int64 `json:"ts,omitempty"`
 }

@@ -45,6 +45,8 @@ type Config struct {
 	// Platform is the management platform the member's settings and
 	// groups come from (docs/protocol.md, "Platform sync").
 	Platform Platform `yaml:"platform"`
+	// Emergency is what the SOS key does.
+	Emergency Emergency `yaml:"emergency"`
 
 	// Secrets is read from SecretsFile, never from the main file.
 	Secrets Secrets `yaml:"-"`
@@ -269,5 +271,6 @@ func Default() Config {
 	}
 	pttDefaults(&c)
 	messagesDefaults(&c)
+	emergencyDefaults(&c)
 	return c
 }

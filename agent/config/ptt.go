@@ -99,6 +99,8 @@ type BoardKeys struct {
 	GroupDown  string `yaml:"group_down"`
 	VolumeUp   string `yaml:"volume_up"`
 	VolumeDown string `yaml:"volume_down"`
+	// SOS raises an emergency alert when held for emergency.long_press.
+	SOS string `yaml:"sos"`
 }
 
 // LEDs are /sys/class/leds names; "" = none.
@@ -233,7 +235,7 @@ func (c *Config) validatePTT(v *validation) {
 	usesInput, usesGPIO, lines := false, false, map[int]string{}
 	for key, s := range map[string]string{
 		"board.keys.ptt": b.Keys.PTT, "board.keys.group_up": b.Keys.GroupUp, "board.keys.group_down": b.Keys.GroupDown,
-		"board.keys.volume_up": b.Keys.VolumeUp, "board.keys.volume_down": b.Keys.VolumeDown,
+		"board.keys.volume_up": b.Keys.VolumeUp, "board.keys.volume_down": b.Keys.VolumeDown, "board.keys.sos": b.Keys.SOS,
 	} {
 		spec, ok, err := ParseKeySpec(s)
 		switch {

@@ -178,6 +178,7 @@ func (c *Config) validate(probe bool) []Problem {
 	}
 	c.validatePTT(&v)
 	c.validateMessages(&v)
+	c.validateEmergency(&v)
 	// Platform
 	c.validatePlatform(&v)
 	return v.problems

@@ -32,6 +32,7 @@ func (p *PTT) step(in floor.Input) {
 	if next.Phase == floor.HasPermission && prev.Phase != floor.HasPermission && !p.keyAt.IsZero() {
 		grantMs = float64(time.Since(p.keyAt).Microseconds()) / 1000
 	}
+	p.emergencyFloor(next)
 	p.setStatus(func(s *Status) {
 		if grantMs > 0 {
 			s.LastGrantMs = grantMs
@@ -118,6 +119,9 @@ func (p *PTT) publishFloor(f wire.Floor) {
 func (p *PTT) onKey(ev board.KeyEvent) {
 	switch ev.Key {
 	case board.PTT:
+		if p.hotMicKey(ev) {
+			return
+		}
 		if !ev.Down {
 			p.step(floor.Input{Kind: floor.KeyRelease})
 			return
@@ -143,6 +147,8 @@ func (p *PTT) onKey(ev board.KeyEvent) {
 		if ev.Down {
 			p.changeVolume(map[board.KeyName]int{board.VolumeUp: 1, board.VolumeDown: -1}[ev.Key])
 		}
+	case board.SOS:
+		p.onSOS(ev)
 	}
 }
 
@@ -155,6 +161,8 @@ func (p *PTT) mayTalk() string {
 		return "no-group"
 	case !m.Self.State.CanTalk() || !m.Self.Access().Talk:
 		return wire.CauseMemberState
+	case p.emergencyAllows():
+		// The platform grants this member's emergency call here too.
 	case !g.My.Speak && g.Muted:
 		return wire.CauseMuted
 	case !g.My.Speak || !g.My.Call:
@@ -203,6 +211,7 @@ func (p *PTT) onFloorMsg(f wire.Floor) {
 			return
 		}
 		p.lastFloor[f.Group] = f.TimeMs
+		p.noteEmergencyCall(f)
 		if f.Type == wire.FloorIdle {
 			in.Kind = floor.FloorIdle
 			delete(p.speakers, f.Group)

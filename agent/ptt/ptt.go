@@ -73,7 +73,9 @@ type Options struct {
 	Notices int
 	// Missed is the catch-up of missed messages (missed.go).
 	Missed Missed
-	Logger *slog.Logger
+	// Emergency is what the SOS key does (emergency.go).
+	Emergency EmergencyOptions
+	Logger    *slog.Logger
 }
 
 // Audio are the voice path's settings.
@@ -117,6 +119,13 @@ type Parts struct {
 	// device's retained presence); called on every change while the link
 	// is up.
 	AnnounceGroup func(group int64)
+	// Alerts sends the SOS key's emergency messages (nil: the key only
+	// says it cannot); Position says where the handset is for them
+	// (track.Reporter.Position); Boost sets the emergency's track rate
+	// (track.Reporter.Boost; a zero until ends it).
+	Alerts   Alerts
+	Position func(now time.Time) *wire.EmergencyFix
+	Boost    func(period time.Duration, until time.Time)
 }
 
 // Timings that are not settings.
@@ -176,6 +185,8 @@ type PTT struct {
 	ro        roster
 	announced int64 // the active group last told to the platform
 	noticePCM []int16
+	em        emergency
+	sosTone   []int16
 
 	// Read by the voice handlers.
 	listening atomic.Pointer[listenTo]
@@ -219,6 +230,7 @@ func New(o Options, parts Parts) *PTT {
 	if g := p.prefs.ActiveGroup; g != 0 && parts.Models != nil {
 		parts.Models.SetActive(g)
 	}
+	p.em = loadEmergency(p.emergencyPath(), p.log)
 	return p
 }
 
@@ -292,6 +304,7 @@ func (p *PTT) loop(ctx context.Context) error {
 		p.checkBattery()
 	}
 	defer p.shutdown()
+	p.resumeEmergency()
 	for {
 		select {
 		case <-ctx.Done():

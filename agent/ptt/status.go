@@ -63,6 +63,13 @@ type Status struct {
 	// PromptsDropped counts prompts and tones not played: their queue was full.
 	PromptsDropped uint64 `json:"prompts_dropped"`
 
+	// Emergency is this handset's alert while it stands (the SOS key).
+	Emergency *EmergencyStatus `json:"emergency,omitempty"`
+	// EmergencyCall: the active group's speaker talks in an emergency;
+	// EmergencyCalls counts those heard.
+	EmergencyCall  bool   `json:"emergency_call,omitempty"`
+	EmergencyCalls uint64 `json:"emergency_calls"`
+
 	Jitter     *audio.JitterStats `json:"jitter,omitempty"`
 	Capture    *audio.DeviceStats `json:"capture,omitempty"`
 	Playback   *audio.DeviceStats `json:"playback,omitempty"`

@@ -90,6 +90,7 @@ type Reporter struct {
 	Logger  *slog.Logger
 
 	apply chan Settings
+	boost chan boost
 	once  sync.Once
 
 	mu    sync.Mutex
@@ -107,11 +108,20 @@ type Stats struct {
 	LastPoint  time.Time
 	LastSeq    uint64
 	LastError  string
+	// BoostUntil is when an emergency's high rate ends (Boost); zero
+	// when none is in force. Period is the rate in force.
+	BoostUntil time.Time
+	// LastFix is the last valid fix with a position (HasFix false: none
+	// since start), LastFixAt when it came.
+	LastFix   gps.Fix
+	LastFixAt time.Time
+	HasFix    bool
 }
 
 func (r *Reporter) init() {
 	r.once.Do(func() {
 		r.apply = make(chan Settings, 8)
+		r.boost = make(chan boost, 8)
 		if r.Logger == nil {
 			r.Logger = slog.Default()
 		}
@@ -150,9 +160,16 @@ func (r *Reporter) Run(ctx context.Context, initial Settings, fixes <-chan gps.F
 		case s := <-r.apply:
 			r.set(d, s, time.Now())
 			continue
+		case b := <-r.boost:
+			r.setBoost(d, b, time.Now())
+			continue
 		case f := <-fixes:
+			r.noteFix(f)
 			p, ok = d.onFix(time.Now(), f)
 		case now := <-tick.C:
+			if d.boostOver(now) {
+				r.setBoost(d, boost{}, now)
+			}
 			p, ok = d.onTick(now)
 		}
 		if !ok {
@@ -194,20 +211,25 @@ func (r *Reporter) set(d *decider, s Settings, now time.Time) {
 		period = d.period
 		s.Track = r.Stats().Track
 	}
-	if d.locShare != s.LocShare || d.period != period {
+	if d.baseShare != s.LocShare || d.basePeriod != period {
 		r.Logger.Info("track settings", "loc_share", s.LocShare, "track", s.Track, "period", period)
 	}
 	d.setSettings(now, s.LocShare, period)
 	r.mu.Lock()
-	r.stats.LocShare, r.stats.Track, r.stats.Period = s.LocShare, s.Track, period
+	r.stats.LocShare, r.stats.Track, r.stats.Period = s.LocShare, s.Track, d.period
 	r.mu.Unlock()
 }
 
 // decider holds the trigger state. All methods take the current time.
 type decider struct {
-	opts     Options
-	locShare bool
-	period   time.Duration // 0: off
+	opts Options
+	// The settings in force: the member's (base*), or an emergency's
+	// boost while it lasts.
+	locShare   bool
+	period     time.Duration // 0: off
+	baseShare  bool
+	basePeriod time.Duration
+	boost      boost
 
 	nextDue  time.Time     // the periodic point is due at this time (less the slack)
 	fixEvery time.Duration // the receiver's fix interval, 0 until known
@@ -233,6 +255,21 @@ func newDecider(o Options) *decider { return &decider{opts: o} }
 func (d *decider) active() bool { return d.locShare && d.period > 0 }
 
 func (d *decider) setSettings(now time.Time, locShare bool, period time.Duration) {
+	d.baseShare, d.basePeriod = locShare, period
+	d.follow(now)
+}
+
+// follow puts the settings in force: the member's, or while an
+// emergency's boost lasts, its period (or the member's, if shorter) with
+// sharing on.
+func (d *decider) follow(now time.Time) {
+	locShare, period := d.baseShare, d.basePeriod
+	if d.boosting(now) {
+		locShare = true
+		if !d.baseShare || period == 0 || d.boost.period < period {
+			period = d.boost.period
+		}
+	}
 	wasActive := d.active()
 	d.locShare, d.period = locShare, period
 	switch {
@@ -259,7 +296,7 @@ func (d *decider) onFix(now time.Time, f gps.Fix) (wire.Point, bool) {
 	if !d.due(now) {
 		return wire.Point{}, false
 	}
-	if d.opts.MinDistance > 0 && d.sent && Distance(d.sentLat, d.sentLon, f.Lat, f.Lon) < d.opts.MinDistance {
+	if d.opts.MinDistance > 0 && !d.boosting(now) && d.sent && Distance(d.sentLat, d.sentLon, f.Lat, f.Lon) < d.opts.MinDistance {
 		d.suppressed++
 		d.advance(now) // look again one period later
 		return wire.Point{}, false

@@ -55,6 +55,8 @@ func run() error {
 		brokerPwF  = flag.String("broker-password-file", "", "the -broker-user's password, in this `file`")
 		brokerCA   = flag.String("broker-ca", "", "trust this CA `file` for an mqtts:// -broker")
 		dynsec     = flag.Bool("dynsec", false, "keep the broker's per-member read rights as the plugin's admin (deploy/mosquitto/mosquitto-dynsec.conf)")
+		sosHook    = flag.String("emergency-webhook", "", "POST every device's emergency alert and cancel to this `URL` as a seed 003 §3.1 event report")
+		hookToken  = flag.String("webhook-token", "", "the token header of -emergency-webhook's requests")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -79,8 +81,9 @@ func run() error {
 	}
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
-		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, WebhookToken: *hookToken, Logger: logger,
-		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec})
+		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger,
+		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec,
+		EmergencyWebhook: *sosHook, WebhookToken: *hookToken})
 	if err != nil {
 		return err
 	}

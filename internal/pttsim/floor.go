@@ -177,6 +177,9 @@ func (s *Sim) onFloor(topic string, payload []byte) {
 		s.log.Warn("dropping a bad floor message", "topic", topic, "err", err, "type", f.Type)
 		return
 	}
+	// Emergency priority is the platform's to give, from the alerts it
+	// holds; whatever the device said is not taken.
+	f.Emergency = f.Type == wire.FloorRequest && s.inEmergency(acct, f.Group)
 	now := s.now()
 	h.mu.Lock()
 	h.logEvent(FloorEvent{Time: now, From: acct, Floor: f})

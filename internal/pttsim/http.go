@@ -16,6 +16,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sessions/refresh", s.handleRefresh)
 	mux.HandleFunc("/wapi/", s.handleWapi)
 	mux.HandleFunc("POST /webhook/wapi/{event}", s.handleWebhook)
+	mux.HandleFunc("/wapi/emergency/list", s.handleEmergencyList)
 	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, s.filePath(r.PathValue("name")))
 	})

@@ -75,6 +75,11 @@ type Options struct {
 	MediaTTL time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// EmergencyWebhook, when set, gets every device's emergency alert and
+	// cancel as a seed 003 §3.1 event report (HTTP POST, retried until it
+	// answers 2xx), with WebhookToken in the token header.
+	EmergencyWebhook, WebhookToken string
 }
 
 // Sim is a running simulator.
@@ -100,6 +105,8 @@ type Sim struct {
 	dynOnce sync.Once
 	dyn     *dynsec
 	x       ext // presence, terminals, notices, webhooks (s.mu)
+
+	em *emergencyDesk
 }
 
 type session struct {
@@ -149,7 +156,7 @@ func New(o Options) (*Sim, error) {
 		o.Now = time.Now
 	}
 	s := &Sim{o: o, log: o.Logger, sessions: map[string]*session{}, refresh: map[string]*session{}, w: newWorld(o.Now()),
-		fl: newFloorHost(), recordSeen: map[recordKey]bool{}}
+		fl: newFloorHost(), recordSeen: map[recordKey]bool{}, em: newEmergencyDesk(o.EmergencyWebhook, o.WebhookToken)}
 	if o.StateFile != "" {
 		data, err := os.ReadFile(o.StateFile)
 		switch {
@@ -233,6 +240,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
 		mq.SubscribeRetained(wire.AllStatus(s.o.Prefix), 1, s.onStatus)
 		mq.Subscribe(wire.AllMedia(s.o.Prefix), 1, s.onMediaRequest)
+		mq.Subscribe(wire.AllEmergency(s.o.Prefix), 1, s.onEmergency)
 		s.pubMu.Lock()
 		s.mq = mq
 		s.pub = func(topic string, payload []byte) { mq.Publish(topic, 1, false, payload) }
@@ -246,6 +254,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 	floorCtx, stopFloor := context.WithCancel(ctx)
 	defer stopFloor()
 	go s.runFloor(floorCtx)
+	go s.runWebhook(floorCtx)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

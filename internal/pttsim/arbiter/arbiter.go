@@ -19,6 +19,14 @@
 //   - the group's talk time (wapi talkTime) is announced with the grant; the
 //     handset releases by itself at the limit, and the arbiter revokes a
 //     talker still holding the floor Grace later.
+//   - emergency (an MCPTT emergency group call; Handle's request carries
+//     Emergency when the host holds an alert of the member for the group):
+//     granted over any priority and burst mode, the talker revoked with
+//     cause emergency; muted groups and listen-only rights do not stop it,
+//     the member's state and membership do (a disabled, stunned or killed
+//     handset is out of service). An emergency talker is never pre-empted;
+//     a second emergency waits first in line, in every burst mode. The
+//     grant sets no talk time, and grant and taken say Emergency.
 package arbiter
 
 import (
@@ -94,15 +102,17 @@ type group struct {
 	accounts  []string // sorted, for a deterministic message order
 	holder    string
 	holderReq uint32
+	holderSOS bool      // the holder talks in an emergency
 	deadline  time.Time // zero: no limit
 	queue     []waiting
 }
 
 type waiting struct {
-	account string
-	req     uint32
-	prio    int
-	order   uint64
+	account   string
+	req       uint32
+	prio      int
+	order     uint64
+	emergency bool
 }
 
 // New returns an arbiter with no groups.
@@ -176,7 +186,7 @@ func (a *Arbiter) SetGroup(gr Group, now time.Time) []Message {
 	var out []Message
 	kept := g.queue[:0]
 	for _, w := range g.queue {
-		if cause := g.refuse(w.account); cause != "" {
+		if cause := g.refuse(w.account, w.emergency); cause != "" {
 			out = append(out, a.msg(w.account, g, wire.FloorDeny, w.req, cause, now))
 			continue
 		}
@@ -186,11 +196,35 @@ func (a *Arbiter) SetGroup(gr Group, now time.Time) []Message {
 	g.queue = kept
 	g.sortQueue()
 	if g.holder != "" {
-		if cause := g.refuse(g.holder); cause != "" {
+		if cause := g.refuse(g.holder, g.holderSOS); cause != "" {
 			out = append(out, a.revokeAndPass(g, cause, now)...)
 		}
 	}
 	return append(out, a.positions(g, now)...)
+}
+
+// EndEmergency takes account's emergency priority away (its alert was
+// cancelled): as a talker it may now be pre-empted, in line it waits like
+// the others, and where the group's rules would not let it talk at all
+// (muted, listen-only) it loses the floor or its place now.
+func (a *Arbiter) EndEmergency(account string, now time.Time) []Message {
+	var out []Message
+	for _, id := range a.Groups() {
+		g := a.groups[id]
+		changed := false
+		for i := range g.queue {
+			if g.queue[i].account == account && g.queue[i].emergency {
+				g.queue[i].emergency, changed = false, true
+			}
+		}
+		if g.holder == account && g.holderSOS {
+			g.holderSOS, changed = false, true
+		}
+		if changed {
+			out = append(out, a.SetGroup(g.Group, now)...)
+		}
+	}
+	return out
 }
 
 // RemoveGroup deletes a group; its talker is revoked and its queue denied.
@@ -219,7 +253,7 @@ func (a *Arbiter) Handle(from string, f wire.Floor, now time.Time) []Message {
 		if g == nil {
 			return []Message{{To: from, Floor: wire.Floor{Type: wire.FloorDeny, Group: f.Group, Req: f.Req, Cause: wire.CauseNotMember, TimeMs: now.UnixMilli()}}}
 		}
-		return a.request(g, from, f.Req, now)
+		return a.request(g, from, f.Req, f.Emergency, now)
 	case wire.FloorRelease:
 		if g == nil {
 			return nil
@@ -263,14 +297,16 @@ func (a *Arbiter) Tick(now time.Time) []Message {
 	return out
 }
 
-// refuse says why account may not talk in g now, or "".
-func (g *group) refuse(account string) string {
+// refuse says why account may not talk in g now, or "". In an emergency
+// only membership and the member's state count.
+func (g *group) refuse(account string, emergency bool) string {
 	m, ok := g.members[account]
 	switch {
 	case !ok:
 		return wire.CauseNotMember
 	case m.State != Active:
 		return wire.CauseMemberState
+	case emergency:
 	case m.Listener:
 		return wire.CauseNoPermission
 	case g.Shutup && !m.Admin:
@@ -279,52 +315,76 @@ func (g *group) refuse(account string) string {
 	return ""
 }
 
-func (a *Arbiter) request(g *group, from string, req uint32, now time.Time) []Message {
-	if cause := g.refuse(from); cause != "" {
+func (a *Arbiter) request(g *group, from string, req uint32, emergency bool, now time.Time) []Message {
+	// A retry of an emergency talker's request stays one.
+	emergency = emergency || (g.holder == from && g.holderSOS)
+	if cause := g.refuse(from, emergency); cause != "" {
 		return []Message{a.msg(from, g, wire.FloorDeny, req, cause, now)}
 	}
 	switch {
 	case g.holder == "":
-		return a.grant(g, from, req, now)
+		return a.grant(g, from, req, emergency, now)
 	case g.holder == from:
 		// A repeated request (the grant was lost, or a retry): grant again
 		// with the time that is left.
 		g.holderReq = req
+		if emergency {
+			g.holderSOS, g.deadline = true, time.Time{}
+		}
 		m := a.msg(from, g, wire.FloorGranted, req, "", now)
-		m.Floor.Speaker = from
+		m.Floor.Speaker, m.Floor.Emergency = from, g.holderSOS
 		if !g.deadline.IsZero() {
 			m.Floor.TalkTime = max(1, ceilSeconds(g.deadline.Sub(now)))
 		}
 		return []Message{m}
+	case emergency && !g.holderSOS:
+		out := []Message{a.msg(g.holder, g, wire.FloorRevoke, g.holderReq, wire.CauseEmergency, now)}
+		g.holder = ""
+		if i := g.queued(from); i >= 0 {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+		}
+		out = append(out, a.grant(g, from, req, true, now)...)
+		return append(out, a.positions(g, now)...)
+	case emergency:
+		// Another emergency talks: first in line, whatever the burst mode,
+		// and never refused for a full queue.
+		return a.enqueue(g, from, req, true, now)
 	}
 	prio := g.members[from].Priority
 	switch g.BurstMode {
 	case BurstPreempt:
-		if prio < g.members[g.holder].Priority {
+		if !g.holderSOS && prio < g.members[g.holder].Priority {
 			out := []Message{a.msg(g.holder, g, wire.FloorRevoke, g.holderReq, wire.CausePreempted, now)}
 			g.holder = ""
-			return append(out, a.grant(g, from, req, now)...)
+			return append(out, a.grant(g, from, req, false, now)...)
 		}
 		return []Message{a.msg(from, g, wire.FloorDeny, req, wire.CauseTaken, now)}
 	case BurstQueue:
-		if i := g.queued(from); i >= 0 {
-			g.queue[i].req = req
-		} else {
-			limit := a.MaxQueue
-			if limit == 0 {
-				limit = 16
-			}
-			if len(g.queue) >= limit {
-				return []Message{a.msg(from, g, wire.FloorDeny, req, wire.CauseQueueFull, now)}
-			}
-			a.order++
-			g.queue = append(g.queue, waiting{account: from, req: req, prio: prio, order: a.order})
-			g.sortQueue()
-		}
-		return a.positions(g, now)
+		return a.enqueue(g, from, req, false, now)
 	default: // BurstDeny, and any mode the arbiter does not know
 		return []Message{a.msg(from, g, wire.FloorDeny, req, wire.CauseTaken, now)}
 	}
+}
+
+// enqueue puts from in line (or updates its place) and tells everyone in
+// line where they stand.
+func (a *Arbiter) enqueue(g *group, from string, req uint32, emergency bool, now time.Time) []Message {
+	if i := g.queued(from); i >= 0 {
+		g.queue[i].req = req
+		g.queue[i].emergency = g.queue[i].emergency || emergency
+	} else {
+		limit := a.MaxQueue
+		if limit == 0 {
+			limit = 16
+		}
+		if len(g.queue) >= limit && !emergency {
+			return []Message{a.msg(from, g, wire.FloorDeny, req, wire.CauseQueueFull, now)}
+		}
+		a.order++
+		g.queue = append(g.queue, waiting{account: from, req: req, prio: g.members[from].Priority, order: a.order, emergency: emergency})
+	}
+	g.sortQueue()
+	return a.positions(g, now)
 }
 
 func (a *Arbiter) release(g *group, from string, now time.Time) []Message {
@@ -337,13 +397,13 @@ func (a *Arbiter) release(g *group, from string, now time.Time) []Message {
 		// device how things stand so it leaves pending-release.
 		return []Message{a.status(g, from, now)}
 	}
-	g.holder = ""
+	g.holder, g.holderSOS = "", false
 	return a.passOn(g, now)
 }
 
 func (a *Arbiter) revokeAndPass(g *group, cause string, now time.Time) []Message {
 	out := []Message{a.msg(g.holder, g, wire.FloorRevoke, g.holderReq, cause, now)}
-	g.holder = ""
+	g.holder, g.holderSOS = "", false
 	return append(out, a.passOn(g, now)...)
 }
 
@@ -354,11 +414,11 @@ func (a *Arbiter) passOn(g *group, now time.Time) []Message {
 	for len(g.queue) > 0 {
 		w := g.queue[0]
 		g.queue = g.queue[1:]
-		if cause := g.refuse(w.account); cause != "" {
+		if cause := g.refuse(w.account, w.emergency); cause != "" {
 			out = append(out, a.msg(w.account, g, wire.FloorDeny, w.req, cause, now))
 			continue
 		}
-		out = append(out, a.grant(g, w.account, w.req, now)...)
+		out = append(out, a.grant(g, w.account, w.req, w.emergency, now)...)
 		return append(out, a.positions(g, now)...)
 	}
 	for _, acct := range g.accounts {
@@ -367,11 +427,11 @@ func (a *Arbiter) passOn(g *group, now time.Time) []Message {
 	return out
 }
 
-func (a *Arbiter) grant(g *group, to string, req uint32, now time.Time) []Message {
-	g.holder, g.holderReq, g.deadline = to, req, time.Time{}
+func (a *Arbiter) grant(g *group, to string, req uint32, emergency bool, now time.Time) []Message {
+	g.holder, g.holderReq, g.holderSOS, g.deadline = to, req, emergency, time.Time{}
 	m := a.msg(to, g, wire.FloorGranted, req, "", now)
-	m.Floor.Speaker = to
-	if g.TalkTime > 0 {
+	m.Floor.Speaker, m.Floor.Emergency = to, emergency
+	if g.TalkTime > 0 && !emergency {
 		g.deadline = now.Add(g.TalkTime)
 		m.Floor.TalkTime = ceilSeconds(g.TalkTime)
 	}
@@ -379,7 +439,7 @@ func (a *Arbiter) grant(g *group, to string, req uint32, now time.Time) []Messag
 	for _, acct := range g.accounts {
 		if acct != to {
 			t := a.msg(acct, g, wire.FloorTaken, 0, "", now)
-			t.Floor.Speaker = to
+			t.Floor.Speaker, t.Floor.Emergency = to, emergency
 			out = append(out, t)
 		}
 	}
@@ -402,7 +462,7 @@ func (a *Arbiter) status(g *group, to string, now time.Time) Message {
 		return a.msg(to, g, wire.FloorIdle, 0, "", now)
 	}
 	m := a.msg(to, g, wire.FloorTaken, 0, "", now)
-	m.Floor.Speaker = g.holder
+	m.Floor.Speaker, m.Floor.Emergency = g.holder, g.holderSOS
 	return m
 }
 
@@ -421,6 +481,9 @@ func (g *group) queued(account string) int {
 
 func (g *group) sortQueue() {
 	sort.SliceStable(g.queue, func(i, j int) bool {
+		if g.queue[i].emergency != g.queue[j].emergency {
+			return g.queue[i].emergency
+		}
 		if g.queue[i].prio != g.queue[j].prio {
 			return g.queue[i].prio < g.queue[j].prio
 		}

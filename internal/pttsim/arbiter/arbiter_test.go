@@ -27,6 +27,9 @@ func brief(ms []Message) []string {
 		case wire.FloorTaken:
 			s += " " + m.Floor.Speaker
 		}
+		if m.Floor.Emergency {
+			s += " SOS"
+		}
 		out = append(out, s)
 	}
 	return out
@@ -34,19 +37,25 @@ func brief(ms []Message) []string {
 
 type step struct {
 	at   time.Duration // since t0
-	from string        // "" = Tick; "!name" = Drop(name)
+	from string        // "" = Tick; "!name" = Drop(name); "~name" = EndEmergency(name)
 	typ  wire.FloorType
 	req  uint32
 	want []string
+	sos  bool // the request is an emergency
 }
 
 func req(at time.Duration, from string, n uint32, want ...string) step {
-	return step{at, from, wire.FloorRequest, n, want}
+	return step{at, from, wire.FloorRequest, n, want, false}
 }
 func relz(at time.Duration, from string, want ...string) step {
-	return step{at, from, wire.FloorRelease, 0, want}
+	return step{at, from, wire.FloorRelease, 0, want, false}
 }
 func tick(at time.Duration, want ...string) step { return step{at: at, want: want} }
+
+// sos is an emergency request: the host holds an alert of from.
+func sos(at time.Duration, from string, n uint32, want ...string) step {
+	return step{at, from, wire.FloorRequest, n, want, true}
+}
 
 func members(ms ...Member) []Member { return ms }
 
@@ -157,12 +166,14 @@ func TestArbiter(t *testing.T) {
 					got = a.Tick(now)
 				case strings.HasPrefix(s.from, "!"):
 					got = a.Drop(s.from[1:], now)
+				case strings.HasPrefix(s.from, "~"):
+					got = a.EndEmergency(s.from[1:], now)
 				default:
 					g := tc.group.ID
 					if tc.name == "unknown group" {
 						g = 99
 					}
-					got = a.Handle(s.from, wire.Floor{Type: s.typ, Group: g, Req: s.req}, now)
+					got = a.Handle(s.from, wire.Floor{Type: s.typ, Group: g, Req: s.req, Emergency: s.sos}, now)
 				}
 				if b := brief(got); !reflect.DeepEqual(b, append([]string{}, s.want...)) {
 					t.Fatalf("step %d (%s %s):\n got %q\nwant %q", i, s.from, s.typ, b, s.want)
@@ -223,5 +234,123 @@ func TestQueueLimitAndDeadline(t *testing.T) {
 	// A device cannot grant itself the floor.
 	if got := a.Handle("b-mid", wire.Floor{Type: wire.FloorGranted, Group: 1}, t0); got != nil {
 		t.Fatalf("granted from a device: %v", got)
+	}
+}
+
+// The emergency rule (MCPTT emergency group call): a member with an
+// alert takes the floor over any priority and burst mode, and keeps it.
+func TestArbiterEmergency(t *testing.T) {
+	listener := Member{Account: "f-listener", Priority: 9, Listener: true}
+	for _, tc := range []struct {
+		name  string
+		group Group
+		steps []step
+	}{
+		{"a free floor is granted as an emergency, without a talk time",
+			Group{ID: 1, TalkTime: 30 * time.Second, Members: three},
+			[]step{
+				sos(0, "a-low", 1, "a-low granted req=1 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS"),
+				tick(time.Hour), // no talk-time revoke
+			}},
+		{"pre-empts a talker of any priority, in every burst mode: deny",
+			Group{ID: 1, BurstMode: BurstDeny, Members: three},
+			[]step{
+				req(0, "c-high", 1, "c-high granted req=1 t=0", "a-low taken c-high", "b-mid taken c-high"),
+				sos(1, "a-low", 7, "c-high revoke emergency", "a-low granted req=7 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS"),
+				req(2, "c-high", 2, "c-high deny taken"),
+			}},
+		{"pre-empts in burst mode 2, and a higher priority cannot take it back",
+			Group{ID: 1, BurstMode: BurstPreempt, Members: three},
+			[]step{
+				req(0, "b-mid", 1, "b-mid granted req=1 t=0", "a-low taken b-mid", "c-high taken b-mid"),
+				sos(1, "a-low", 2, "b-mid revoke emergency", "a-low granted req=2 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS"),
+				req(2, "c-high", 3, "c-high deny taken"),
+				relz(3, "b-mid", "b-mid taken a-low SOS"), // the revoked talker's release: status, with the emergency
+			}},
+		{"burst mode 0: the queue waits behind the emergency and keeps its order",
+			Group{ID: 1, BurstMode: BurstQueue, Members: three},
+			[]step{
+				req(0, "b-mid", 1, "b-mid granted req=1 t=0", "a-low taken b-mid", "c-high taken b-mid"),
+				req(1, "c-high", 1, "c-high queued 1"),
+				sos(2, "a-low", 5, "b-mid revoke emergency", "a-low granted req=5 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS", "c-high queued 1"),
+				req(3, "b-mid", 2, "c-high queued 1", "b-mid queued 2"),
+				relz(4, "a-low", "c-high granted req=1 t=0", "a-low taken c-high", "b-mid taken c-high", "b-mid queued 1"),
+			}},
+		{"a member already in line is taken out of it by its emergency",
+			Group{ID: 1, BurstMode: BurstQueue, Members: three},
+			[]step{
+				req(0, "c-high", 1, "c-high granted req=1 t=0", "a-low taken c-high", "b-mid taken c-high"),
+				req(1, "a-low", 1, "a-low queued 1"),
+				sos(2, "a-low", 2, "c-high revoke emergency", "a-low granted req=2 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS"),
+			}},
+		{"a second emergency waits first in line, even in burst mode 1 and a full queue",
+			Group{ID: 1, BurstMode: BurstDeny, Members: three},
+			[]step{
+				sos(0, "a-low", 1, "a-low granted req=1 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS"),
+				sos(1, "c-high", 4, "c-high queued 1"),
+				req(2, "b-mid", 1, "b-mid deny taken"),
+				relz(3, "a-low", "c-high granted req=4 t=0 SOS", "a-low taken c-high SOS", "b-mid taken c-high SOS"),
+			}},
+		{"muted group and listen-only rights do not stop an emergency",
+			Group{ID: 1, Shutup: true, Members: members(mid, listener)},
+			[]step{
+				req(0, "f-listener", 1, "f-listener deny no-permission"),
+				sos(1, "f-listener", 2, "f-listener granted req=2 t=0 SOS", "b-mid taken f-listener SOS"),
+				req(2, "f-listener", 3, "f-listener granted req=3 t=0 SOS"), // a retry keeps the emergency
+			}},
+		{"the member's state and membership do",
+			Group{ID: 1, Members: members(low, Member{Account: "k", State: Killed}, Member{Account: "s", State: Stunned})},
+			[]step{
+				sos(0, "k", 1, "k deny member-state"),
+				sos(0, "s", 1, "s deny member-state"),
+				sos(0, "stranger", 1, "stranger deny not-member"),
+			}},
+		{"a talker's own emergency upgrades its floor",
+			Group{ID: 1, TalkTime: 30 * time.Second, BurstMode: BurstPreempt, Members: three},
+			[]step{
+				req(0, "a-low", 1, "a-low granted req=1 t=30", "b-mid taken a-low", "c-high taken a-low"),
+				sos(1, "a-low", 2, "a-low granted req=2 t=0 SOS"),
+				req(2, "c-high", 1, "c-high deny taken"),
+				tick(time.Minute),
+			}},
+		{"cancelled: the talker may be pre-empted again; a listener loses the floor",
+			Group{ID: 1, BurstMode: BurstPreempt, Members: members(low, high, listener)},
+			[]step{
+				sos(0, "f-listener", 1, "f-listener granted req=1 t=0 SOS", "a-low taken f-listener SOS", "c-high taken f-listener SOS"),
+				{from: "~f-listener", want: []string{"f-listener revoke no-permission", "a-low idle", "c-high idle", "f-listener idle"}},
+				sos(1, "a-low", 2, "a-low granted req=2 t=0 SOS", "c-high taken a-low SOS", "f-listener taken a-low SOS"),
+				{from: "~a-low"},
+				req(2, "c-high", 1, "a-low revoke preempted", "c-high granted req=1 t=0", "a-low taken c-high", "f-listener taken c-high"),
+			}},
+		{"a dropped emergency talker frees the floor for the next",
+			Group{ID: 1, Members: three},
+			[]step{
+				sos(0, "a-low", 1, "a-low granted req=1 t=0 SOS", "b-mid taken a-low SOS", "c-high taken a-low SOS"),
+				req(1, "b-mid", 1, "b-mid queued 1"),
+				{from: "!a-low", want: []string{"b-mid granted req=1 t=0", "a-low taken b-mid", "c-high taken b-mid"}},
+				req(2, "c-high", 1, "c-high queued 1"), // b is no emergency: burst mode 0 queues
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := New()
+			a.SetGroup(tc.group, t0)
+			for i, s := range tc.steps {
+				now := t0.Add(s.at)
+				var got []Message
+				switch {
+				case s.from == "":
+					got = a.Tick(now)
+				case strings.HasPrefix(s.from, "!"):
+					got = a.Drop(s.from[1:], now)
+				case strings.HasPrefix(s.from, "~"):
+					got = a.EndEmergency(s.from[1:], now)
+				default:
+					got = a.Handle(s.from, wire.Floor{Type: s.typ, Group: tc.group.ID, Req: s.req, Emergency: s.sos}, now)
+				}
+				if b := brief(got); !reflect.DeepEqual(b, append([]string{}, s.want...)) {
+					t.Fatalf("step %d (%s %s sos=%v):\n got %q\nwant %q", i, s.from, s.typ, s.sos, b, s.want)
+				}
+			}
+		})
 	}
 }
