@@ -36,7 +36,7 @@ func run() error {
 		embed      = flag.String("embed-broker", "", "start an in-process MQTT broker on `host:port` (when -broker is empty)")
 		prefix     = flag.String("prefix", "ptt", "MQTT topic prefix (the agents' mqtt.topic_prefix)")
 		events     = flag.String("events", "corp", "event dialect: corp or wapi; none: only forwarded webhooks reach devices")
-		hookToken  = flag.String("webhook-token", "", "serve the wapi webhooks at /webhook/wapi/… for posts with this `token` header")
+		hookToken  = flag.String("webhook-token", "", "the `token` header of the platform's webhooks: served at /webhook/wapi/… for posts that carry it, and sent with -emergency-webhook's reports")
 		state      = flag.String("state", "", "keep the world in this JSON `file` across restarts")
 		files      = flag.String("files", "", "keep uploaded files in this `dir` (default: a temporary one)")
 		tokenTTL   = flag.Duration("token-ttl", 24*time.Hour, "access token lifetime")
@@ -56,7 +56,6 @@ func run() error {
 		brokerCA   = flag.String("broker-ca", "", "trust this CA `file` for an mqtts:// -broker")
 		dynsec     = flag.Bool("dynsec", false, "keep the broker's per-member read rights as the plugin's admin (deploy/mosquitto/mosquitto-dynsec.conf)")
 		sosHook    = flag.String("emergency-webhook", "", "POST every device's emergency alert and cancel to this `URL` as a seed 003 §3.1 event report")
-		hookToken  = flag.String("webhook-token", "", "the token header of -emergency-webhook's requests")
 	)
 	flag.Parse()
 	level := slog.LevelInfo

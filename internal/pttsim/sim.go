@@ -49,8 +49,10 @@ type Options struct {
 	// publishes no event for an operator's change (a platform whose only
 	// news is its webhooks, forwarded by WebhookToken).
 	Events string
-	// WebhookToken is the token the platform's wapi webhooks carry
-	// (webhooks.go); empty: no webhook is served.
+	// WebhookToken is the token shared with the platform's integrations:
+	// the wapi webhooks pttsim receives carry it (webhooks.go; empty: none
+	// is served), and the emergency reports it posts carry it in their
+	// token header.
 	WebhookToken string
 	// TokenTTL and RefreshTTL are the lifetimes of access and refresh
 	// tokens (the seed: 86400 s; tests use seconds).
@@ -79,7 +81,7 @@ type Options struct {
 	// EmergencyWebhook, when set, gets every device's emergency alert and
 	// cancel as a seed 003 §3.1 event report (HTTP POST, retried until it
 	// answers 2xx), with WebhookToken in the token header.
-	EmergencyWebhook, WebhookToken string
+	EmergencyWebhook string
 }
 
 // Sim is a running simulator.
