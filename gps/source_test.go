@@ -316,3 +316,36 @@ func TestSourceOnSentence(t *testing.T) {
 		t.Errorf("OnSentence saw %v", types)
 	}
 }
+
+// A 10 Hz receiver through a pty: every cycle is a fix, in order, a tenth
+// of a second apart, and none is dropped for a consumer that keeps up.
+func TestSourceTenHertz(t *testing.T) {
+	data, err := os.ReadFile("testdata/ublox-m8-10hz.nmea")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 20 cycles (2 s of the log).
+	lines := strings.SplitAfter(string(data), "\n")
+	var part strings.Builder
+	for i, n := 0, 0; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "$GPRMC") {
+			if n++; n > 20 {
+				break
+			}
+		}
+		part.WriteString(lines[i])
+	}
+	h := start(t, make(chan gps.Fix, 100), nil)
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
+	go (&gpssim.Player{Speed: 2}).Play(context.Background(), h.dev, []byte(part.String()))
+	first := time.Date(2025, 9, 8, 7, 40, 0, 0, time.UTC)
+	for i := range 20 {
+		f := h.next()
+		if want := first.Add(time.Duration(i) * 100 * time.Millisecond); !f.Time.Equal(want) || !f.Valid || !f.Is(gps.HasGST) {
+			t.Fatalf("fix %d: %v, want a valid fix with GST at %v", i, f, want)
+		}
+	}
+	if st := h.src.Stats(); st.FixesDropped != 0 || st.Late != 0 {
+		t.Errorf("dropped %d, late %d", st.FixesDropped, st.Late)
+	}
+}

@@ -36,10 +36,10 @@ func TestGPSReplayJSON(t *testing.T) {
 	if len(lines) != 181 {
 		t.Errorf("%d fixes, want 181 (one per cycle)", len(lines))
 	}
-	if want := `{"time":"2024-11-19T06:15:00.000Z","lat":48.137156333,"lon":11.576125500,"alt":500.500,"speed":0.000,"mode":3,"sats":12,"hdop":0.76}`; lines[0] != want {
+	if want := `{"time":"2024-11-19T06:15:00.000Z","lat":48.137156333,"lon":11.576125500,"alt":500.500,"speed":0.000,"mode":3,"sats":12,"hdop":0.76,"accuracy":3.80}`; lines[0] != want {
 		t.Errorf("first fix\n%s\nwant\n%s", lines[0], want)
 	}
-	allowed := map[string]bool{"time": true, "lat": true, "lon": true, "alt": true, "speed": true, "course": true, "mode": true, "sats": true, "hdop": true}
+	allowed := map[string]bool{"time": true, "lat": true, "lon": true, "alt": true, "speed": true, "course": true, "mode": true, "sats": true, "hdop": true, "accuracy": true}
 	for _, l := range lines {
 		var o map[string]any
 		if err := json.Unmarshal([]byte(l), &o); err != nil {
@@ -69,7 +69,7 @@ func TestGPSReplayTextFromStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out, "2024-11-19T06:15:00.000Z 3D 48.1371563 11.5761255 500.5m 0.00m/s 12sats hdop 0.76\n") {
+	if !strings.HasPrefix(out, "2024-11-19T06:15:00.000Z 3D 48.1371563 11.5761255 500.5m 0.00m/s 12sats hdop 0.76 ±3.8m\n") {
 		t.Errorf("stdout starts %q", out[:min(len(out), 200)])
 	}
 	// One line per reason that occurred, then the totals.
