@@ -2,9 +2,8 @@
 //
 // We have no receiver to record from, so the logs are made by simulating a
 // vehicle and a sky, and writing each cycle (1 Hz; 10 Hz for the fast
-// receiver) the way a given receiver
-// family documents its output (sentence order, talkers, field precision,
-// empty fields without a fix). The output is deterministic: run
+// receiver) the way a given receiver family documents its output (sentence
+// order, talkers, field precision, empty fields without a fix). The output is deterministic: run
 //
 //	go run ./gps/internal/nmeagen -out gps/testdata
 //
