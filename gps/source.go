@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.bug.st/serial"
@@ -104,7 +105,7 @@ func (e *DeviceError) hint() string {
 		return "add the service user to group dialout"
 	case errors.As(e.Err, &pe) && pe.Code() == serial.PortBusy:
 		return "another program has the port open: stop gpsd or ModemManager, or give it another device"
-	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSerialPort:
+	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSerialPort, errors.Is(e.Err, syscall.EISDIR):
 		return n.Device + " is not a serial port"
 	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSpeed:
 		return "check " + n.Baud

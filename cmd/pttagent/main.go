@@ -28,9 +28,11 @@ const usage = `pttagent — push-to-talk handset agent
 Usage:
   pttagent [run] [--config FILE]        run the agent (default config ` + config.DefaultPath + `)
   pttagent check-config [FILE]          check a config file; exit status 0 when it can be used
-  pttagent gps replay FILE [--json]     print the fixes in an NMEA log
-  pttagent gps watch --device DEV [--baud N]
-                                        live view of a GNSS receiver
+  pttagent gps replay FILE [--json | --gpx | --geojson]
+                                        print the fixes in an NMEA log, or export its track
+  pttagent gps watch --device DEV [--baud N] [--modem TYPE --control PORT]
+                                        live view of a GNSS receiver (or gpsd://host)
+  pttagent gps ports                    list serial ports and their /dev/serial/by-id names
   pttagent gps simulate --log FILE --link PATH
                                         play an NMEA log into a pseudo-terminal at PATH
   pttagent status [--json]              ask the running agent: uplink, GPS, tracks, warnings
