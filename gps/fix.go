@@ -1,8 +1,10 @@
 // Package gps turns the byte stream of a GNSS receiver's serial port into fixes:
 // it splits NMEA 0183 sentences out of noise, decodes the ones that carry a
-// position (RMC, GGA, GSA, VTG, GNS, GLL from any talker), merges each
-// reporting cycle into one Fix, and keeps the serial device open across
-// unplugging and re-enumeration.
+// position or its error (RMC, GGA, GSA, VTG, GNS, GLL, GST from any talker),
+// merges each reporting cycle into one Fix, and keeps the serial device open
+// across unplugging and re-enumeration. A GNSS inside a cellular module is
+// turned on through the module's AT port (Modem, a Switch); a receiver that
+// gpsd owns is read from gpsd's JSON watch (Source.Device gpsd://host).
 package gps
 
 import "time"
