@@ -24,11 +24,12 @@ const DefaultGpsdPort = "2947"
 // of NMEA. TPV reports are the fixes; SKY reports give the DOPs and the
 // satellites used, GST reports the receiver's error estimate.
 
-func isGpsd(device string) bool { return strings.HasPrefix(device, "gpsd://") }
+// IsGpsd reports whether a device names gpsd rather than a serial port.
+func IsGpsd(device string) bool { return strings.HasPrefix(device, "gpsd://") }
 
-// parseGpsd splits gpsd://host[:port][/device] into a dial address and
-// the device path to watch ("" for all of gpsd's devices).
-func parseGpsd(device string) (addr, path string, err error) {
+// ParseGpsd splits gpsd://host[:port][/device] into a dial address and the
+// device path to watch ("" for all of gpsd's devices).
+func ParseGpsd(device string) (addr, path string, err error) {
 	u, err := url.Parse(device)
 	if err != nil {
 		return "", "", fmt.Errorf("not a gpsd address: %w", err)
@@ -45,14 +46,6 @@ func parseGpsd(device string) (addr, path string, err error) {
 	}
 	return net.JoinHostPort(u.Hostname(), port), u.Path, nil
 }
-
-// ParseGpsd checks a gpsd://host[:port][/device] address (config
-// validation): it returns the address gpsd is dialled at and the device
-// watched, "" for all.
-func ParseGpsd(device string) (addr, path string, err error) { return parseGpsd(device) }
-
-// IsGpsd reports whether a device names gpsd rather than a serial port.
-func IsGpsd(device string) bool { return isGpsd(device) }
 
 // ErrGpsdNoDevice marks a gpsd that reports no receiver at all.
 var ErrGpsdNoDevice = errors.New("gpsd has no receiver")

@@ -151,7 +151,7 @@ func (e *ModemError) hint() string {
 	case errors.Is(e.Err, ErrNoAnswer):
 		return "the module is busy or resetting; retrying"
 	case errors.Is(e.Err, ErrRefused):
-		return "check " + n.Commands + " for this module"
+		return "the module refused it: is " + n.Commands + " the right family for it (or are its commands)?"
 	}
 	return ""
 }

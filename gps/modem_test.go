@@ -122,7 +122,7 @@ func TestModemErrors(t *testing.T) {
 	m.Commands.Enable = []string{"AT+QGPS=1", "AT+NOSUCH=1"}
 	err = m.On(ctx)
 	if !errors.As(err, &me) || !errors.Is(err, gps.ErrRefused) || me.Command != "AT+NOSUCH=1" || me.Answer != "ERROR" ||
-		!strings.Contains(err.Error(), "check gps.modem.type") {
+		!strings.Contains(err.Error(), "is gps.modem.type the right family") {
 		t.Errorf("refused: %v", err)
 	}
 

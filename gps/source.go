@@ -52,7 +52,7 @@ type SettingNames struct {
 }
 
 // ConfigNames are the agent's config keys.
-var ConfigNames = SettingNames{Device: "gps.device", Baud: "gps.baud", Control: "gps.modem.control", Commands: "gps.modem.type and its commands"}
+var ConfigNames = SettingNames{Device: "gps.device", Baud: "gps.baud", Control: "gps.modem.control", Commands: "gps.modem.type"}
 
 func (n SettingNames) or() SettingNames {
 	if n == (SettingNames{}) {
@@ -97,7 +97,7 @@ func (e *DeviceError) hint() string {
 	n := e.names.or()
 	var pe *serial.PortError
 	switch {
-	case isGpsd(e.Device):
+	case IsGpsd(e.Device):
 		return gpsdHint(e.Err, n)
 	case errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.kind(), fs.ErrNotExist):
 		return "is the receiver plugged in? check " + n.Device
@@ -244,8 +244,8 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 	log = log.With("device", s.Device)
 	var open func(context.Context) (link, error)
 	var what string
-	if isGpsd(s.Device) {
-		addr, dev, err := parseGpsd(s.Device)
+	if IsGpsd(s.Device) {
+		addr, dev, err := ParseGpsd(s.Device)
 		if err != nil {
 			return &DeviceError{Op: "open", Device: s.Device, Err: err, names: s.Names}
 		}

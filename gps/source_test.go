@@ -349,3 +349,31 @@ func TestSourceTenHertz(t *testing.T) {
 		t.Errorf("dropped %d, late %d", st.FixesDropped, st.Late)
 	}
 }
+
+// Stats.Hint names what to check, in the caller's words.
+func TestStatsHint(t *testing.T) {
+	now := time.Now()
+	quiet := gps.Stats{Device: "/dev/ttyUSB1", Connected: true, Since: now.Add(-4 * time.Second)}
+	if h := quiet.Hint(now, 9600, gps.SettingNames{}); !strings.Contains(h, "nothing from the receiver") || !strings.Contains(h, "set gps.modem.type and gps.modem.control") {
+		t.Errorf("silent port: %q", h)
+	}
+	quiet.Switched = 1
+	if h := quiet.Hint(now, 9600, gps.SettingNames{}); strings.Contains(h, "gps.modem") {
+		t.Errorf("a modem's silent port: %q", h)
+	}
+	if h := quiet.Hint(now.Add(-2*time.Second), 9600, gps.SettingNames{}); h != "" {
+		t.Errorf("too early to say: %q", h)
+	}
+	garbage := gps.Stats{Device: "/dev/ttyUSB1", Connected: true, Since: now, Bytes: 5000}
+	garbage.Drops[gps.DropGarbage] = 40
+	if h := garbage.Hint(now, 38400, gps.SettingNames{}); !strings.Contains(h, "wrong baud rate? (38400 now") || !strings.Contains(h, "try gps.baud 9600, 4800, 115200") {
+		t.Errorf("garbage: %q", h)
+	}
+	garbage.Sentences = 1
+	if h := garbage.Hint(now, 38400, gps.SettingNames{}); h != "" {
+		t.Errorf("some sentences come through: %q", h)
+	}
+	if h := (gps.Stats{Device: "gpsd://localhost", Connected: true, Since: now.Add(-time.Hour)}).Hint(now, 9600, gps.SettingNames{}); h != "" {
+		t.Errorf("gpsd: %q", h)
+	}
+}

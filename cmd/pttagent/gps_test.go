@@ -247,7 +247,7 @@ func TestGPSWatchModem(t *testing.T) {
 	wait.For(t, 5*time.Second, "the simulated module", func() bool { return simOut.Contains("quectel module with its AT port at " + ctl) })
 
 	lines := watchLines(t, 4500*time.Millisecond, "--device", link)
-	if last := lines[len(lines)-1]; !strings.Contains(last, "nothing from the receiver") || !strings.Contains(last, "add --modem and --control") {
+	if last := lines[len(lines)-1]; !strings.Contains(last, "nothing from the receiver") || !strings.Contains(last, "set --modem and --control") {
 		t.Errorf("watch without --modem: %s", last)
 	}
 	lines = watchLines(t, 3500*time.Millisecond, "--device", link, "--modem", "quectel", "--control", ctl)
@@ -279,7 +279,7 @@ func TestGPSWatchWrongBaud(t *testing.T) {
 	}()
 	lines := watchLines(t, 2500*time.Millisecond, "--device", dev.Path)
 	last := lines[len(lines)-1]
-	for _, want := range []string{"not one NMEA sentence: a wrong baud rate? (9600 now", "try --baud 4800, --baud 38400, --baud 115200"} {
+	for _, want := range []string{"not one NMEA sentence: a wrong baud rate? (9600 now", "try --baud 4800, 38400, 115200"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("watch line lacks %q: %s", want, last)
 		}

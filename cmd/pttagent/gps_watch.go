@@ -284,36 +284,6 @@ type watchView struct {
 	prevAt time.Time
 }
 
-// hint says what is wrong with the input when nothing useful comes of
-// it: nothing at all, or bytes that never make a sentence.
-func (v *watchView) hint(now time.Time, st gps.Stats) string {
-	good := st.Sentences + st.Ignored + st.Comments
-	noise := st.Drops[gps.DropGarbage] + st.Drops[gps.DropBinary] + st.Drops[gps.DropChecksum] + st.Drops[gps.DropOverlong] +
-		st.Drops[gps.DropCut] + st.Drops[gps.DropNoChecksum]
-	switch {
-	case v.gpsd || !st.Connected:
-		return ""
-	case st.SwitchErr != nil:
-		return "the GNSS could not be turned on: " + st.SwitchErr.Error()
-	case st.Bytes == 0 && now.Sub(st.Since) >= 3*time.Second:
-		h := "nothing from the receiver: is it powered, and is " + v.device + " its NMEA port?"
-		if !v.modem {
-			h += " A GNSS inside a cellular module streams only once turned on: add --modem and --control"
-		}
-		return h
-	case good == 0 && noise > 0 && st.Bytes >= 200:
-		others := []string{}
-		for _, b := range []int{9600, 4800, 38400, 115200} {
-			if b != v.baud {
-				others = append(others, strconv.Itoa(b))
-			}
-		}
-		return fmt.Sprintf("%d bytes but not one NMEA sentence: a wrong baud rate? (%d now; receivers use 9600 most often, "+
-			"4800 (old), 38400 (u-blox M9/M10), 115200 (fast rates); try --baud %s)", st.Bytes, v.baud, strings.Join(others, ", --baud "))
-	}
-	return ""
-}
-
 func (v *watchView) render(w io.Writer, now time.Time, st gps.Stats, sats []satInView, lastLog string) {
 	rate := 0.0
 	if !v.prevAt.IsZero() {
@@ -360,7 +330,10 @@ func (v *watchView) render(w io.Writer, now time.Time, st gps.Stats, sats []satI
 	case f.Is(gps.HasSats) && f.Sats != used:
 		usedText += fmt.Sprintf(" (the fix says %d)", f.Sats)
 	}
-	hint := v.hint(now, st)
+	hint := ""
+	if !v.gpsd {
+		hint = st.Hint(now, v.baud, watchNames)
+	}
 
 	if !v.term {
 		// One line per second, for a log or a pipe.
