@@ -201,6 +201,10 @@ func (l *gpsdLink) read(ctx context.Context, d *deliverer) (got bool, err error)
 		if long != nil {
 			line = append(long, line...)
 			long = nil
+			if len(line) > maxGpsdLine {
+				l.c.Drops[DropOverlong]++
+				continue
+			}
 		}
 		l.handle(bytes.TrimSpace(line), d)
 		l.publish()

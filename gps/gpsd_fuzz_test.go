@@ -1,8 +1,14 @@
 package gps
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"math"
+	"net"
+	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzGpsdReport feeds arbitrary lines to the gpsd reader as if gpsd sent
@@ -56,5 +62,50 @@ func checkGpsdFix(t *testing.T, f Fix) {
 	}
 	if f.Course < 0 || f.Course >= 360 || f.Speed < 0 || f.Sats < 0 {
 		t.Fatalf("course %v speed %v sats %v", f.Course, f.Speed, f.Sats)
+	}
+}
+
+// The reader puts lines longer than its buffer together, drops one over
+// the limit as overlong (and only that one), and turns silence into
+// ErrSilent, saying when gpsd has no receiver.
+func TestGpsdLinkLines(t *testing.T) {
+	ours, gpsd := net.Pipe()
+	defer gpsd.Close()
+	s := &Source{}
+	l := &gpsdLink{s: s, conn: ours, r: bufio.NewReaderSize(ours, 16<<10), silence: 300 * time.Millisecond}
+	d := newDeliverer()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.read(context.Background(), d)
+		done <- err
+	}()
+	sats := strings.Repeat(`{"PRN":2,"el":43.0,"az":1.0,"ss":39.0,"used":true,"gnssid":0,"svid":2},`, 300) // 21 kB
+	for _, line := range []string{
+		`{"class":"SKY","hdop":0.8,"uSat":9,"satellites":[` + strings.TrimSuffix(sats, ",") + `]}`,
+		`{"class":"XXX","pad":"` + strings.Repeat("x", maxGpsdLine) + `"}`,   // just over
+		`{"class":"XXX","pad":"` + strings.Repeat("x", 3*maxGpsdLine) + `"}`, // far over: skipped as it comes
+		`{"class":"TPV","mode":3,"time":"2024-11-19T06:15:00.000Z","lat":1,"lon":2}`,
+		`{"class":"DEVICES","devices":[]}`,
+	} {
+		if _, err := gpsd.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := <-done
+	if !errors.Is(err, ErrSilent) || !errors.Is(err, ErrGpsdNoDevice) {
+		t.Errorf("after silence: %v", err)
+	}
+	if d.n != 1 {
+		t.Fatalf("%d fixes", d.n)
+	}
+	f := d.q[d.head]
+	if !f.Valid || f.Sats != 9 || f.HDOP != 0.8 || f.Accuracy != 0.8*UERE {
+		t.Errorf("fix %+v: the long SKY was not read", f)
+	}
+	if l.c.Drops[DropOverlong] != 2 || l.c.Drops.Total() != 2 || l.c.Sentences != 2 || l.c.Ignored != 1 {
+		t.Errorf("counters %+v", l.c)
+	}
+	if h := gpsdHint(err, ConfigNames); !strings.Contains(h, "start gpsd with the receiver") {
+		t.Errorf("hint %q", h)
 	}
 }
