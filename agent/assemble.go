@@ -48,6 +48,9 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	}
 	p.GPS = &gps.Source{Device: cfg.GPS.Device, Baud: cfg.GPS.Baud, SilenceTimeout: cfg.GPS.SilenceTimeout.D(),
 		Logger: log.With("part", "gps")}
+	if m := &cfg.GPS.Modem; m.Type != "" {
+		p.GPS.Switch = &gps.Modem{Port: m.Control, Commands: m.Commands(), Timeout: m.Timeout.D()}
+	}
 	p.Tracks = &track.Reporter{Options: trackOptions(cfg.Tracks), Logger: log.With("part", "tracks")}
 	p.OpenQueue = func() (*queue.Queue, error) {
 		if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {

@@ -15,9 +15,11 @@ import (
 //
 //	go test -run XXX -bench . -benchmem -count 5 ./gps/
 
-func benchLog(b *testing.B) ([]byte, [][]byte) {
+func benchLog(b *testing.B) ([]byte, [][]byte) { return benchLogOf(b, "ublox-m8-drive.nmea") }
+
+func benchLogOf(b *testing.B, name string) ([]byte, [][]byte) {
 	b.Helper()
-	data, err := os.ReadFile("testdata/ublox-m8-drive.nmea")
+	data, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,8 +37,14 @@ func reportRate(b *testing.B, n int) {
 
 // BenchmarkPipeline is splitter + decoder + merger from a byte stream, per
 // sentence: what the Source does with every sentence from the port.
-func BenchmarkPipeline(b *testing.B) {
-	data, lines := benchLog(b)
+func BenchmarkPipeline(b *testing.B) { benchPipeline(b, "ublox-m8-drive.nmea") }
+
+// BenchmarkPipelineFast is the same on the 10 Hz log (RMC, VTG, GGA, GSA,
+// GST, GLL per cycle, GSV once a second): GST decoding included.
+func BenchmarkPipelineFast(b *testing.B) { benchPipeline(b, "ublox-m8-10hz.nmea") }
+
+func benchPipeline(b *testing.B, name string) {
+	data, lines := benchLogOf(b, name)
 	r := bytes.NewReader(data)
 	sc := NewScanner(r)
 	var m Merger

@@ -2,6 +2,7 @@ package gps
 
 import (
 	"bytes"
+	"math"
 	"time"
 )
 
@@ -17,10 +18,11 @@ const (
 	kindGNS
 	kindGLL
 	kindZDA
+	kindGST
 	numKinds
 )
 
-var kindNames = [numKinds]string{"", "RMC", "GGA", "GSA", "VTG", "GNS", "GLL", "ZDA"}
+var kindNames = [numKinds]string{"", "RMC", "GGA", "GSA", "VTG", "GNS", "GLL", "ZDA", "GST"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -168,6 +170,8 @@ func decode(s []byte, d *decoded) (decodeResult, Reason) {
 		k = kindGLL
 	case "ZDA":
 		k = kindZDA
+	case "GST":
+		k = kindGST
 	default:
 		return decIgnored, NumReasons
 	}
@@ -193,6 +197,8 @@ func decode(s []byte, d *decoded) (decodeResult, Reason) {
 		d.decodeGLL(&l)
 	case kindZDA:
 		d.decodeZDA(&l)
+	case kindGST:
+		d.decodeGST(&l)
 	}
 	if d.bad >= 0 {
 		return decDropped, DropDecode
@@ -528,4 +534,57 @@ func (d *decoded) decodeZDA(l *fieldList) {
 		return
 	}
 	d.date = c
+}
+
+// $--GST,hhmmss.ss,x.x,x.x,x.x,x.x,x.x,x.x,x.x*hh
+// (time, RMS of the pseudorange residuals, error ellipse semi-major and
+// semi-minor axis (m), orientation of the semi-major axis (degrees true),
+// standard deviation of latitude, longitude and altitude (m))
+//
+// The horizontal error is the root of the sum of the squares of the
+// latitude and longitude deviations (DRMS: the radius within which the
+// position lies with about 63-68 % probability); a receiver that gives only
+// the ellipse has the same DRMS in its axes. All zeros, or nothing, is a
+// receiver that does not estimate its error (some fill the sentence with
+// zeros): not reported.
+func (d *decoded) decodeGST(l *fieldList) {
+	if !d.need(l, 9) {
+		return
+	}
+	d.time(l, 1)
+	for i := 2; i <= 8; i++ {
+		d.value(l, i) // every field must be a number or empty
+	}
+	if o, ok := d.value(l, 5); ok && o > 360 {
+		d.fail(5)
+	}
+	var acc float64
+	lat, ok1 := d.value(l, 6)
+	lon, ok2 := d.value(l, 7)
+	major, ok3 := d.value(l, 3)
+	minor, ok4 := d.value(l, 4)
+	switch {
+	case ok1 && ok2:
+		acc = math.Hypot(lat, lon)
+	case ok3 && ok4:
+		acc = math.Hypot(major, minor)
+	}
+	if acc > 0 && !math.IsInf(acc, 0) {
+		d.fix.Accuracy = acc
+		d.fix.Has |= HasAccuracy | HasGST
+	}
+}
+
+// value reads an optional non-negative decimal; ok says it was there and
+// good (a malformed one fails the sentence).
+func (d *decoded) value(l *fieldList, i int) (v float64, ok bool) {
+	b := l.get(i)
+	if len(b) == 0 {
+		return 0, false
+	}
+	v, ok = parseDecimal(b, false)
+	if !ok {
+		d.fail(i)
+	}
+	return v, ok
 }

@@ -51,8 +51,8 @@ func ExampleMerger() {
 		}
 	}
 	// Output:
-	// after sentence 4: 2002-12-09T09:27:25.000Z 3D 47.2852395 8.5652537 499.6m 0.00m/s 77.5° 8sats hdop 1.01
-	// after sentence 6: 2002-12-09T09:27:26.000Z 3D 47.2852400 8.5652550 499.7m 0.01m/s 77.5° 8sats hdop 1.01
+	// after sentence 4: 2002-12-09T09:27:25.000Z 3D 47.2852395 8.5652537 499.6m 0.00m/s 77.5° 8sats hdop 1.01 ±5.0m
+	// after sentence 6: 2002-12-09T09:27:26.000Z 3D 47.2852400 8.5652550 499.7m 0.01m/s 77.5° 8sats hdop 1.01 ±5.0m
 }
 
 // The agent runs a Source under its errgroup and reads fixes from the

@@ -9,7 +9,7 @@ const jsonTime = "2006-01-02T15:04:05.000Z07:00"
 // the extended buffer. The keys, each present only when known, are
 // time (RFC 3339 UTC, milliseconds; only with a date), lat, lon (degrees),
 // alt (m MSL), speed (m/s), course (degrees true), mode (1 no fix, 2 2D,
-// 3 3D), sats (used) and hdop. Like gpsd's TPV, the position, speed and
+// 3 3D), sats (used), hdop and accuracy (metres, Fix.Accuracy). Like gpsd's TPV, the position, speed and
 // course are written only for a valid fix and the altitude only for a 3D
 // one, so that nobody plots a position the receiver said was not valid.
 //
@@ -63,12 +63,16 @@ func (f *Fix) AppendJSON(dst []byte) []byte {
 		key("hdop")
 		dst = strconv.AppendFloat(dst, f.HDOP, 'f', 2, 64)
 	}
+	if f.Valid && f.Is(HasAccuracy) {
+		key("accuracy")
+		dst = strconv.AppendFloat(dst, f.Accuracy, 'f', 2, 64)
+	}
 	return append(dst, '}')
 }
 
 // AppendText appends f as one compact human-readable line (no newline):
 //
-//	2024-11-19T06:17:41.000Z 3D 48.1173000 11.5166667 545.4m 11.52m/s 84.4° 8sats hdop 0.90
+//	2024-11-19T06:17:41.000Z 3D 48.1173000 11.5166667 545.4m 11.52m/s 84.4° 8sats hdop 0.90 ±4.5m
 //
 // A time without a known date is written as its time of day only; fields
 // the cycle did not report are left out.
@@ -112,6 +116,11 @@ func (f *Fix) AppendText(dst []byte) []byte {
 	if f.Is(HasHDOP) {
 		dst = append(dst, " hdop "...)
 		dst = strconv.AppendFloat(dst, f.HDOP, 'f', 2, 64)
+	}
+	if f.Valid && f.Is(HasAccuracy) {
+		dst = append(dst, " ±"...)
+		dst = strconv.AppendFloat(dst, f.Accuracy, 'f', 1, 64)
+		dst = append(dst, 'm')
 	}
 	if !f.Valid && f.Is(HasPosition) {
 		dst = append(dst, " (not valid)"...)

@@ -13,6 +13,7 @@ type cycle struct {
 	n      int             // sentences merged
 	seen   [numKinds]uint8 // sentences merged, by kind
 	last   kind            // kind of the last sentence merged
+	first  kind            // kind of the first sentence with a time
 	tod    time.Duration
 	hasTOD bool
 	date   civil // from an RMC of this cycle
@@ -63,8 +64,9 @@ type Merger struct {
 	misses int  // cycles in a row that ended by time change although ender is known
 	// closedTOD is the time of the cycle last emitted on its end sentence,
 	// to recognise late sentences of that cycle.
-	closedTOD time.Duration
-	closed    bool
+	closedTOD   time.Duration
+	closedFirst kind // the first timed sentence of that cycle
+	closed      bool
 
 	date    civil         // last known date
 	dateTOD time.Duration // the time of day date applied to
@@ -100,7 +102,11 @@ func (m *Merger) Feed(sentence []byte) (Fix, bool) {
 	}
 
 	if m.closed && !m.cur.hasTOD && d.hasTOD {
-		if d.tod == m.closedTOD {
+		// The time of the cycle just emitted again: a sentence of that
+		// cycle that came after its learned end, unless it is the kind
+		// that began the cycle (a receiver reporting faster than its time
+		// field resolves begins the next cycle with the same time).
+		if d.tod == m.closedTOD && d.kind != m.closedFirst {
 			m.c.Late++
 			m.ender = kindNone
 			return Fix{}, false
@@ -114,16 +120,22 @@ func (m *Merger) Feed(sentence []byte) (Fix, bool) {
 	case d.hasTOD && m.cur.hasTOD && d.tod != m.cur.tod:
 		m.learn()
 		out, emitted = m.emit(), true
-	case m.cur.n > 0 && d.kind != kindGSA && m.cur.seen[d.kind] > 0 && !(d.hasTOD && m.cur.hasTOD):
+	case m.cur.n > 0 && d.kind != kindGSA && m.cur.seen[d.kind] > 0:
+		// A type repeats: a receiver sends each once a cycle (GSA once
+		// per constellation), so this is the next cycle, whether its time
+		// is missing or the same as this one's (whole seconds at 5 Hz).
+		if d.hasTOD && m.cur.hasTOD {
+			m.learn()
+		}
 		out, emitted = m.emit(), true
 	}
 	m.merge(d)
 	if !emitted && d.kind == m.ender && m.cur.seen[d.kind] == 1 {
 		m.misses = 0
-		tod, hasTOD := m.cur.tod, m.cur.hasTOD
+		tod, hasTOD, first := m.cur.tod, m.cur.hasTOD, m.cur.first
 		out, emitted = m.emit(), true
 		// A cycle without a time cannot have late sentences recognised.
-		m.closed, m.closedTOD = hasTOD, tod
+		m.closed, m.closedTOD, m.closedFirst = hasTOD, tod, first
 	}
 	return out, emitted
 }
@@ -159,6 +171,7 @@ func (m *Merger) merge(d *decoded) {
 	c.last = d.kind
 	if d.hasTOD && !c.hasTOD {
 		c.tod, c.hasTOD = d.tod, true
+		c.first = d.kind
 	}
 	switch d.valid {
 	case vGood:
@@ -182,7 +195,10 @@ func (m *Merger) merge(d *decoded) {
 	if h&HasQuality != 0 {
 		f.Quality = d.fix.Quality
 	}
-	f.Has |= h & (HasPosition | HasAltitude | HasSpeed | HasCourse | HasQuality)
+	if h&HasAccuracy != 0 {
+		f.Accuracy = d.fix.Accuracy
+	}
+	f.Has |= h & (HasPosition | HasAltitude | HasSpeed | HasCourse | HasQuality | HasAccuracy | HasGST)
 	if d.kind == kindRMC && d.date.good {
 		c.date = d.date
 	}
@@ -249,6 +265,14 @@ func (m *Merger) emit() Fix {
 		f.Sats, f.Has = c.nprn, f.Has|HasSats
 	}
 	f.Valid = c.good && !c.bad && f.Has&HasPosition != 0
+	switch {
+	case !f.Valid:
+		// An error estimate belongs to a position; an invalid cycle has
+		// none to speak of.
+		f.Accuracy, f.Has = 0, f.Has&^(HasAccuracy|HasGST)
+	case f.Has&HasGST == 0 && f.Has&HasHDOP != 0 && f.HDOP > 0:
+		f.Accuracy, f.Has = f.HDOP*UERE, f.Has|HasAccuracy
+	}
 	// Mode is 2D or 3D exactly when the fix is valid, so that a consumer
 	// looking only at Mode is never misled by a GSA that claims 3D in a
 	// cycle whose RMC says the data are not valid.

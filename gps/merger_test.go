@@ -3,6 +3,7 @@ package gps
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,8 +65,10 @@ func TestMergerCycle(t *testing.T) {
 		Lat:  47 + 17.11437/60, Lon: 8 + 33.91522/60, Alt: 499.6,
 		Speed: 10 * 1852.0 / 3600, Course: 77.52,
 		HDOP: 1.18, PDOP: 1.94, VDOP: 1.54, Sats: 8, Quality: 1, Mode: Mode3D,
-		Has:   HasTime | HasDate | HasPosition | HasAltitude | HasSpeed | HasCourse | HasMode | HasQuality | HasSats | HasHDOP | HasPDOP | HasVDOP,
-		Valid: true,
+		// No GST in the cycle: HDOP × UERE.
+		Accuracy: 1.18 * UERE,
+		Has:      HasTime | HasDate | HasPosition | HasAltitude | HasSpeed | HasCourse | HasMode | HasQuality | HasSats | HasHDOP | HasPDOP | HasVDOP | HasAccuracy,
+		Valid:    true,
 	}
 	if !fixEqual(f, want) {
 		t.Errorf("fix\n got %+v\nwant %+v", f, want)
@@ -80,7 +83,7 @@ func fixEqual(a, b Fix) bool {
 	near := func(x, y float64) bool { return math.Abs(x-y) <= 1e-9 }
 	return a.Time.Equal(b.Time) && near(a.Lat, b.Lat) && near(a.Lon, b.Lon) && near(a.Alt, b.Alt) &&
 		near(a.Speed, b.Speed) && near(a.Course, b.Course) && near(a.HDOP, b.HDOP) && near(a.PDOP, b.PDOP) &&
-		near(a.VDOP, b.VDOP) && a.Sats == b.Sats && a.Quality == b.Quality && a.Mode == b.Mode &&
+		near(a.VDOP, b.VDOP) && near(a.Accuracy, b.Accuracy) && a.Sats == b.Sats && a.Quality == b.Quality && a.Mode == b.Mode &&
 		a.Has == b.Has && a.Valid == b.Valid
 }
 
@@ -380,7 +383,11 @@ func TestMergerIgnores(t *testing.T) {
 }
 
 func TestMergerAllocs(t *testing.T) {
-	in := cycles("092725", "092726", "092727", "092728")
+	var in []string
+	for _, ts := range []string{"092725", "092726", "092727", "092728"} {
+		in = append(in, ubloxCycle(ts)...)
+		in = append(in, "GNGST,"+ts+".00,1.8,,,,1.7,1.3,2.2")
+	}
 	lines := make([][]byte, len(in))
 	for i, s := range in {
 		lines[i] = []byte(frame(s))
@@ -402,7 +409,7 @@ func TestMergerAllocs(t *testing.T) {
 func TestAppendJSON(t *testing.T) {
 	var m Merger
 	got := run(&m, cycles("092725")...)
-	if s := string(got[0].fix.AppendJSON(nil)); s != `{"time":"2002-12-09T09:27:25.000Z","lat":47.285239500,"lon":8.565253667,"alt":499.600,"speed":5.144,"course":77.520,"mode":3,"sats":8,"hdop":1.18}` {
+	if s := string(got[0].fix.AppendJSON(nil)); s != `{"time":"2002-12-09T09:27:25.000Z","lat":47.285239500,"lon":8.565253667,"alt":499.600,"speed":5.144,"course":77.520,"mode":3,"sats":8,"hdop":1.18,"accuracy":5.90}` {
 		t.Errorf("JSON %s", s)
 	}
 	got = run(&m, "GNRMC,,V,,,,,,,,,,N")
@@ -425,6 +432,8 @@ func FuzzMerger(f *testing.F) {
 	f.Add("GNGNS,120000,4807.038,N,01131.000,E,NAN,07,1.2,545.4,46.9,,")
 	f.Add("GPZDA,235959.00,31,12,2024,00,00")
 	f.Add("GNRMC,,V,,,,,,,,,,N")
+	f.Add("GPGST,120000,1.8,,,,1.7,1.3,2.2")
+	f.Add("GPGST,000001,1.8,3.0,4.0,45.0,,,")
 	f.Fuzz(func(t *testing.T, body string) {
 		var m Merger
 		// The same sentence three times, in a cycle with a fixed RMC, so
@@ -452,12 +461,145 @@ func checkFix(t *testing.T, f Fix) {
 	} else if f.Mode == Mode2D || f.Mode == Mode3D {
 		t.Fatalf("invalid fix with mode %v", f.Mode)
 	}
-	for _, v := range []float64{f.Alt, f.Speed, f.Course, f.HDOP, f.PDOP, f.VDOP} {
+	if f.Is(HasAccuracy) != (f.Accuracy > 0) || f.Is(HasAccuracy) && !f.Valid {
+		t.Fatalf("accuracy %v (has %b, valid %v)", f.Accuracy, f.Has, f.Valid)
+	}
+	for _, v := range []float64{f.Alt, f.Speed, f.Course, f.HDOP, f.PDOP, f.VDOP, f.Accuracy} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			t.Fatalf("non-finite value in %+v", f)
 		}
 	}
 	if f.Course < 0 || f.Course >= 360 || f.Speed < 0 {
 		t.Fatalf("course %v speed %v", f.Course, f.Speed)
+	}
+}
+
+func TestMergerAccuracy(t *testing.T) {
+	const (
+		rmc = "GPRMC,120000,A,4807.038,N,01131.000,E,0.5,10.0,010524,,,A"
+		gga = "GPGGA,120000,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
+	)
+	tests := []struct {
+		name string
+		in   []string
+		acc  float64 // 0: none
+		gst  bool
+	}{
+		{"no GST: HDOP × UERE", []string{rmc, gga}, 0.9 * UERE, false},
+		{"GST after GGA wins", []string{rmc, gga, "GPGST,120000,1.8,,,,1.7,1.3,2.2"}, math.Hypot(1.7, 1.3), true},
+		{"GST before GGA wins", []string{"GNGST,120000,1.8,,,,1.7,1.3,2.2", rmc, gga}, math.Hypot(1.7, 1.3), true},
+		{"ellipse only", []string{rmc, gga, "GPGST,120000,1.8,3.0,4.0,45.0,,,"}, 5, true},
+		{"deviations preferred to the ellipse", []string{rmc, gga, "GPGST,120000,1.8,3.0,4.0,45.0,0.6,0.8,1.0"}, 1, true},
+		{"empty GST: HDOP × UERE", []string{rmc, gga, "GPGST,120000,,,,,,,"}, 0.9 * UERE, false},
+		{"all zeros is no estimate", []string{rmc, gga, "GPGST,120000,0.0,0.0,0.0,0.0,0.0,0.0,0.0"}, 0.9 * UERE, false},
+		{"any talker", []string{rmc, gga, "BDGST,120000,1.8,,,,0.3,0.4,2.2"}, 0.5, true},
+		{"relayed talker", []string{rmc, gga, "IIGST,120000,1.8,,,,0.3,0.4,2.2"}, 0.5, true},
+		{"no HDOP, no GST: none", []string{rmc}, 0, false},
+		{"not valid: none", []string{"GPRMC,120000,V,4807.038,N,01131.000,E,0.5,10.0,010524,,,N", "GPGST,120000,1.8,,,,1.7,1.3,2.2"}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m Merger
+			got := run(&m, tt.in...)
+			if len(got) != 1 {
+				t.Fatalf("%d fixes", len(got))
+			}
+			f := got[0].fix
+			if tt.acc == 0 {
+				if f.Is(HasAccuracy) || f.Accuracy != 0 {
+					t.Errorf("accuracy %v (has %v)", f.Accuracy, f.Is(HasAccuracy))
+				}
+				return
+			}
+			if !f.Is(HasAccuracy) || math.Abs(f.Accuracy-tt.acc) > 1e-9 || f.Is(HasGST) != tt.gst {
+				t.Errorf("accuracy %v (has %v, GST %v), want %v (GST %v)", f.Accuracy, f.Is(HasAccuracy), f.Is(HasGST), tt.acc, tt.gst)
+			}
+		})
+	}
+}
+
+func TestMergerGSTDrops(t *testing.T) {
+	for _, in := range []string{
+		"GPGST,120000,1.8,,,,1.7,1.3",         // seven fields
+		"GPGST,120000,1.8,,,,1.7,-1.3,2.2",    // negative deviation
+		"GPGST,120000,1.8,,,,1.7,1x3,2.2",     // letter
+		"GPGST,120000,1.8,3.0,4.0,400,,,",     // orientation over 360
+		"GPGST,250000,1.8,,,,1.7,1.3,2.2",     // hour 25
+		"GPGST,120000,1.8,,,,1.7,1.3,2.2e1",   // exponent
+		"GPGST,120000,1.8,,,,1.7,1.3,+2.2",    // sign
+		"GPGST,120000,1.8,,,,1.7,1.3,Inf",     // not a number
+		"GPGST,120000,1.8,,,,1.7,1.3,2.2,9.9", // an extra field is fine: only the first 8 are read
+	} {
+		var m Merger
+		m.Feed([]byte(frame(in)))
+		want := uint64(1)
+		if strings.HasSuffix(in, ",9.9") {
+			want = 0
+		}
+		if c := m.Counters(); c.Drops[DropDecode] != want {
+			t.Errorf("%s: decode drops %d, want %d", in, c.Drops[DropDecode], want)
+		}
+	}
+}
+
+// A receiver that reports several cycles a second with whole-second
+// times: each repeat of a type is a new cycle, not a late sentence.
+func TestMergerWholeSecondCycles(t *testing.T) {
+	var in []string
+	for sec := 0; sec < 2; sec++ {
+		for k := 0; k < 5; k++ {
+			tm := fmt.Sprintf("12000%d", sec)
+			lat := fmt.Sprintf("4807.%03d", 100*sec+10*k)
+			in = append(in,
+				"GPRMC,"+tm+",A,"+lat+",N,01131.000,E,20.0,10.0,010524,,,A",
+				"GPGGA,"+tm+","+lat+",N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",
+				"GPGSA,A,3,04,05,09,12,,,,,,,,,1.8,0.9,1.5",
+				"GPGLL,"+lat+",N,01131.000,E,"+tm+",A,A")
+		}
+	}
+	var m Merger
+	got := run(&m, in...)
+	if len(got) != 10 {
+		t.Fatalf("%d fixes from 10 cycles", len(got))
+	}
+	for i, e := range got {
+		want := 48 + (7+float64(100*(i/5)+10*(i%5))/1000)/60
+		if math.Abs(e.fix.Lat-want) > 1e-9 || !e.fix.Valid {
+			t.Errorf("fix %d: lat %v valid %v, want %v: cycles merged", i, e.fix.Lat, e.fix.Valid, want)
+		}
+		// The first cycle ends when the second RMC arrives; once GLL is
+		// learned as the end, each cycle is emitted on its GLL.
+		if i > 0 && e.at != 4*i+3 {
+			t.Errorf("fix %d emitted at sentence %d, want %d (its GLL)", i, e.at, 4*i+3)
+		}
+	}
+	if c := m.Counters(); c.Late != 0 || c.Fixes != 10 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+// The 10 Hz log: every cycle is a fix of its own, a tenth of a second
+// after the previous one, with the receiver's own error estimate.
+func TestMergerTenHertz(t *testing.T) {
+	fixes, _ := replayJSON(t, "ublox-m8-10hz.nmea")
+	if len(fixes) != 300 {
+		t.Fatalf("%d fixes from 30 s at 10 Hz", len(fixes))
+	}
+	valid := 0
+	for i, f := range fixes {
+		if i > 0 {
+			if d := f.Time.Sub(fixes[i-1].Time); d != 100*time.Millisecond {
+				t.Fatalf("fix %d is %v after the previous", i, d)
+			}
+		}
+		if f.Valid {
+			valid++
+			if !f.Is(HasAccuracy|HasGST) || f.Accuracy <= 0 || f.Accuracy > 10 {
+				t.Errorf("fix %d: accuracy %v (has %b)", i, f.Accuracy, f.Has)
+			}
+		}
+	}
+	if valid < 250 {
+		t.Errorf("only %d valid fixes", valid)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.bug.st/serial"
@@ -41,6 +42,23 @@ type DeviceError struct {
 	Op     string
 	Device string
 	Err    error
+	names  SettingNames
+}
+
+// SettingNames are the settings a hint tells a technician to check: the
+// agent's config keys (ConfigNames), or a command's own flags.
+type SettingNames struct {
+	Device, Baud, Control, Commands string
+}
+
+// ConfigNames are the agent's config keys.
+var ConfigNames = SettingNames{Device: "gps.device", Baud: "gps.baud", Control: "gps.modem.control", Commands: "gps.modem.type"}
+
+func (n SettingNames) or() SettingNames {
+	if n == (SettingNames{}) {
+		return ConfigNames
+	}
+	return n
 }
 
 func (e *DeviceError) Error() string {
@@ -76,28 +94,37 @@ func (e *DeviceError) kind() error {
 
 // hint says what a technician can do about the error.
 func (e *DeviceError) hint() string {
+	n := e.names.or()
 	var pe *serial.PortError
 	switch {
+	case IsGpsd(e.Device):
+		return gpsdHint(e.Err, n)
 	case errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.kind(), fs.ErrNotExist):
-		return "is the receiver plugged in? check gps.device"
+		return "is the receiver plugged in? check " + n.Device
 	case errors.Is(e.Err, fs.ErrPermission) || errors.Is(e.kind(), fs.ErrPermission):
 		return "add the service user to group dialout"
 	case errors.As(e.Err, &pe) && pe.Code() == serial.PortBusy:
 		return "another program has the port open: stop gpsd or ModemManager, or give it another device"
-	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSerialPort:
-		return "gps.device is not a serial port"
+	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSerialPort, errors.Is(e.Err, syscall.EISDIR):
+		return n.Device + " is not a serial port"
 	case errors.As(e.Err, &pe) && pe.Code() == serial.InvalidSpeed:
-		return "check gps.baud"
+		return "check " + n.Baud
+	case errors.Is(e.Err, ErrSilent) && errors.As(e.Err, new(*ModemError)):
+		return "the module's GNSS is not on; reopening and enabling it again"
 	case errors.Is(e.Err, ErrSilent):
-		return "check gps.baud and the receiver's power; reopening"
+		return "check " + n.Baud + " and the receiver's power; reopening"
 	}
 	return ""
 }
 
 // Source reads fixes from a GNSS receiver on a serial port and keeps the
-// port open across unplugging, re-enumeration and silence.
+// port open across unplugging, re-enumeration and silence; or, with a
+// Device gpsd://host[:port], from gpsd, reconnecting when gpsd restarts.
 type Source struct {
-	Device         string        // e.g. /dev/ttyACM0 or a /dev/serial/by-id/ link
+	// Device is a serial device, e.g. /dev/ttyACM0 or a /dev/serial/by-id/
+	// link, or gpsd://host[:port][/device] (port 2947 by default; the
+	// device, when given, is the one of gpsd's that is watched).
+	Device         string
 	Baud           int           // DefaultBaud when 0
 	Logger         *slog.Logger  // slog.Default() when nil
 	SilenceTimeout time.Duration // DefaultSilenceTimeout when 0
@@ -112,6 +139,17 @@ type Source struct {
 	// one): the agent's health follows the receiver this way, without
 	// polling Stats. It must return quickly.
 	OnState func(connected bool, err error)
+	// Switch, when set, turns the receiver's output on after every open
+	// of the device (a GNSS in a cellular modem: see Modem) and off when
+	// Run returns. Not used with gpsd, which owns its receiver.
+	Switch Switch
+	// OnSatellites, when set, is called with the satellites of every gpsd
+	// SKY report (diagnostics, as OnSentence is for NMEA). It must not
+	// retain the slice.
+	OnSatellites func([]Satellite)
+	// Names are what the errors' hints tell a technician to check;
+	// ConfigNames when zero.
+	Names SettingNames
 
 	mu    sync.Mutex
 	stats Stats
@@ -138,6 +176,10 @@ type Stats struct {
 	FixesDropped uint64
 	LastFix      Fix
 	LastFixAt    time.Time // when LastFix was completed; has a monotonic reading
+	// Switched counts the times the Switch turned the receiver on (or
+	// found it on); SwitchErr is its last failure, cleared by a success.
+	Switched  uint64
+	SwitchErr error
 }
 
 // FixMaxAge is how long a valid fix stands for the handset's position:
@@ -182,17 +224,14 @@ func (s *Source) update(f func(st *Stats)) {
 
 // Run reads the device until ctx is done and sends each completed cycle on
 // fixes, in order. It never blocks on a slow consumer: it keeps the newest
-// four fixes not yet taken and drops older ones (Stats.FixesDropped). A device that cannot be opened, fails or
-// falls silent is reopened with backoff (100 ms doubling to 2 s), forever;
-// the log says so once per change of state, not per attempt. Run returns
-// ctx's error, or at once an error if Device is empty.
+// four fixes not yet taken and drops older ones (Stats.FixesDropped). A
+// device that cannot be opened, fails or falls silent is reopened with
+// backoff (100 ms doubling to 2 s), forever; the log says so once per
+// change of state, not per attempt. Run returns ctx's error, or at once an
+// error if Device is empty or not a valid gpsd:// address.
 func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 	if s.Device == "" {
-		return &DeviceError{Op: "open", Device: `""`, Err: errors.New("no device configured (gps.device)")}
-	}
-	baud := s.Baud
-	if baud == 0 {
-		baud = DefaultBaud
+		return &DeviceError{Op: "open", Device: `""`, Err: errors.New("no device configured (gps.device)"), names: s.Names}
 	}
 	silence := s.SilenceTimeout
 	if silence <= 0 {
@@ -203,6 +242,26 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 		log = slog.Default()
 	}
 	log = log.With("device", s.Device)
+	var open func(context.Context) (link, error)
+	var what string
+	if IsGpsd(s.Device) {
+		addr, dev, err := ParseGpsd(s.Device)
+		if err != nil {
+			return &DeviceError{Op: "open", Device: s.Device, Err: err, names: s.Names}
+		}
+		what = "gpsd"
+		open = func(ctx context.Context) (link, error) { return s.dialGpsd(ctx, addr, dev, silence) }
+	} else {
+		baud := s.Baud
+		if baud == 0 {
+			baud = DefaultBaud
+		}
+		what = "receiver"
+		log = log.With("baud", baud)
+		sc := NewScanner(nil)
+		var m Merger
+		open = func(context.Context) (link, error) { return s.openSerial(baud, silence, sc, &m) }
+	}
 	s.update(func(st *Stats) { *st = Stats{Device: s.Device, Since: time.Now()} })
 
 	d := newDeliverer()
@@ -217,35 +276,26 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 		d.run(ctx, fixes)
 	}()
 	defer wg.Wait()
+	if s.Switch != nil && what == "receiver" {
+		defer s.switchOff(ctx, log)
+	}
 
 	var (
-		sc        = NewScanner(nil)
-		m         Merger
 		backoff   = minBackoff
 		everOpen  bool
 		lostAt    time.Time
 		lastFault string // the open error last logged, to log each kind once
 	)
 	for {
-		port, err := serial.Open(s.Device, &serial.Mode{BaudRate: baud})
-		if err == nil {
-			if err = port.SetReadTimeout(silence); err != nil {
-				port.Close()
-			} else {
-				// Bytes queued before we opened are from the past (a
-				// simulator's pty buffers them); a fix from them would be
-				// stale. Best effort: not every port can.
-				_ = port.ResetInputBuffer()
-			}
-		}
+		l, err := open(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			derr := &DeviceError{Op: "open", Device: s.Device, Err: err}
+			derr := &DeviceError{Op: "open", Device: s.Device, Err: err, names: s.Names}
 			s.update(func(st *Stats) { st.LastErr = derr })
 			if msg := derr.Error(); msg != lastFault {
-				log.Warn("gps: cannot open receiver", "err", derr)
+				log.Warn("gps: cannot open "+what, "err", derr)
 				lastFault = msg
 				s.state(false, derr)
 			}
@@ -258,9 +308,9 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 		lastFault = ""
 		now := time.Now()
 		if everOpen {
-			log.Info("gps: receiver back", "baud", baud, "down", now.Sub(lostAt).Round(time.Millisecond))
+			log.Info("gps: "+what+" back", "down", now.Sub(lostAt).Round(time.Millisecond))
 		} else {
-			log.Info("gps: receiver opened", "baud", baud)
+			log.Info("gps: " + what + " opened")
 		}
 		everOpen = true
 		s.update(func(st *Stats) {
@@ -268,18 +318,23 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 			st.Opens++
 		})
 		s.state(true, nil)
+		var switchErr error
+		if s.Switch != nil && what == "receiver" {
+			switchErr = s.switchOn(ctx, log)
+		}
 
-		got, err := s.read(ctx, port, silence, sc, &m, d)
-		port.Close()
+		got, err := l.read(ctx, d)
+		l.close()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// What was in flight is incomplete: the rest of the cycle is lost
-		// with the device, and the next cycle may be long after.
-		m.discard()
+		if errors.Is(err, ErrSilent) && switchErr != nil {
+			// Silence after a failed enable: say why.
+			err = fmt.Errorf("%w; %w", err, switchErr)
+		}
 		lostAt = time.Now()
-		derr := &DeviceError{Op: "read", Device: s.Device, Err: err}
-		log.Warn("gps: receiver lost", "err", derr)
+		derr := &DeviceError{Op: "read", Device: s.Device, Err: err, names: s.Names}
+		log.Warn("gps: "+what+" lost", "err", derr)
 		lastFault = ""
 		s.update(func(st *Stats) {
 			st.Connected, st.Since, st.LastErr = false, lostAt, derr
@@ -298,13 +353,85 @@ func (s *Source) Run(ctx context.Context, fixes chan<- Fix) error {
 	}
 }
 
-// read feeds the port through the scanner and merger until an error;
-// got says whether any byte arrived.
-func (s *Source) read(ctx context.Context, port serial.Port, silence time.Duration, sc *Scanner, m *Merger, d *deliverer) (got bool, err error) {
+// link is one open connection to the receiver: a serial port or gpsd.
+type link interface {
+	// read delivers the receiver's fixes until an error; got says whether
+	// anything arrived.
+	read(ctx context.Context, d *deliverer) (got bool, err error)
+	close()
+}
+
+// switchOn turns the receiver's output on, logging a failure once per
+// kind; the read that follows goes ahead either way (a module whose GNSS
+// was already on streams all the same).
+func (s *Source) switchOn(ctx context.Context, log *slog.Logger) error {
+	err := s.Switch.On(ctx)
+	var prev error
+	s.update(func(st *Stats) {
+		prev = st.SwitchErr
+		st.SwitchErr = err
+		if err == nil {
+			st.Switched++
+		}
+	})
+	switch {
+	case err != nil && (prev == nil || prev.Error() != err.Error()):
+		log.Warn("gps: cannot turn the GNSS on", "err", err)
+	case err == nil && prev != nil:
+		log.Info("gps: GNSS on again")
+	}
+	return err
+}
+
+// switchOff turns the receiver's output off as Run returns: the context
+// is done by then, so it has a bound of its own.
+func (s *Source) switchOff(ctx context.Context, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*DefaultModemTimeout)
+	defer cancel()
+	if err := s.Switch.Off(ctx); err != nil {
+		log.Warn("gps: cannot turn the GNSS off", "err", err)
+	}
+}
+
+// serialLink is an open serial port with the Source's Scanner and Merger.
+type serialLink struct {
+	s       *Source
+	port    serial.Port
+	silence time.Duration
+	sc      *Scanner
+	m       *Merger
+}
+
+func (s *Source) openSerial(baud int, silence time.Duration, sc *Scanner, m *Merger) (link, error) {
+	port, err := serial.Open(s.Device, &serial.Mode{BaudRate: baud})
+	if err != nil {
+		return nil, err
+	}
+	if err := port.SetReadTimeout(silence); err != nil {
+		port.Close()
+		return nil, err
+	}
+	// Bytes queued before we opened are from the past (a simulator's pty
+	// buffers them); a fix from them would be stale. Best effort: not
+	// every port can.
+	_ = port.ResetInputBuffer()
+	return &serialLink{s: s, port: port, silence: silence, sc: sc, m: m}, nil
+}
+
+func (l *serialLink) close() {
+	l.port.Close()
+	// What was in flight is incomplete: the rest of the cycle is lost
+	// with the device, and the next cycle may be long after.
+	l.m.discard()
+}
+
+// read feeds the port through the scanner and merger until an error.
+func (l *serialLink) read(ctx context.Context, d *deliverer) (got bool, err error) {
+	s, sc, m := l.s, l.sc, l.m
 	// Closing the port is what interrupts a blocked Read.
-	stop := context.AfterFunc(ctx, func() { port.Close() })
+	stop := context.AfterFunc(ctx, func() { l.port.Close() })
 	defer stop()
-	r := &portReader{port: port, silence: silence, before: func() { s.publish(sc, m) }, bytes: &s.bytes}
+	r := &portReader{port: l.port, silence: l.silence, before: func() { s.publish(sc, m) }, bytes: &s.bytes}
 	sc.Reset(r)
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -312,12 +439,8 @@ func (s *Source) read(ctx context.Context, port serial.Port, silence time.Durati
 			s.OnSentence(line)
 		}
 		if f, ok := m.Feed(line); ok {
-			now := time.Now()
-			s.mu.Lock()
-			s.stats.LastFix, s.stats.LastFixAt = f, now
-			s.mu.Unlock()
+			s.fix(f, d)
 			s.publish(sc, m)
-			d.put(f)
 		}
 	}
 	s.publish(sc, m)
@@ -328,6 +451,15 @@ func (s *Source) read(ctx context.Context, port serial.Port, silence time.Durati
 		err = io.ErrUnexpectedEOF
 	}
 	return r.got, err
+}
+
+// fix records f as the last fix and delivers it.
+func (s *Source) fix(f Fix, d *deliverer) {
+	now := time.Now()
+	s.mu.Lock()
+	s.stats.LastFix, s.stats.LastFixAt = f, now
+	s.mu.Unlock()
+	d.put(f)
 }
 
 // publish makes the counters visible to Stats. It runs before every read
@@ -374,83 +506,5 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	}
-}
-
-// deliverQueue is how many fixes wait for a slow consumer. A read from the
-// port can complete several cycles at once (a backlog, a burst after a
-// stall), so a queue of one would drop fixes a prompt consumer still wants;
-// a long one would hand a consumer that fell behind fixes from long ago.
-const deliverQueue = 4
-
-// deliverer hands fixes to a consumer in order without ever blocking the
-// reader: it holds the newest deliverQueue fixes, and drops the oldest when
-// a new one arrives and the queue is full.
-type deliverer struct {
-	mu      sync.Mutex
-	q       [deliverQueue]Fix
-	head, n int
-	first   uint64 // sequence number of q[head]
-	wake    chan struct{}
-	dropped atomic.Uint64
-}
-
-func newDeliverer() *deliverer { return &deliverer{wake: make(chan struct{}, 1)} }
-
-// put queues f, dropping the oldest fix if the queue is full.
-func (d *deliverer) put(f Fix) {
-	d.mu.Lock()
-	if d.n == len(d.q) {
-		d.pop()
-		d.dropped.Add(1)
-	}
-	d.q[(d.head+d.n)%len(d.q)] = f
-	d.n++
-	d.mu.Unlock()
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (d *deliverer) pop() {
-	d.head = (d.head + 1) % len(d.q)
-	d.n--
-	d.first++
-}
-
-// run sends queued fixes on out until ctx is done. The fix being offered
-// stays in the queue until taken, so that put can still drop it if the
-// consumer is too slow.
-func (d *deliverer) run(ctx context.Context, out chan<- Fix) {
-	for {
-		d.mu.Lock()
-		if d.n == 0 {
-			d.mu.Unlock()
-			select {
-			case <-d.wake:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		}
-		f, seq := d.q[d.head], d.first
-		d.mu.Unlock()
-		select {
-		case out <- f:
-			d.mu.Lock()
-			if d.first == seq {
-				d.pop()
-			} else {
-				// put dropped it while we offered it, but it was taken
-				// after all.
-				d.dropped.Add(^uint64(0))
-			}
-			d.mu.Unlock()
-		case <-d.wake:
-			// The queue changed: offer its head again.
-		case <-ctx.Done():
-			return
-		}
 	}
 }

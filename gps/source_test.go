@@ -316,3 +316,64 @@ func TestSourceOnSentence(t *testing.T) {
 		t.Errorf("OnSentence saw %v", types)
 	}
 }
+
+// A 10 Hz receiver through a pty: every cycle is a fix, in order, a tenth
+// of a second apart, and none is dropped for a consumer that keeps up.
+func TestSourceTenHertz(t *testing.T) {
+	data, err := os.ReadFile("testdata/ublox-m8-10hz.nmea")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 20 cycles (2 s of the log).
+	lines := strings.SplitAfter(string(data), "\n")
+	var part strings.Builder
+	for i, n := 0, 0; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "$GPRMC") {
+			if n++; n > 20 {
+				break
+			}
+		}
+		part.WriteString(lines[i])
+	}
+	h := start(t, make(chan gps.Fix, 100), nil)
+	h.waitStats("open", func(s gps.Stats) bool { return s.Connected })
+	go (&gpssim.Player{Speed: 2}).Play(context.Background(), h.dev, []byte(part.String()))
+	first := time.Date(2025, 9, 8, 7, 40, 0, 0, time.UTC)
+	for i := range 20 {
+		f := h.next()
+		if want := first.Add(time.Duration(i) * 100 * time.Millisecond); !f.Time.Equal(want) || !f.Valid || !f.Is(gps.HasGST) {
+			t.Fatalf("fix %d: %v, want a valid fix with GST at %v", i, f, want)
+		}
+	}
+	if st := h.src.Stats(); st.FixesDropped != 0 || st.Late != 0 {
+		t.Errorf("dropped %d, late %d", st.FixesDropped, st.Late)
+	}
+}
+
+// Stats.Hint names what to check, in the caller's words.
+func TestStatsHint(t *testing.T) {
+	now := time.Now()
+	quiet := gps.Stats{Device: "/dev/ttyUSB1", Connected: true, Since: now.Add(-4 * time.Second)}
+	if h := quiet.Hint(now, 9600, gps.SettingNames{}); !strings.Contains(h, "nothing from the receiver") || !strings.Contains(h, "set gps.modem.type and gps.modem.control") {
+		t.Errorf("silent port: %q", h)
+	}
+	quiet.Switched = 1
+	if h := quiet.Hint(now, 9600, gps.SettingNames{}); strings.Contains(h, "gps.modem") {
+		t.Errorf("a modem's silent port: %q", h)
+	}
+	if h := quiet.Hint(now.Add(-2*time.Second), 9600, gps.SettingNames{}); h != "" {
+		t.Errorf("too early to say: %q", h)
+	}
+	garbage := gps.Stats{Device: "/dev/ttyUSB1", Connected: true, Since: now, Bytes: 5000}
+	garbage.Drops[gps.DropGarbage] = 40
+	if h := garbage.Hint(now, 38400, gps.SettingNames{}); !strings.Contains(h, "wrong baud rate? (38400 now") || !strings.Contains(h, "try gps.baud 9600, 4800, 115200") {
+		t.Errorf("garbage: %q", h)
+	}
+	garbage.Sentences = 1
+	if h := garbage.Hint(now, 38400, gps.SettingNames{}); h != "" {
+		t.Errorf("some sentences come through: %q", h)
+	}
+	if h := (gps.Stats{Device: "gpsd://localhost", Connected: true, Since: now.Add(-time.Hour)}).Hint(now, 9600, gps.SettingNames{}); h != "" {
+		t.Errorf("gpsd: %q", h)
+	}
+}

@@ -47,6 +47,9 @@ type Point struct {
 	// taken; non-zero only for heartbeats, whose Created is the time the
 	// position was measured.
 	FixAge int64
+	// Accuracy is the estimated horizontal error in metres (gps.Fix's: the
+	// radius of about 63-68 % probability); 0 when not known.
+	Accuracy float64
 }
 
 // TrackFields are the columns of a version 1 track batch, in order. Names
@@ -54,7 +57,7 @@ type Point struct {
 // the names are not repeated in every message (at a 60 s period most
 // messages carry one point, and a header would double their size); a batch
 // may name its columns in "fields" and a decoder honours that.
-var TrackFields = []string{"seq", "created", "latitude", "longitude", "speed", "altitude", "bearing", "hdop", "sats", "mode", "positionType", "trigger", "fixAge"}
+var TrackFields = []string{"seq", "created", "latitude", "longitude", "speed", "altitude", "bearing", "hdop", "sats", "mode", "positionType", "trigger", "fixAge", "accuracy"}
 
 // trackRequired is how many leading columns every row carries; the rest
 // may be left off the end of a row when they are 0.
@@ -79,8 +82,9 @@ func AppendTrackBatch(dst []byte, pts []Point) []byte {
 }
 
 // AppendTrackRow appends one point's row, e.g.
-// [17,1731997061,22.668835,115.070211,12.3,23.2,231,1.1,9,3] — the last
-// three columns (positionType, trigger, fixAge) only when not all 0.
+// [17,1731997061,22.668835,115.070211,12.3,23.2,231,1.1,9,3] — the
+// columns after mode (positionType, trigger, fixAge, accuracy) only when
+// not all 0.
 func AppendTrackRow(dst []byte, p *Point) []byte {
 	dst = append(dst, '[')
 	dst = strconv.AppendUint(dst, p.Seq, 10)
@@ -96,7 +100,8 @@ func AppendTrackRow(dst []byte, p *Point) []byte {
 	dst = strconv.AppendInt(dst, int64(p.Sats), 10)
 	dst = append(dst, ',')
 	dst = strconv.AppendInt(dst, int64(p.Mode), 10)
-	if p.PositionType == 0 && p.Trigger == 0 && p.FixAge == 0 {
+	accuracy := p.Accuracy > 0 && !math.IsInf(p.Accuracy, 0)
+	if p.PositionType == 0 && p.Trigger == 0 && p.FixAge == 0 && !accuracy {
 		return append(dst, ']')
 	}
 	dst = append(dst, ',')
@@ -105,6 +110,9 @@ func AppendTrackRow(dst []byte, p *Point) []byte {
 	dst = strconv.AppendInt(dst, int64(p.Trigger), 10)
 	dst = append(dst, ',')
 	dst = strconv.AppendInt(dst, p.FixAge, 10)
+	if accuracy {
+		dst = appendFloat(dst, p.Accuracy, 1)
+	}
 	return append(dst, ']')
 }
 
@@ -199,6 +207,9 @@ func DecodeTrackBatch(payload []byte) ([]Point, error) {
 		}
 		if v := num("fixAge"); !math.IsNaN(v) {
 			p.FixAge = int64(v)
+		}
+		if v := num("accuracy"); v > 0 {
+			p.Accuracy = v
 		}
 		pts = append(pts, p)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -52,12 +53,41 @@ func TestTrackRowIsCompact(t *testing.T) {
 	}
 }
 
+// The accuracy column comes last, after the three optional columns, which
+// a point with an accuracy therefore carries.
+func TestTrackRowAccuracy(t *testing.T) {
+	p := samplePoint(17)
+	p.Accuracy = 3.84
+	row := string(AppendTrackRow(nil, &p))
+	if want := ",9,3,0,0,0,3.8]"; !strings.HasSuffix(row, want) {
+		t.Errorf("row = %s, want it to end %s", row, want)
+	}
+	got, err := DecodeTrackBatch(AppendTrackBatch(nil, []Point{p, samplePoint(18)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Accuracy != 3.8 || got[1].Accuracy != 0 {
+		t.Errorf("accuracy decoded as %v and %v, want 3.8 and 0 (not known)", got[0].Accuracy, got[1].Accuracy)
+	}
+	for _, v := range []float64{0, math.NaN(), math.Inf(1), -1} {
+		p.Accuracy = v
+		if row := string(AppendTrackRow(nil, &p)); strings.Count(row, ",") != 9 {
+			t.Errorf("accuracy %v: row %s carries it", v, row)
+		}
+	}
+	// A decoder that names its columns gets null as "not known".
+	pts, err := DecodeTrackBatch([]byte(`{"v":1,"fields":["seq","created","latitude","longitude","accuracy"],"points":[[1,2,3,4,null],[2,2,3,4,7.5]]}`))
+	if err != nil || pts[0].Accuracy != 0 || pts[1].Accuracy != 7.5 {
+		t.Errorf("named columns: %+v, %v", pts, err)
+	}
+}
+
 func TestDecodeRejectsHostileBatches(t *testing.T) {
 	for _, payload := range []string{
 		``, `{`, `[]`, `{"v":2,"fields":[],"points":[]}`,
 		`{"v":1,"fields":["seq"],"points":[[1]]}`,
 		`{"v":1,"points":[[1,2,3,4]]}`,
-		`{"v":1,"points":[[1,2,3,4,5,6,7,8,9,10,11,12,13,14]]}`,
+		`{"v":1,"points":[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]]}`,
 		`{"v":1,"fields":["seq","created","latitude","longitude"],"points":[[1,2,3]]}`,
 		`{"v":1,"fields":["seq","created","latitude","longitude"],"points":[[0,2,3,4]]}`,
 		`{"v":1,"fields":["seq","created","latitude","longitude"],"points":[[1,2,91,4]]}`,

@@ -70,13 +70,16 @@ type Log struct {
 
 type GPS struct {
 	// Device is the serial device of the GNSS receiver, e.g. /dev/ttyUSB0 or
-	// a /dev/serial/by-id/... link (survives re-enumeration). Required.
+	// a /dev/serial/by-id/... link (survives re-enumeration), or
+	// gpsd://host[:port][/device] to read gpsd instead. Required.
 	Device string `yaml:"device"`
 	// Baud is the serial speed: 4800, 9600, 19200, 38400, 57600, 115200,
 	// 230400, 460800 or 921600.
 	Baud int `yaml:"baud"`
 	// SilenceTimeout reopens the device when no byte arrived for this long.
 	SilenceTimeout Duration `yaml:"silence_timeout"`
+	// Modem is a GNSS inside the cellular module (gps.go).
+	Modem GPSModem `yaml:"modem"`
 }
 
 type MQTT struct {
@@ -226,6 +229,9 @@ func Default() Config {
 		GPS: GPS{
 			Baud:           9600,
 			SilenceTimeout: Duration(5 * time.Second),
+			// gps.DefaultModemTimeout: modules answer GNSS commands within
+			// a second or two, a busy one in several.
+			Modem: GPSModem{Timeout: Duration(5 * time.Second)},
 		},
 		MQTT: MQTT{
 			TopicPrefix:    "ptt",

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ func TestProblemsNameFileLineAndKey(t *testing.T) {
 		want []string // substrings of the error, in order of appearance
 	}{
 		{"unknown key with suggestion", minimal + "gps2:\n  baud: 9600\n", []string{"agent.yaml:7: gps2: unknown key; did you mean gps?"}},
-		{"nested typo", strings.Replace(minimal, "  device: /dev/null", "  device: /dev/null\n  baudrate: 9600", 1), []string{"agent.yaml:5: gps.baudrate: unknown key; did you mean gps.baud?", "Valid keys under gps: baud, device, silence_timeout"}},
+		{"nested typo", strings.Replace(minimal, "  device: /dev/null", "  device: /dev/null\n  baudrate: 9600", 1), []string{"agent.yaml:5: gps.baudrate: unknown key; did you mean gps.baud?", "Valid keys under gps: baud, device, modem, silence_timeout"}},
 		{"wrong type", minimal + "tracks:\n  track: high\n", []string{`agent.yaml:8: tracks.track: must be a whole number, not "high"`}},
 		{"bool", minimal + "tracks:\n  loc_share: maybe\n", []string{`agent.yaml:8: tracks.loc_share: must be true or false, not "maybe"`}},
 		{"duration without unit", minimal + "tracks:\n  heartbeat: 300\n", []string{`agent.yaml:8: tracks.heartbeat: "300" has no unit; write 300s`}},
@@ -154,7 +155,8 @@ func TestExampleConfigNeedsProvisioning(t *testing.T) {
 			errs = append(errs, p.Error())
 		}
 	}
-	if len(errs) != 1 || !strings.Contains(errs[0], "agent.example.yaml:35: mqtt.brokers[0]: broker.example.com is a placeholder") {
+	line := 1 + strings.Count(string(data[:strings.Index(string(data), "broker.example.com")]), "\n")
+	if want := fmt.Sprintf("agent.example.yaml:%d: mqtt.brokers[0]: broker.example.com is a placeholder", line); len(errs) != 1 || !strings.Contains(errs[0], want) {
 		t.Fatalf("want the placeholder broker refused, and nothing else: %v", err)
 	}
 	provisioned := strings.Replace(string(data), "broker.example.com", "broker.internal", 1)

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/internal/regular"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -189,9 +191,9 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // resolvePaths anchors relative file names at the config file's directory,
 // so a config and its certificates can be moved together.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.SecretsFile, &c.StateDir, &c.RuntimeDir, &c.GPS.Device, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile,
+	for _, p := range []*string{&c.SecretsFile, &c.StateDir, &c.RuntimeDir, &c.GPS.Device, &c.GPS.Modem.Control, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile,
 		&c.MQTT.TLS.KeyFile, &c.Platform.CAFile, &c.Board.InputDevice, &c.Board.BenchSocket} {
-		if *p != "" && !filepath.IsAbs(*p) {
+		if *p != "" && !filepath.IsAbs(*p) && !gps.IsGpsd(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}

@@ -54,26 +54,7 @@ func (c *Config) validate(probe bool) []Problem {
 		v.err("log.level", "%q is not a level; use debug, info, warn or error", c.Log.Level)
 	}
 
-	// GPS
-	if c.GPS.Device == "" {
-		v.err("gps.device", "required: the receiver's serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…")
-	} else if fi, err := os.Stat(c.GPS.Device); err != nil {
-		// The receiver may be unplugged at boot; the agent waits for it.
-		hint := ""
-		if dev := "/dev/" + filepath.Base(c.GPS.Device); dev != c.GPS.Device {
-			if _, err := os.Stat(dev); err == nil {
-				hint = "; did you mean " + dev + "?"
-			}
-		}
-		v.warn("gps.device", "%s is not there now (%v); the agent will keep trying to open it%s", c.GPS.Device, unwrapPath(err), hint)
-	} else if fi.Mode()&fs.ModeCharDevice == 0 {
-		// A link to a character device (/dev/serial/by-id/…) is followed.
-		v.warn("gps.device", "%s is %s, not a serial port (a character device): the agent will keep failing to open it as one", c.GPS.Device, describeFile(fi.Mode()))
-	}
-	if !contains(standardBauds, c.GPS.Baud) {
-		v.err("gps.baud", "%d is not a standard rate; use one of %s (most receivers: 9600)", c.GPS.Baud, joinInts(standardBauds))
-	}
-	v.between("gps.silence_timeout", c.GPS.SilenceTimeout, time.Second, time.Hour)
+	c.validateGPS(&v)
 
 	// MQTT
 	m := &c.MQTT

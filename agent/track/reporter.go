@@ -414,6 +414,9 @@ func PointOf(f *gps.Fix, now time.Time, trig wire.Trigger, fixAge int64) wire.Po
 	if f.Is(gps.HasSats) {
 		p.Sats = f.Sats
 	}
+	if f.Is(gps.HasAccuracy) {
+		p.Accuracy = f.Accuracy
+	}
 	if p.Mode < int(gps.Mode2D) {
 		p.Mode = int(gps.Mode2D) // valid but the cycle did not say: at least 2D
 	}

@@ -19,8 +19,9 @@ func fix(sec int, lat, lon, speedKmh, course float64) gps.Fix {
 	return gps.Fix{
 		Time: t0.Add(time.Duration(sec) * time.Second), Lat: lat, Lon: lon, Alt: 12.5,
 		Speed: speedKmh / 3.6, Course: course, HDOP: 0.9, Sats: 9, Mode: gps.Mode3D, Quality: 1, Valid: true,
+		Accuracy: 2.7,
 		Has: gps.HasTime | gps.HasDate | gps.HasPosition | gps.HasAltitude | gps.HasSpeed | gps.HasCourse |
-			gps.HasSats | gps.HasHDOP | gps.HasMode | gps.HasQuality,
+			gps.HasSats | gps.HasHDOP | gps.HasMode | gps.HasQuality | gps.HasAccuracy | gps.HasGST,
 	}
 }
 
@@ -277,13 +278,13 @@ func TestCornerPegging(t *testing.T) {
 func TestPointOfConvertsUnits(t *testing.T) {
 	fx := fix(0, 22.5, 115.1, 36, 270)
 	p := PointOf(&fx, t0.Add(time.Hour), wire.TriggerPeriod, 0)
-	if p.Speed != 36 || p.Altitude != 12.5 || p.Bearing != 270 || p.Created != t0.Unix() || p.Mode != 3 || p.Sats != 9 {
+	if p.Speed != 36 || p.Altitude != 12.5 || p.Bearing != 270 || p.Created != t0.Unix() || p.Mode != 3 || p.Sats != 9 || p.Accuracy != 2.7 {
 		t.Errorf("%+v", p)
 	}
 	fx.Has = gps.HasPosition // a bare 2D fix without date
 	fx.Mode = 0
 	p = PointOf(&fx, t0.Add(time.Hour), wire.TriggerPeriod, 0)
-	if !math.IsNaN(p.Speed) || !math.IsNaN(p.Altitude) || p.Created != t0.Add(time.Hour).Unix() || p.Mode != 2 {
+	if !math.IsNaN(p.Speed) || !math.IsNaN(p.Altitude) || p.Created != t0.Add(time.Hour).Unix() || p.Mode != 2 || p.Accuracy != 0 {
 		t.Errorf("%+v", p)
 	}
 }
@@ -331,7 +332,7 @@ func TestReporterQueuesPoints(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 	pts, _ := q.Peek(0, 10, 1<<20, nil)
-	if pts[0].Latitude != 1 || pts[0].Speed != 10 || pts[0].Created != t0.Unix() {
+	if pts[0].Latitude != 1 || pts[0].Speed != 10 || pts[0].Created != t0.Unix() || pts[0].Accuracy != 2.7 {
 		t.Errorf("first point %+v", pts[0])
 	}
 }

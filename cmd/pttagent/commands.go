@@ -134,8 +134,8 @@ hears what the others would. Uses the devices of the config (audio.*) or
 --capture/--playback. Stop the agent first (systemctl stop pttagent): it
 holds the sound card.`,
 			setup: setupAudioTest},
-		{name: "gps", args: "replay|watch|simulate|… ARGS", passFlags: true,
-			summary: "GNSS receiver tools: replay a log, watch a receiver live, simulate one",
+		{name: "gps", args: "replay|watch|ports|simulate ARGS", passFlags: true,
+			summary: "GNSS receiver tools: replay or export a log, watch a receiver live, list serial ports, simulate one",
 			doc:     gpsUsage,
 			setup: func(*flag.FlagSet) runner {
 				return func(ctx context.Context, io stdio, args []string) error {

@@ -7,27 +7,27 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
-	nmea "github.com/adrianmo/go-nmea"
-	"golang.org/x/sys/unix"
+	"path/filepath"
 
 	"github.com/pttagent/pttagent/gps"
 	"github.com/pttagent/pttagent/gps/gpssim"
 )
 
 const gpsUsage = `Usage:
-  pttagent gps replay FILE [--json]        print the fixes in an NMEA log (FILE - is stdin)
-  pttagent gps watch --device DEV [--baud N]
-                                           live view of a receiver, for a technician
+  pttagent gps replay FILE [--json | --gpx | --geojson]
+                                           print the fixes in an NMEA log (FILE - is stdin),
+                                           or export its track as GPX 1.1 or GeoJSON
+  pttagent gps watch --device DEV [--baud N] [--modem TYPE --control PORT]
+                                           live view of a receiver, for a technician; DEV may
+                                           be gpsd://host[:port]; --modem quectel|simcom turns a
+                                           cellular module's GNSS on through its AT port
+  pttagent gps ports                       list the serial ports and their /dev/serial/by-id names
   pttagent gps simulate --log FILE --link PATH [--speed X] [--loop=true] [--retime=true]
-                                           play a log into a pseudo-terminal linked at PATH
+                        [--modem TYPE --control PATH]
+                                           play a log into a pseudo-terminal linked at PATH; with
+                                           --modem, as a cellular module whose GNSS streams only
+                                           after its enable command on the AT port at --control
 `
 
 // gpsCommand runs `pttagent gps ...`.
@@ -43,6 +43,8 @@ func gpsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return gpsWatch(ctx, args[1:], stdout, stderr)
 	case "simulate":
 		return gpsSimulate(ctx, args[1:], stdout, stderr)
+	case "ports":
+		return gpsPorts(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, gpsUsage)
 		return nil
@@ -86,28 +88,47 @@ func flagErr(err error) error {
 	return errUsage
 }
 
+// replayFormat is what replay writes.
+type replayFormat int
+
+const (
+	formatText    replayFormat = iota // one line per fix
+	formatJSON                        // one JSON object per fix
+	formatGPX                         // the valid fixes as a GPX 1.1 track
+	formatGeoJSON                     // the valid fixes as a GeoJSON LineString
+)
+
 func gpsReplay(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", stderr)
-	asJSON := fs.Bool("json", false, "one JSON object per fix: time, lat, lon, alt, speed, course, mode, sats, hdop")
+	asJSON := fs.Bool("json", false, "one JSON object per fix: time, lat, lon, alt, speed, course, mode, sats, hdop, accuracy")
+	asGPX := fs.Bool("gpx", false, "the track of the valid fixes as GPX 1.1 (time, elevation, fix, sats, HDOP)")
+	asGeoJSON := fs.Bool("geojson", false, "the track of the valid fixes as a GeoJSON LineString, times in coordTimes")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return flagErr(err)
 	}
-	if len(files) != 1 {
-		fmt.Fprintln(stderr, "pttagent gps replay: one FILE (or -) please")
+	format, n := formatText, 0
+	for f, on := range map[replayFormat]bool{formatJSON: *asJSON, formatGPX: *asGPX, formatGeoJSON: *asGeoJSON} {
+		if on {
+			format, n = f, n+1
+		}
+	}
+	if len(files) != 1 || n > 1 {
+		fmt.Fprintln(stderr, "pttagent gps replay: one FILE (or -) please, and at most one of --json, --gpx, --geojson")
 		fs.Usage()
 		return errUsage
 	}
 	var in io.Reader = os.Stdin
-	if name := files[0]; name != "-" {
-		f, err := os.Open(name)
+	name := "stdin"
+	if files[0] != "-" {
+		f, err := os.Open(files[0])
 		if err != nil {
 			return fmt.Errorf("gps replay: %w", err)
 		}
 		defer f.Close()
-		in = f
+		in, name = f, filepath.Base(files[0])
 	}
-	c, err := replay(in, stdout, *asJSON)
+	c, err := replay(in, stdout, format, name)
 	printCounters(stderr, &c)
 	if err != nil {
 		return fmt.Errorf("gps replay %s: %w", files[0], err)
@@ -116,19 +137,32 @@ func gpsReplay(args []string, stdout, stderr io.Writer) error {
 }
 
 // replay decodes an NMEA log as fast as it can and writes one line per
-// completed cycle. It allocates nothing per sentence or per fix.
-func replay(in io.Reader, out io.Writer, asJSON bool) (gps.Counters, error) {
+// completed cycle, or the track of its valid fixes. Lines allocate
+// nothing per sentence or per fix.
+func replay(in io.Reader, out io.Writer, format replayFormat, name string) (gps.Counters, error) {
 	w := bufio.NewWriterSize(out, 64<<10)
 	sc := gps.NewScanner(in)
 	var m gps.Merger
 	line := make([]byte, 0, 256)
+	var track trackWriter
+	switch format {
+	case formatGPX:
+		track = newGPX(w, name)
+	case formatGeoJSON:
+		track = &geoJSON{w: w, name: name}
+	}
 	emit := func(f *gps.Fix) {
-		if asJSON {
-			line = f.AppendJSON(line[:0])
-		} else {
-			line = f.AppendText(line[:0])
+		switch format {
+		case formatJSON:
+			line = append(f.AppendJSON(line[:0]), '\n')
+		case formatText:
+			line = append(f.AppendText(line[:0]), '\n')
+		default:
+			if f.Valid && f.Is(gps.HasPosition) {
+				track.add(f)
+			}
+			return
 		}
-		line = append(line, '\n')
 		w.Write(line)
 	}
 	for sc.Scan() {
@@ -138,6 +172,9 @@ func replay(in io.Reader, out io.Writer, asJSON bool) (gps.Counters, error) {
 	}
 	if f, ok := m.Flush(); ok {
 		emit(&f)
+	}
+	if track != nil {
+		track.end()
 	}
 	c, mc := sc.Counters(), m.Counters()
 	c.Add(&mc)
@@ -159,21 +196,39 @@ func printCounters(w io.Writer, c *gps.Counters) {
 func gpsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("simulate", stderr)
 	logFile := fs.String("log", "", "NMEA log to play (required)")
-	link := fs.String("link", "", "path of the symlink to the pseudo-terminal, e.g. /tmp/gps0 (required)")
+	link := fs.String("link", "", "path of the symlink to the pseudo-terminal, e.g. /tmp/gps0 (required); with --modem, the NMEA port")
 	speed := fs.Float64("speed", 1, "playback speed: 1 real time, 10 ten times as fast")
 	loop := fs.Bool("loop", true, "start the log again when it ends")
 	retime := fs.Bool("retime", true, "rewrite times and dates to now, so looped fixes are fresh")
+	modemType := fs.String("modem", "", "simulate a cellular module whose GNSS streams only after its enable command: quectel or simcom")
+	control := fs.String("control", "", "with --modem: path of the symlink to the module's AT port, e.g. /tmp/at0")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return flagErr(err)
 	}
-	if *logFile == "" || *link == "" || len(rest) > 0 || *speed <= 0 {
-		fmt.Fprintln(stderr, "pttagent gps simulate: --log and --link are required, --speed must be positive")
+	if *logFile == "" || *link == "" || len(rest) > 0 || *speed <= 0 || (*modemType == "") != (*control == "") {
+		fmt.Fprintln(stderr, "pttagent gps simulate: --log and --link are required, --speed must be positive, --modem and --control go together")
 		fs.Usage()
 		return errUsage
 	}
 	data, err := os.ReadFile(*logFile)
 	if err != nil {
+		return fmt.Errorf("gps simulate: %w", err)
+	}
+	p := gpssim.Player{Speed: *speed, Loop: *loop, Retime: *retime}
+	looping := map[bool]string{true: ", looping", false: ""}[*loop]
+	if *modemType != "" {
+		m, err := gpssim.NewModem(*control, *link, *modemType)
+		if err != nil {
+			return fmt.Errorf("gps simulate: %w", err)
+		}
+		defer m.Close()
+		fmt.Fprintf(stdout, "gps simulate: %s module with its AT port at %s (%s) and its NMEA port at %s (%s); the GNSS plays %s at %gx%s once turned on; Ctrl-C to stop\n",
+			*modemType, *control, m.Control.Name(), *link, m.NMEA.Name(), *logFile, *speed, looping)
+		err = m.Run(ctx, &p, data)
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("gps simulate: %w", err)
 	}
 	dev, err := gpssim.NewDevice(*link)
@@ -185,8 +240,7 @@ func gpsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// arrive stale later.
 	dev.Lossy = true
 	fmt.Fprintf(stdout, "gps simulate: receiver at %s (%s), playing %s at %gx%s; Ctrl-C to stop\n",
-		*link, dev.Name(), *logFile, *speed, map[bool]string{true: ", looping", false: ""}[*loop])
-	p := gpssim.Player{Speed: *speed, Loop: *loop, Retime: *retime}
+		*link, dev.Name(), *logFile, *speed, looping)
 	err = p.Play(ctx, dev, data)
 	if ctx.Err() != nil {
 		return nil
@@ -195,307 +249,4 @@ func gpsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("gps simulate: %w", err)
 	}
 	return nil
-}
-
-func gpsWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("watch", stderr)
-	device := fs.String("device", "", "serial device of the receiver, e.g. /dev/ttyACM0 (required)")
-	baud := fs.Int("baud", gps.DefaultBaud, "baud rate")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	if *device == "" || len(rest) > 0 {
-		fmt.Fprintln(stderr, "pttagent gps watch: --device is required")
-		fs.Usage()
-		return errUsage
-	}
-	sky := newSky()
-	var lastLog logLine
-	src := &gps.Source{Device: *device, Baud: *baud, OnSentence: sky.observe,
-		Logger: slog.New(slog.NewTextHandler(&lastLog, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	fixes := make(chan gps.Fix, 1)
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, fixes) }()
-	go func() {
-		for range fixes { // the view reads the last fix from Stats
-		}
-	}()
-	term := isTerminal(stdout)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	v := watchView{device: *device, baud: *baud, term: term}
-	for {
-		select {
-		case <-ctx.Done():
-			<-done
-			if term {
-				fmt.Fprintln(stdout)
-			}
-			return nil
-		case now := <-tick.C:
-			v.render(stdout, now, src.Stats(), sky.snapshot(now), lastLog.get())
-		}
-	}
-}
-
-// isTerminal reports whether w is a terminal, for the refreshing view.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
-// logLine keeps the last line the Source logged, to show the device state
-// without scrolling the view.
-type logLine struct {
-	mu   sync.Mutex
-	line string
-}
-
-func (l *logLine) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	l.line = strings.TrimSpace(string(p))
-	l.mu.Unlock()
-	return len(p), nil
-}
-
-func (l *logLine) get() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.line
-}
-
-// satInView is one satellite from GSV, marked used from GSA.
-type satInView struct {
-	system    string // GPS, GLONASS, Galileo, BeiDou, QZSS, NavIC, SBAS
-	prn       int64
-	elevation int64
-	azimuth   int64
-	snr       int64 // dB-Hz; 0 when not tracked
-	used      bool
-	seen      time.Time
-}
-
-// sky collects satellites in view. This is diagnostics, so it uses go-nmea
-// (allocating) rather than the hot-path decoder.
-type sky struct {
-	mu   sync.Mutex
-	sats map[string]*satInView
-	used map[string]time.Time
-}
-
-func newSky() *sky { return &sky{sats: map[string]*satInView{}, used: map[string]time.Time{}} }
-
-var systemOfTalker = map[string]string{"GP": "GPS", "GL": "GLONASS", "GA": "Galileo", "BD": "BeiDou", "GB": "BeiDou", "GQ": "QZSS", "GI": "NavIC"}
-
-// NMEA 4.10 GSA system IDs.
-var systemOfID = map[int64]string{1: "GPS", 2: "GLONASS", 3: "Galileo", 4: "BeiDou", 5: "QZSS", 6: "NavIC"}
-
-// systemOfPRN guesses the system of a GN-talker PRN from NMEA's numbering
-// ranges (GPS 1-32, SBAS 33-64, GLONASS 65-96).
-func systemOfPRN(prn int64) string {
-	switch {
-	case prn >= 33 && prn <= 64:
-		return "SBAS"
-	case prn >= 65 && prn <= 96:
-		return "GLONASS"
-	}
-	return "GPS"
-}
-
-func (s *sky) observe(line []byte) {
-	typ := string(line[3:min(len(line), 6)])
-	if typ != "GSV" && typ != "GSA" {
-		return
-	}
-	sentence, err := nmea.Parse(string(line))
-	if err != nil {
-		return
-	}
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch m := sentence.(type) {
-	case nmea.GSV:
-		sys := systemOfTalker[m.Talker]
-		for _, in := range m.Info {
-			name := sys
-			if name == "" {
-				name = systemOfPRN(in.SVPRNNumber)
-			}
-			key := fmt.Sprintf("%s %d", name, in.SVPRNNumber)
-			s.sats[key] = &satInView{system: name, prn: in.SVPRNNumber, elevation: in.Elevation, azimuth: in.Azimuth, snr: in.SNR, seen: now}
-		}
-	case nmea.GSA:
-		for _, sv := range m.SV {
-			prn, err := strconv.ParseInt(sv, 10, 64) // not Sscan: "09" would be octal
-			if err != nil {
-				continue
-			}
-			name := systemOfID[m.SystemID]
-			if name == "" {
-				name = systemOfTalker[m.Talker]
-			}
-			if name == "" {
-				name = systemOfPRN(prn)
-			}
-			s.used[fmt.Sprintf("%s %d", name, prn)] = now
-		}
-	}
-}
-
-// snapshot returns the satellites seen in the last 10 s, by system and PRN.
-func (s *sky) snapshot(now time.Time) []satInView {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []satInView
-	for key, v := range s.sats {
-		if now.Sub(v.seen) > 10*time.Second {
-			delete(s.sats, key)
-			continue
-		}
-		sat := *v
-		sat.used = now.Sub(s.used[key]) < 3*time.Second
-		out = append(out, sat)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].system != out[j].system {
-			return out[i].system < out[j].system
-		}
-		return out[i].prn < out[j].prn
-	})
-	return out
-}
-
-// watchView renders the technician's view once a second.
-type watchView struct {
-	device string
-	baud   int
-	term   bool
-	prev   gps.Stats
-	prevAt time.Time
-}
-
-func (v *watchView) render(w io.Writer, now time.Time, st gps.Stats, sats []satInView, lastLog string) {
-	rate := 0.0
-	if !v.prevAt.IsZero() {
-		rate = float64(st.Sentences+st.Ignored-v.prev.Sentences-v.prev.Ignored) / now.Sub(v.prevAt).Seconds()
-	}
-	v.prev, v.prevAt = st, now
-
-	state := "waiting"
-	switch {
-	case st.Connected:
-		state = "connected since " + st.Since.Format("15:04:05")
-	case st.LastErr != nil:
-		state = "NOT CONNECTED: " + st.LastErr.Error()
-	}
-	f := st.LastFix
-	age := "never"
-	if !st.LastFixAt.IsZero() {
-		age = fmt.Sprintf("%.1fs ago", now.Sub(st.LastFixAt).Seconds())
-	}
-	fix := f.Mode.String()
-	switch {
-	case st.LastFixAt.IsZero():
-		fix = "no fix yet"
-	case f.Valid:
-		fix += " valid"
-	default:
-		fix += " not valid"
-	}
-	tracked := 0
-	for _, s := range sats {
-		if s.snr > 0 {
-			tracked++
-		}
-	}
-
-	if !v.term {
-		// One line per second, for a log or a pipe.
-		line := fmt.Sprintf("%s %s", now.UTC().Format("15:04:05Z"), fix)
-		if f.Valid {
-			line += fmt.Sprintf(" %.7f %.7f", f.Lat, f.Lon)
-			if f.Is(gps.HasAltitude) {
-				line += fmt.Sprintf(" alt %.1fm", f.Alt)
-			}
-			if f.Is(gps.HasSpeed) {
-				line += fmt.Sprintf(" %.1fm/s", f.Speed)
-			}
-			if f.Is(gps.HasCourse) {
-				line += fmt.Sprintf(" %.1f°", f.Course)
-			}
-		}
-		line += fmt.Sprintf(" | sats used %d, %d tracked of %d in view | fix %s | %.1f sentences/s | dropped %d | %s",
-			f.Sats, tracked, len(sats), age, rate, st.Drops.Total(), state)
-		fmt.Fprintln(w, line)
-		return
-	}
-
-	var b strings.Builder
-	b.WriteString("\x1b[H\x1b[2J") // home, clear
-	fmt.Fprintf(&b, "pttagent gps watch — %s @ %d baud — %s\n", v.device, v.baud, now.Format("15:04:05"))
-	fmt.Fprintf(&b, "device    %s (opened %d, lost %d, %d bytes)\n", state, st.Opens, st.Disconnects, st.Bytes)
-	fmt.Fprintf(&b, "fix       %s, received %s", fix, age)
-	if f.Is(gps.HasTime | gps.HasDate) {
-		fmt.Fprintf(&b, ", receiver time %s", f.Time.UTC().Format("2006-01-02 15:04:05.000Z"))
-	}
-	b.WriteString("\n")
-	if f.Is(gps.HasPosition) {
-		fmt.Fprintf(&b, "position  %.7f %.7f", f.Lat, f.Lon)
-		if f.Is(gps.HasAltitude) {
-			fmt.Fprintf(&b, "  alt %.1f m", f.Alt)
-		}
-		b.WriteString("\n")
-	}
-	if f.Is(gps.HasSpeed) || f.Is(gps.HasCourse) {
-		fmt.Fprintf(&b, "motion    %.2f m/s (%.1f km/h)", f.Speed, f.Speed*3.6)
-		if f.Is(gps.HasCourse) {
-			fmt.Fprintf(&b, "  course %.1f°", f.Course)
-		}
-		b.WriteString("\n")
-	}
-	fmt.Fprintf(&b, "sats      %d used, %d tracked, %d in view", f.Sats, tracked, len(sats))
-	if f.Is(gps.HasHDOP) {
-		fmt.Fprintf(&b, "  HDOP %.2f", f.HDOP)
-	}
-	if f.Is(gps.HasPDOP) {
-		fmt.Fprintf(&b, "  PDOP %.2f", f.PDOP)
-	}
-	if f.Is(gps.HasVDOP) {
-		fmt.Fprintf(&b, "  VDOP %.2f", f.VDOP)
-	}
-	b.WriteString("\n")
-	fmt.Fprintf(&b, "input     %.1f sentences/s, %d fixes, %d ignored, %d late\n", rate, st.Fixes, st.Ignored, st.Late)
-	b.WriteString("errors    ")
-	if st.Drops.Total() == 0 {
-		b.WriteString("none")
-	}
-	for r := gps.Reason(0); r < gps.NumReasons; r++ {
-		if n := st.Drops[r]; n > 0 {
-			fmt.Fprintf(&b, "%s %d  ", r, n)
-		}
-	}
-	b.WriteString("\n")
-	if lastLog != "" {
-		fmt.Fprintf(&b, "log       %s\n", lastLog)
-	}
-	b.WriteString("\n  system   PRN  elev  azim  SNR  used\n")
-	for _, s := range sats {
-		snr, bar := "  -", ""
-		if s.snr > 0 {
-			snr = fmt.Sprintf("%3d", s.snr)
-			bar = strings.Repeat("#", int(s.snr/5))
-		}
-		used := ""
-		if s.used {
-			used = "  *"
-		}
-		fmt.Fprintf(&b, "  %-7s %4d  %4d  %4d  %s %-4s %s\n", s.system, s.prn, s.elevation, s.azimuth, snr, used, bar)
-	}
-	io.WriteString(w, b.String())
 }

@@ -153,6 +153,34 @@ const lossyWait = 50 * time.Millisecond
 // Dropped returns how many bytes a Lossy device has thrown away.
 func (d *Device) Dropped() uint64 { return d.dropped.Load() }
 
+// Read returns what the reader wrote into the port (a modem's control
+// port reads commands this way). It fails with ErrUnplugged while
+// unplugged, and with os.ErrDeadlineExceeded after SetReadDeadline's time.
+func (d *Device) Read(p []byte) (int, error) {
+	d.mu.Lock()
+	m := d.master
+	d.mu.Unlock()
+	if m == nil {
+		return 0, ErrUnplugged
+	}
+	n, err := m.Read(p)
+	if errors.Is(err, os.ErrClosed) {
+		err = ErrUnplugged
+	}
+	return n, err
+}
+
+// SetReadDeadline bounds the Reads of the device as it is now plugged.
+func (d *Device) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	m := d.master
+	d.mu.Unlock()
+	if m == nil {
+		return ErrUnplugged
+	}
+	return m.SetReadDeadline(t)
+}
+
 // WriteString is Write for a string.
 func (d *Device) WriteString(s string) (int, error) { return d.Write([]byte(s)) }
 

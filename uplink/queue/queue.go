@@ -384,7 +384,9 @@ func encode(b []byte, p *wire.Point) []byte {
 	b[0] = recordVersion
 	le := binary.LittleEndian
 	le.PutUint64(b[1:], uint64(p.Created))
-	for i, f := range [...]float64{p.Latitude, p.Longitude, p.Speed, p.Altitude, p.Bearing, p.HDOP, 0} {
+	// The seventh float was reserved (0) before points had an accuracy, so
+	// records written before it read as "not known".
+	for i, f := range [...]float64{p.Latitude, p.Longitude, p.Speed, p.Altitude, p.Bearing, p.HDOP, p.Accuracy} {
 		le.PutUint64(b[9+8*i:], math.Float64bits(f))
 	}
 	le.PutUint32(b[65:], uint32(p.Sats))
@@ -403,7 +405,7 @@ func decode(b []byte) (wire.Point, error) {
 	le := binary.LittleEndian
 	p.Created = int64(le.Uint64(b[1:]))
 	f := func(i int) float64 { return math.Float64frombits(le.Uint64(b[9+8*i:])) }
-	p.Latitude, p.Longitude, p.Speed, p.Altitude, p.Bearing, p.HDOP = f(0), f(1), f(2), f(3), f(4), f(5)
+	p.Latitude, p.Longitude, p.Speed, p.Altitude, p.Bearing, p.HDOP, p.Accuracy = f(0), f(1), f(2), f(3), f(4), f(5), f(6)
 	p.Sats = int(le.Uint32(b[65:]))
 	p.Mode = int(b[69])
 	p.PositionType = int(b[70])

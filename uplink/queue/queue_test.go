@@ -15,7 +15,7 @@ import (
 
 func pt(lat float64) *wire.Point {
 	return &wire.Point{Created: 1731997061, Latitude: lat, Longitude: 115.07, Speed: 12.5,
-		Altitude: math.NaN(), Bearing: 90, HDOP: 1.2, Sats: 8, Mode: 3, Trigger: wire.TriggerHeartbeat, FixAge: 42}
+		Altitude: math.NaN(), Bearing: 90, HDOP: 1.2, Sats: 8, Mode: 3, Trigger: wire.TriggerHeartbeat, FixAge: 42, Accuracy: 3.8}
 }
 
 func openQ(t *testing.T, path string, max int) *Queue {
@@ -41,7 +41,7 @@ func TestAppendPeekAckInOrder(t *testing.T) {
 		t.Fatalf("Peek = %+v, %v", got, err)
 	}
 	p := got[0]
-	if !math.IsNaN(p.Altitude) || p.Speed != 12.5 || p.Sats != 8 || p.Trigger != wire.TriggerHeartbeat || p.FixAge != 42 || p.Created != 1731997061 {
+	if !math.IsNaN(p.Altitude) || p.Speed != 12.5 || p.Sats != 8 || p.Trigger != wire.TriggerHeartbeat || p.FixAge != 42 || p.Accuracy != 3.8 || p.Created != 1731997061 {
 		t.Errorf("round trip = %+v", p)
 	}
 	// A window of batches: the next batch starts after the one in flight.

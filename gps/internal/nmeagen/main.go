@@ -1,9 +1,9 @@
 // Command nmeagen synthesises the NMEA logs in gps/testdata.
 //
 // We have no receiver to record from, so the logs are made by simulating a
-// vehicle and a sky, and writing each 1 Hz cycle the way a given receiver
-// family documents its output (sentence order, talkers, field precision,
-// empty fields without a fix). The output is deterministic: run
+// vehicle and a sky, and writing each cycle (1 Hz; 10 Hz for the fast
+// receiver) the way a given receiver family documents its output (sentence
+// order, talkers, field precision, empty fields without a fix). The output is deterministic: run
 //
 //	go run ./gps/internal/nmeagen -out gps/testdata
 //
@@ -48,5 +48,6 @@ func logs() []logFile {
 		{"coldstart.nmea", ubloxM8(coldStart(time.Date(2024, 11, 19, 5, 58, 0, 0, time.UTC), -33.868820, 151.209290, 19))},
 		{"midnight.nmea", midnight(simulate(midnightScript, time.Date(2024, 12, 31, 23, 59, 30, 0, time.UTC), 40.712776, -74.005974, 23))},
 		{"hostile.nmea", hostile(ublox, 29)},
+		{"ublox-m8-10hz.nmea", ubloxM8Fast(simulateAt(fastScript, time.Date(2025, 9, 8, 7, 40, 0, 0, time.UTC), 52.520008, 13.404954, 31, 10), 10)},
 	}
 }

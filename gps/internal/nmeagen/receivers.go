@@ -235,3 +235,59 @@ func midnight(eps []epoch) []byte {
 	}
 	return b.Bytes()
 }
+
+// ubloxM8Fast writes a u-blox NEO-M8 at its 10 Hz maximum for a single
+// GNSS (GPS only, so the talker is GP), with GST enabled as a tracker
+// configures it: RMC, VTG, GGA, GSA, GST and GLL every cycle, the GSV
+// group once a second; time to 2 decimals on the tenth of a second. Like
+// the M8, GST leaves the error ellipse empty and gives the standard
+// deviations of latitude, longitude and altitude (metres, 1 decimal);
+// without a fix it leaves them empty too.
+func ubloxM8Fast(eps []epoch, hz int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# synthesised by gps/internal/nmeagen: u-blox NEO-M8 style at %d Hz, GPS only, with GST\r\n", hz)
+	for i := range eps {
+		e := &eps[i]
+		e.sats = of(e.sats, 'P')
+		used := e.used('P')
+		mode := e.mode
+		if len(used) < 3 {
+			mode = 1
+		}
+		tm, date := hhmmss(e.t, 2), e.t.Format("020106")
+		pos, status, faa := ",,,", "V", "N"
+		if mode >= 2 {
+			pos, status, faa = latlon(e, 5), "A", "A"
+		}
+		spd, crs, kmh := "", "", ""
+		if mode >= 2 {
+			spd = fmt.Sprintf("%.3f", knots(e.speed))
+			kmh = fmt.Sprintf("%.3f", e.speed*3.6)
+			if e.speed > 0.5 {
+				crs = fmt.Sprintf("%.2f", e.course)
+			}
+		}
+		sentence(&b, "GPRMC,%s,%s,%s,%s,%s,%s,,,%s", tm, status, pos, spd, crs, date, faa)
+		sentence(&b, "GPVTG,%s,T,,M,%s,N,%s,K,%s", crs, spd, kmh, faa)
+		q, alt, sep := 0, "", ""
+		if mode >= 2 {
+			q, alt, sep = 1, fmt.Sprintf("%.1f", e.alt), fmt.Sprintf("%.1f", e.sep)
+		}
+		if mode < 2 {
+			used = nil
+		}
+		sentence(&b, "GPGGA,%s,%s,%d,%02d,%.2f,%s,M,%s,M,,", tm, pos, q, len(used), e.hdop, alt, sep)
+		sentence(&b, "GPGSA,A,%d,%s,%.2f,%.2f,%.2f", mode, prnList(used), e.pdop, e.hdop, e.vdop)
+		if mode >= 2 {
+			sentence(&b, "GPGST,%s,%.1f,,,,%.1f,%.1f,%.1f", tm, e.noise*e.pdop*1.4,
+				e.noise*e.hdop*1.1, e.noise*e.hdop*0.9, e.noise*e.vdop*1.2)
+		} else {
+			sentence(&b, "GPGST,%s,,,,,,,", tm)
+		}
+		if i%hz == 0 {
+			gsv(&b, "GP", e.sats, -1)
+		}
+		sentence(&b, "GPGLL,%s,%s,%s,%s", pos, tm, status, faa)
+	}
+	return b.Bytes()
+}

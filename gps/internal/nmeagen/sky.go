@@ -81,6 +81,17 @@ var midnightScript = []leg{
 	{dur: 15, speed: 0},
 }
 
+// fastScript is half a minute of a car leaving a car park, recorded by a
+// 10 Hz receiver: away from a stop, a right-angle corner, a short urban
+// canyon, faster again.
+var fastScript = []leg{
+	{dur: 4, speed: 0},
+	{dur: 8, speed: 50},
+	{dur: 6, speed: 30, turn: 15},
+	{dur: 4, speed: 45, sky: street},
+	{dur: 8, speed: 60},
+}
+
 // sat is a satellite in view.
 type sat struct {
 	sys   byte // 'P' GPS, 'L' GLONASS, 'A' Galileo, 'B' BeiDou
@@ -106,6 +117,7 @@ type epoch struct {
 	hdop      float64
 	pdop      float64
 	vdop      float64
+	noise     float64 // the position noise's standard deviation per axis, metres
 }
 
 func (e *epoch) used(sys byte) []sat {
@@ -149,23 +161,32 @@ func constellation(rng *rand.Rand) []sat {
 
 // simulate runs a script from a start time and place at 1 Hz.
 func simulate(script []leg, start time.Time, lat, lon float64, seed uint64) []epoch {
+	return simulateAt(script, start, lat, lon, seed, 1)
+}
+
+// simulateAt runs a script at hz cycles a second, as a fast receiver
+// reports. At 1 Hz every step is exactly what the 1 Hz logs were made
+// with (dt is 1, sqrt(dt) is 1), so they stay byte-identical.
+func simulateAt(script []leg, start time.Time, lat, lon float64, seed uint64, hz int) []epoch {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	sky := constellation(rng)
 	const earth = 6371008.8
+	dt := 1 / float64(hz)
 	speed, course := 0.0, 30.0+rng.Float64()*300
 	alt := 500 + rng.Float64()*40
 	var eps []epoch
 	t := start
 	for _, l := range script {
 		target := l.speed / 3.6
-		for i := 0; i < l.dur; i++ {
+		for i := 0; i < l.dur*hz; i++ {
 			// Accelerate at most 2 m/s², as cars do.
-			speed += math.Max(-2.5, math.Min(2, target-speed))
-			course = math.Mod(course+l.turn+360, 360)
-			d := speed
+			speed += math.Max(-2.5*dt, math.Min(2*dt, target-speed))
+			course = math.Mod(course+l.turn*dt+360, 360)
+			d := speed * dt
 			lat += d * math.Cos(course*math.Pi/180) / earth * 180 / math.Pi
 			lon += d * math.Sin(course*math.Pi/180) / (earth * math.Cos(lat*math.Pi/180)) * 180 / math.Pi
-			alt += (rng.Float64() - 0.5) * 0.4
+			// A random walk: its spread per second does not depend on the rate.
+			alt += (rng.Float64() - 0.5) * 0.4 * math.Sqrt(dt)
 			e := epoch{t: t, timeKnown: true, dateKnown: true, lat: lat, lon: lon, alt: alt, sep: 47.5, speed: speed, course: course}
 			e.sats = track(sky, l.sky, t.Sub(start).Seconds(), rng)
 			n := e.nused()
@@ -185,10 +206,11 @@ func simulate(script []leg, start time.Time, lat, lon float64, seed uint64) []ep
 			if l.sky != open {
 				noise = 1.5
 			}
+			e.noise = noise
 			e.lat += rng.NormFloat64() * noise / earth * 180 / math.Pi
 			e.lon += rng.NormFloat64() * noise / earth * 180 / math.Pi
 			eps = append(eps, e)
-			t = t.Add(time.Second)
+			t = t.Add(time.Second / time.Duration(hz))
 		}
 	}
 	return eps
