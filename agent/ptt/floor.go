@@ -129,6 +129,10 @@ func (p *PTT) onKey(ev board.KeyEvent) {
 		if p.fs.KeyDown {
 			return
 		}
+		// The press is judged by the platform's latest word: a change the
+		// sync has just applied may not have reached the loop yet (its
+		// notification can come after the key).
+		p.catchUpModel()
 		if cause := p.mayTalk(); cause != "" {
 			// Refused here, without asking: the platform would refuse too,
 			// and the user hears at once.

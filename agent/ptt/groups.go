@@ -38,6 +38,19 @@ func (p *PTT) applyModel() {
 	})
 }
 
+// catchUpModel applies the sync's current model if the loop has not
+// seen it yet; the model's notification that follows finds nothing new.
+func (p *PTT) catchUpModel() {
+	if p.parts.Models == nil {
+		return
+	}
+	if m, _ := p.parts.Models.Watch(); m != p.model {
+		p.model = m
+		p.applyModel()
+		p.follow()
+	}
+}
+
 // setActive makes gid the group push-to-talk talks and listens to.
 func (p *PTT) setActive(gid int64) {
 	if p.fs.Phase != floor.Idle {
