@@ -3,6 +3,7 @@
 // publish. A lab and test tool; see internal/pttsim and docs/pttsim.md.
 //
 //	pttsim -http 127.0.0.1:8088 -embed-broker 127.0.0.1:1883 -device demo-0001 -password demo
+//	pttsim -http 127.0.0.1:8088 -embed-broker 127.0.0.1:1883 -world bench.yaml
 package main
 
 import (
@@ -40,6 +41,7 @@ func run() error {
 		files      = flag.String("files", "", "keep uploaded files in this `dir` (default: a temporary one)")
 		tokenTTL   = flag.Duration("token-ttl", 24*time.Hour, "access token lifetime")
 		refreshTTL = flag.Duration("refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
+		worldFile  = flag.String("world", "", "create the members, groups and memberships of this YAML `file` at start (those missing; docs/pttsim.md)")
 		device     = flag.String("device", "", "create this device `account` at start (if missing)")
 		password   = flag.String("password", "", "the device's password (plain text; clients send its MD5)")
 		track      = flag.Int("track", 1, "the -device's track setting: 0 off, 1 high, 2 medium, 3 low, else seconds")
@@ -56,6 +58,15 @@ func run() error {
 		dynsec     = flag.Bool("dynsec", false, "keep the broker's per-member read rights as the plugin's admin (deploy/mosquitto/mosquitto-dynsec.conf)")
 	)
 	flag.Parse()
+	var wf *pttsim.WorldFile
+	if *worldFile != "" {
+		// Checked before anything starts: a typo is an error with its line,
+		// not half a bench.
+		var err error
+		if wf, err = pttsim.LoadWorld(*worldFile); err != nil {
+			return err
+		}
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -112,6 +123,23 @@ func run() error {
 			}
 		}
 	}
+	if wf != nil {
+		rep, err := s.ApplyWorld(wf)
+		if err != nil {
+			return err
+		}
+		if *dynsec {
+			for _, m := range wf.Members {
+				if m.Password != "" {
+					s.SetBrokerPassword(m.Account, m.Password)
+				}
+			}
+		}
+		logger.Info("world loaded", "file", *worldFile, "created", len(rep.Created), "kept", len(rep.Kept), "groups", len(rep.Groups))
+		for _, g := range rep.Groups {
+			logger.Info("group", "id", g.ID, "name", g.Name, "members", len(g.Members), "burst_mode", g.BurstMode, "talk_time", g.TalkTime)
+		}
+	}
 	l, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return err
@@ -120,7 +148,8 @@ func run() error {
 		logger.Info("member", "id", m.ID, "account", m.Num, "name", m.Name, "type", m.Type,
 			"tts", m.TTS, "loc_share", m.LocShare, "track", m.Track)
 	}
-	logger.Info("pttsim serving", "http", "http://"+l.Addr().String(), "corp", "/v1/corp/web/…", "wapi", "/wapi/…")
+	logger.Info("pttsim serving", "http", "http://"+l.Addr().String(), "corp", "/v1/corp/web/…", "wapi", "/wapi/…",
+		"console", "http://"+l.Addr().String()+"/console")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := s.Run(ctx, l); err != nil {
