@@ -8,7 +8,8 @@ import (
 )
 
 // Handler serves the corp API under /v1/corp/web/ (and /v1/sessions/refresh),
-// the wapi API under /wapi/, and uploaded files under /files/.
+// the wapi API under /wapi/, uploaded files under /files/, and the web
+// console under /console (console.go).
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/corp/web/{op}", s.handleCorp)
@@ -17,6 +18,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, s.filePath(r.PathValue("name")))
 	})
+	s.mountConsole(mux)
 	return mux
 }
 

@@ -94,6 +94,8 @@ type Sim struct {
 
 	dynOnce sync.Once
 	dyn     *dynsec
+
+	con consoleHub // what the web console keeps (console_state.go)
 }
 
 type session struct {
