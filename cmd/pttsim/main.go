@@ -87,12 +87,38 @@ func run() error {
 			return err
 		}
 	}
+	if *files != "" {
+		// A bench names a directory to keep the recordings in; it need not
+		// exist yet.
+		if err := os.MkdirAll(*files, 0o755); err != nil {
+			return fmt.Errorf("-files: %w", err)
+		}
+	}
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
 		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger,
 		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec})
 	if err != nil {
 		return err
+	}
+	// The world first: an operator it names is the -admin when the names
+	// agree.
+	if wf != nil {
+		rep, err := s.ApplyWorld(wf)
+		if err != nil {
+			return err
+		}
+		if *dynsec {
+			for _, m := range wf.Members {
+				if m.Password != "" {
+					s.SetBrokerPassword(m.Account, m.Password)
+				}
+			}
+		}
+		logger.Info("world loaded", "file", *worldFile, "created", len(rep.Created), "kept", len(rep.Kept), "groups", len(rep.Groups))
+		for _, g := range rep.Groups {
+			logger.Info("group", "id", g.ID, "name", g.Name, "members", len(g.Members), "burst_mode", g.BurstMode, "talk_time", g.TalkTime)
+		}
 	}
 	var adminID int64
 	if m, ok := s.MemberByNum(*admin); ok {
@@ -121,23 +147,6 @@ func run() error {
 				}
 				logger.Info("created", "device", m.Num, "member_id", m.ID, "group", g.Name, "group_id", g.ID)
 			}
-		}
-	}
-	if wf != nil {
-		rep, err := s.ApplyWorld(wf)
-		if err != nil {
-			return err
-		}
-		if *dynsec {
-			for _, m := range wf.Members {
-				if m.Password != "" {
-					s.SetBrokerPassword(m.Account, m.Password)
-				}
-			}
-		}
-		logger.Info("world loaded", "file", *worldFile, "created", len(rep.Created), "kept", len(rep.Kept), "groups", len(rep.Groups))
-		for _, g := range rep.Groups {
-			logger.Info("group", "id", g.ID, "name", g.Name, "members", len(g.Members), "burst_mode", g.BurstMode, "talk_time", g.TalkTime)
 		}
 	}
 	l, err := net.Listen("tcp", *httpAddr)

@@ -58,7 +58,8 @@ function colorOf(account) {
 }
 
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
-const stamp = (ms) => new Date(ms).toLocaleString([], { hour12: false });
+// A time of today without its date.
+const stamp = (ms) => new Date(ms).toDateString() === new Date().toDateString() ? clock(ms) : new Date(ms).toLocaleString([], { hour12: false });
 function ago(ms) {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   if (s < 90) return s + " s ago";
