@@ -158,11 +158,15 @@ function renderFeeds(st) {
     $("h2", sec).textContent = f.title;
     $(".empty", sec).hidden = f.items.length > 0;
     const items = f.items.slice().reverse().map((it, i) => Object.assign({ key: `${it.time}/${f.items.length - i}` }, it));
-    keyed($("ul", sec), items, (it) => it.key, () => el("li", {}, el("span", { class: "when" }), el("b"), el("span", { class: "text" })), (li, it) => {
+    keyed($("ul", sec), items, (it) => it.key, () => el("li", {}, el("span", { class: "when" }), el("b"), el("span", { class: "text" }),
+      el("a", { class: "link", target: "_blank", text: " (attachment)" })), (li, it) => {
       li.classList.toggle("alert", !!it.alert);
       $(".when", li).textContent = stamp(it.time);
       $("b", li).textContent = it.title;
       $(".text", li).textContent = [it.from && " from " + it.from, it.account && " (" + it.account + ")", it.text && ": " + it.text].filter(Boolean).join("");
+      const a = $("a.link", li);
+      a.hidden = !it.url;
+      if (it.url) a.href = it.url;
     });
   });
   const active = [];
