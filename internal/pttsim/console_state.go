@@ -202,12 +202,14 @@ func (s *Sim) ConsoleState() ConsoleState {
 	var devs []dev
 	s.mu.Lock()
 	st.Org = s.w.OrgName
+	groupsOf := map[int64][]int64{} // member → its groups, in one pass
 	for _, g := range s.w.sortedGroups() {
 		cg := ConsoleGroup{ID: g.ID, Name: g.Name, BurstMode: g.BurstMode, Shutup: g.Shutup != 0, TalkTime: g.TalkTime,
 			Members: []string{}, Queue: []string{}}
 		for _, gm := range g.Members {
 			if m := s.w.Members[gm.UserID]; m != nil {
 				cg.Members = append(cg.Members, m.Num)
+				groupsOf[m.ID] = append(groupsOf[m.ID], g.ID)
 			}
 		}
 		st.Groups = append(st.Groups, cg)
@@ -217,9 +219,9 @@ func (s *Sim) ConsoleState() ConsoleState {
 			continue
 		}
 		d := dev{ConsoleDevice: ConsoleDevice{ID: m.ID, Account: m.Num, Name: m.Name, State: stateNames[m.State],
-			Presence: "unknown", LocShare: m.LocShare, Track: m.Track, Groups: []int64{}, Floor: "idle"}}
-		for _, g := range s.w.groupsOf(m.ID) {
-			d.Groups = append(d.Groups, g.ID)
+			Presence: "unknown", LocShare: m.LocShare, Track: m.Track, Groups: groupsOf[m.ID], Floor: "idle"}}
+		if d.Groups == nil {
+			d.Groups = []int64{}
 		}
 		if len(d.Groups) == 1 {
 			d.only = d.Groups[0]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -430,4 +431,61 @@ func TestConsoleEvents(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no event after the floor changed")
 	}
+}
+
+// What one look at a large bench costs: /console/events takes one every
+// 200 ms per open page. 200 devices with 1000 points each, 20 groups of
+// 30, 100 recordings, a full floor log.
+func BenchmarkConsoleState(b *testing.B) {
+	s, err := pttsim.New(pttsim.Options{FileDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var spec strings.Builder
+	spec.WriteString("members:\n  - {account: op, type: owner, password: op}\n")
+	for i := range 200 {
+		fmt.Fprintf(&spec, "  - {account: d%03d, password: pw}\n", i)
+	}
+	spec.WriteString("groups:\n")
+	for g := range 20 {
+		fmt.Fprintf(&spec, "  - name: G%d\n    members: [op", g)
+		for i := range 30 {
+			fmt.Fprintf(&spec, ", d%03d", (g*10+i)%200)
+		}
+		spec.WriteString("]\n")
+	}
+	wf, err := pttsim.ParseWorld("bench.yaml", []byte(spec.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.ApplyWorld(wf); err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range s.Members() {
+		pts := make([]wire.Point, 1000)
+		for i := range pts {
+			pts[i] = wire.Point{Seq: uint64(i + 1), Created: int64(i), Latitude: 48, Longitude: 11, Speed: math.NaN()}
+		}
+		s.StoreTrackForTest(m.Num, pts)
+	}
+	for i := range 100 {
+		s.AppendAudioRecord(pttsim.AudioRecord{Account: "d001", BeginTime: int64(i), FileURL: "http://x/files/a.opus"})
+	}
+	b.Run("state", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if st := s.ConsoleState(); len(st.Devices) != 200 {
+				b.Fatal(len(st.Devices))
+			}
+		}
+	})
+	// What the event stream does each 200 ms: look, encode, compare.
+	b.Run("state+json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(s.ConsoleState()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
