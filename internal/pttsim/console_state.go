@@ -175,6 +175,10 @@ func (s *Sim) notePresence(topic string, payload []byte) {
 	h := &s.con
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(payload) == 0 { // the retained status cleared: nothing is known
+		delete(h.presence, acct)
+		return
+	}
 	if h.presence == nil {
 		h.presence = map[string]consolePresence{}
 	}

@@ -164,9 +164,11 @@ function renderFeeds(st) {
       $(".when", li).textContent = stamp(it.time);
       $("b", li).textContent = it.title;
       $(".text", li).textContent = [it.from && " from " + it.from, it.account && " (" + it.account + ")", it.text && ": " + it.text].filter(Boolean).join("");
+      // Only web links: an item's URL comes from whoever sent it.
       const a = $("a.link", li);
-      a.hidden = !it.url;
-      if (it.url) a.href = it.url;
+      const safe = /^(https?:\/\/|\/)/i.test(it.url || "");
+      a.hidden = !safe;
+      if (safe) a.href = it.url;
     });
   });
   const active = [];
