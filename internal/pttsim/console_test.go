@@ -174,6 +174,27 @@ func TestConsoleState(t *testing.T) {
 	if len(st.Recordings) != 1 || !strings.HasPrefix(st.Recordings[0].URL, "/files/unit-a_") {
 		t.Errorf("recordings %+v, want one at /files/… (the path, not the handset's view of the host)", st.Recordings)
 	}
+	// A device in two groups: its active group is the one its presence
+	// names (agents that say it), else the one it last asked the floor of.
+	ub, _ := b.MemberByNum("unit-b")
+	g2, err := b.CreateGroup(pttsim.GroupSpec{Name: "Second", Members: []int64{ub.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := b.ConsoleState(); st.Devices[1].ActiveGroup != b.group {
+		t.Errorf("unit-b asked the floor of %d: active group %d", b.group, st.Devices[1].ActiveGroup)
+	}
+	b.publish(t, wire.Topics{Prefix: "ptt", Account: "unit-b"}.Status(), true,
+		[]byte(fmt.Sprintf(`{"state":"online","ts":1,"version":"test","group":%d}`, g2.ID)))
+	wait.For(t, 5*time.Second, "unit-b's active group from its presence", func() bool {
+		return b.ConsoleState().Devices[1].ActiveGroup == g2.ID
+	})
+	// Presence: the last will says offline; a cleared retained status
+	// leaves nothing known.
+	b.publish(t, wire.Topics{Prefix: "ptt", Account: "unit-a"}.Status(), true, wire.Presence{State: "offline"}.Encode())
+	wait.For(t, 5*time.Second, "unit-a offline", func() bool { return b.ConsoleState().Devices[0].Presence == "offline" })
+	b.publish(t, wire.Topics{Prefix: "ptt", Account: "unit-a"}.Status(), true, nil)
+	wait.For(t, 5*time.Second, "unit-a's presence unknown", func() bool { return b.ConsoleState().Devices[0].Presence == "unknown" })
 	// The page's own endpoints.
 	for _, path := range []string{"/console/", "/console/console.js", "/console/console.css", "/console/api/state", "/console/api/track/unit-a"} {
 		resp, err := http.Get(b.URL + path)
