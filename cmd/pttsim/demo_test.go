@@ -75,9 +75,19 @@ func TestDemo(t *testing.T) {
 	wait.For(t, 3*time.Minute, "the demo's last story line", func() bool {
 		return strings.Contains(log.String(), "speaker wrote")
 	})
-	demo.Process.Signal(syscall.SIGINT)
 	syscall.Kill(-demo.Process.Pid, syscall.SIGINT)
-	<-done
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		ps, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,stat,args").CombinedOutput()
+		var left []string
+		for _, l := range strings.Split(string(ps), "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[2] == strconv.Itoa(demo.Process.Pid) {
+				left = append(left, l)
+			}
+		}
+		t.Fatalf("the demo did not stop on Ctrl-C within 30 s; its processes:\n%s", strings.Join(left, "\n"))
+	}
 	demo.Wait()
 	stopped = true
 
