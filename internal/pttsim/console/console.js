@@ -157,7 +157,9 @@ function renderFeeds(st) {
     el("h2"), el("ul"), el("p", { class: "empty", text: "Nothing yet." })), (sec, f) => {
     $("h2", sec).textContent = f.title;
     $(".empty", sec).hidden = f.items.length > 0;
-    const items = f.items.slice().reverse().map((it, i) => Object.assign({ key: `${it.time}/${f.items.length - i}` }, it));
+    // Newest first, whatever order the feature keeps them in.
+    const items = f.items.map((it, i) => Object.assign({ key: `${it.time}/${it.account || ""}/${i}` }, it))
+      .sort((a, b) => b.time - a.time);
     keyed($("ul", sec), items, (it) => it.key, () => el("li", {}, el("span", { class: "when" }), el("b"), el("span", { class: "text" }),
       el("a", { class: "link", target: "_blank", text: " (attachment)" })), (li, it) => {
       li.classList.toggle("alert", !!it.alert);
