@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   the agent against the platform simulator and a simulated GNSS, no hardware
+#   make demo   two agents against the platform simulator, simulated GNSS and sound cards of files, no hardware
 #   make test   everything CI runs (vet, tests with the race detector)
 # Both install the Debian packages they need first (.ci/deps).
 

@@ -3,6 +3,7 @@
 // publish. A lab and test tool; see internal/pttsim and docs/pttsim.md.
 //
 //	pttsim -http 127.0.0.1:8088 -embed-broker 127.0.0.1:1883 -device demo-0001 -password demo
+//	pttsim -http 127.0.0.1:8088 -embed-broker 127.0.0.1:1883 -world bench.yaml
 package main
 
 import (
@@ -41,6 +42,7 @@ func run() error {
 		files      = flag.String("files", "", "keep uploaded files in this `dir` (default: a temporary one)")
 		tokenTTL   = flag.Duration("token-ttl", 24*time.Hour, "access token lifetime")
 		refreshTTL = flag.Duration("refresh-ttl", 30*24*time.Hour, "refresh token lifetime")
+		worldFile  = flag.String("world", "", "create the members, groups and memberships of this YAML `file` at start (those missing; docs/pttsim.md)")
 		device     = flag.String("device", "", "create this device `account` at start (if missing)")
 		password   = flag.String("password", "", "the device's password (plain text; clients send its MD5)")
 		track      = flag.Int("track", 1, "the -device's track setting: 0 off, 1 high, 2 medium, 3 low, else seconds")
@@ -58,6 +60,15 @@ func run() error {
 		sosHook    = flag.String("emergency-webhook", "", "POST every device's emergency alert and cancel to this `URL` as a seed 003 §3.1 event report")
 	)
 	flag.Parse()
+	var wf *pttsim.WorldFile
+	if *worldFile != "" {
+		// Checked before anything starts: a typo is an error with its line,
+		// not half a bench.
+		var err error
+		if wf, err = pttsim.LoadWorld(*worldFile); err != nil {
+			return err
+		}
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -78,6 +89,13 @@ func run() error {
 			return err
 		}
 	}
+	if *files != "" {
+		// A bench names a directory to keep the recordings in; it need not
+		// exist yet.
+		if err := os.MkdirAll(*files, 0o755); err != nil {
+			return fmt.Errorf("-files: %w", err)
+		}
+	}
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
 		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger,
@@ -85,6 +103,25 @@ func run() error {
 		EmergencyWebhook: *sosHook, WebhookToken: *hookToken})
 	if err != nil {
 		return err
+	}
+	// The world first: an operator it names is the -admin when the names
+	// agree.
+	if wf != nil {
+		rep, err := s.ApplyWorld(wf)
+		if err != nil {
+			return err
+		}
+		if *dynsec {
+			for _, m := range wf.Members {
+				if m.Password != "" {
+					s.SetBrokerPassword(m.Account, m.Password)
+				}
+			}
+		}
+		logger.Info("world loaded", "file", *worldFile, "created", len(rep.Created), "kept", len(rep.Kept), "groups", len(rep.Groups))
+		for _, g := range rep.Groups {
+			logger.Info("group", "id", g.ID, "name", g.Name, "members", len(g.Members), "burst_mode", g.BurstMode, "talk_time", g.TalkTime)
+		}
 	}
 	var adminID int64
 	if m, ok := s.MemberByNum(*admin); ok {
@@ -123,7 +160,8 @@ func run() error {
 		logger.Info("member", "id", m.ID, "account", m.Num, "name", m.Name, "type", m.Type,
 			"tts", m.TTS, "loc_share", m.LocShare, "track", m.Track)
 	}
-	logger.Info("pttsim serving", "http", "http://"+l.Addr().String(), "corp", "/v1/corp/web/…", "wapi", "/wapi/…")
+	logger.Info("pttsim serving", "http", "http://"+l.Addr().String(), "corp", "/v1/corp/web/…", "wapi", "/wapi/…",
+		"console", "http://"+l.Addr().String()+"/console")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := s.Run(ctx, l); err != nil {

@@ -2,6 +2,7 @@ package pttsim_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,6 +92,16 @@ func TestEmergencyOverMQTT(t *testing.T) {
 	}
 	if st := s.EmergencyStats(); st.Alerts != 1 || st.Duplicates != 1 {
 		t.Errorf("stats %+v", st)
+	}
+	// The operator's console shows it, at the device's position.
+	if resp, err := http.Get(s.URL + "/console/api/state"); err != nil {
+		t.Error(err)
+	} else {
+		state, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(state), "Emergency in Patrol") || !strings.Contains(string(state), "22.511515") {
+			t.Errorf("the console's state lacks the alert: %s", state)
+		}
 	}
 
 	// Now c's request pre-empts a, whatever the priorities and burst mode.

@@ -206,6 +206,7 @@ func (s *Sim) onFloor(topic string, payload []byte) {
 
 // onPresence lets go of the floor of a device that went offline.
 func (s *Sim) onPresence(topic string, payload []byte) {
+	s.notePresence(topic, payload) // the console's view of presence
 	acct := wire.DeviceOf(s.o.Prefix, topic)
 	if acct == "" || !strings.Contains(string(payload), `"offline"`) {
 		return

@@ -9,7 +9,8 @@ import (
 
 // Handler serves the corp API under /v1/corp/web/ (and /v1/sessions/refresh),
 // the wapi API under /wapi/, the wapi platform's webhooks under
-// /webhook/wapi/, and uploaded files under /files/.
+// /webhook/wapi/, uploaded files under /files/, and the web console under
+// /console (console.go).
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/corp/web/{op}", s.handleCorp)
@@ -20,6 +21,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, s.filePath(r.PathValue("name")))
 	})
+	s.mountConsole(mux)
 	return mux
 }
 

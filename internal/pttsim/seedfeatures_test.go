@@ -2,9 +2,11 @@ package pttsim_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,6 +143,18 @@ func TestAcceptEventDeliversNotices(t *testing.T) {
 	}
 	if ns := w.s.Notices(); len(ns) != 2 || !slices.Equal(ns[1].To, []string{"admin", "d1", "d2", "d3"}) {
 		t.Errorf("notices kept: %+v", ns)
+	}
+	// The operator's console lists them.
+	resp, err := http.Get(w.s.URL + "/console/api/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	state, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"Storm warning", "All units return to base", "Roll call"} {
+		if !strings.Contains(string(state), want) {
+			t.Errorf("the console's state lacks %q", want)
+		}
 	}
 }
 

@@ -109,6 +109,8 @@ type Sim struct {
 	x       ext // presence, terminals, notices, webhooks (s.mu)
 
 	em *emergencyDesk
+
+	con consoleHub // what the web console keeps (console_state.go)
 }
 
 type session struct {
