@@ -141,9 +141,10 @@ func (r voiceResult) check(t *testing.T, c voiceCase) {
 		t.Errorf("speech thrown away: %d frames trimmed, %d bursts expired", r.jit.Trimmed, r.jit.Expired)
 	}
 	// audiotest.Intelligible: the same speech, Opus-coded, scores 0.99,
-	// played 50 % faster 0.95, with a fifth cut out 0.64.
-	if r.heard < 0.85 {
-		t.Errorf("%.0f %% of the speech heard, want ≥ 85 %%", 100*r.heard)
+	// played 50 % faster 0.95, with a fifth cut out 0.64. 2 % loss with
+	// its concealed frames scores 0.85–0.94 on CI's loaded cores.
+	if r.heard < 0.8 {
+		t.Errorf("%.0f %% of the speech heard, want ≥ 80 %%", 100*r.heard)
 	}
 }
 
