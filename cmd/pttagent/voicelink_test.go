@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,9 +101,21 @@ func TestVoiceOverCellularLinks(t *testing.T) {
 		}
 	}
 	var rows []string
+	// PTTAGENT_VOICE_RUNS=N runs each case N times (a burst is ~500
+	// frames: one lost packet more or less moves the figures) and reports
+	// the run with the median "heard".
+	runs := 1
+	if n, err := strconv.Atoi(os.Getenv("PTTAGENT_VOICE_RUNS")); err == nil && n > 1 {
+		runs = n
+	}
 	for _, c := range cases {
 		t.Run(c.name(), func(t *testing.T) {
-			r := runVoiceCase(t, c)
+			var rs []voiceResult
+			for range runs {
+				rs = append(rs, runVoiceCase(t, c))
+			}
+			slices.SortFunc(rs, func(a, b voiceResult) int { return cmp.Compare(a.heard, b.heard) })
+			r := rs[len(rs)/2]
 			rows = append(rows, r.row(c))
 			r.check(t, c)
 		})
