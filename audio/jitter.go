@@ -106,6 +106,7 @@ type burst struct {
 	// that delivers the floor message before the voice it stalled.
 	relayed    uint32
 	expectAll  bool
+	pktFrames  int  // frames in the burst's first packet: the sender's packet size
 	superseded bool // a newer burst waits behind it: end as soon as drained
 	origin     time.Time
 	base       uint32
@@ -316,6 +317,12 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 			continue
 		}
 		if before(seq, b.next) {
+			if i == 0 && p.NFrames == b.pktFrames+1 && !before(seq+1, b.next) {
+				// The repeat of the last frame of the packet before (the
+				// UDP path's redundancy), which played in its turn.
+				j.stats.Duplicates++
+				continue
+			}
 			if b.playing || b.highest-seq >= ringLen {
 				j.stats.Late++
 				continue
@@ -376,13 +383,22 @@ func (j *Jitter) start(b *burst, who string, p *wire.VoicePacket, now time.Time)
 func (j *Jitter) initial() time.Duration { return time.Duration(j.cfg.Target) * FrameDuration }
 func (j *Jitter) most() time.Duration    { return time.Duration(j.cfg.Max) * FrameDuration }
 
-// measure scores the packet's arrival for the speaker's target.
+// measure scores the packet's arrival for the speaker's target. A packet
+// leaves when its last frame is captured, so that frame's time is its
+// clock (the burst's first packet sets how many frames a packet holds):
+// a sender that repeats the previous packet's last frame at the head of
+// the next (the UDP path's redundancy) is timed like one that does not.
+// The last packet is sent early, at the release, and is not measured.
 func (j *Jitter) measure(b *burst, p *wire.VoicePacket, now time.Time) {
-	if p.NFrames == 0 {
-		return // an end without frames is sent on release, not on the frame clock
+	if p.NFrames == 0 || p.Last {
+		return // an end is sent on release, not on the frame clock
+	}
+	if b.pktFrames == 0 {
+		b.pktFrames = p.NFrames
 	}
 	arr := now.Sub(b.origin)
-	n := arr - b.frameTime(p.Seq)
+	last := p.Seq + uint32(p.NFrames-1)
+	n := arr - b.frameTime(last) + time.Duration(b.pktFrames-1)*FrameDuration
 	first := b.measured == 0
 	b.measured++
 	if first || n < b.nMin {
@@ -469,7 +485,9 @@ func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 	// Behind its target with frames missing that later ones overtook:
 	// they are lost (an in-order transport never leaves a gap), so skip
 	// them rather than spend a turn concealing each.
-	for !b.has(b.next) && before(b.next+1, b.highest) && b.delay(now)-b.target >= catchUp {
+	// One whose successor is here is not skipped: the successor's in-band
+	// FEC rebuilds it, worth the turn.
+	for !b.has(b.next) && !b.has(b.next+1) && before(b.next+1, b.highest) && b.delay(now)-b.target >= catchUp {
 		b.next++
 		j.stats.Skipped++
 	}

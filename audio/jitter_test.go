@@ -219,6 +219,49 @@ func TestJitterFloorIdleWaitsForWhatWasRelayed(t *testing.T) {
 	}
 }
 
+// A sender that repeats the last frame of each packet at the head of the
+// next (the UDP path's redundancy): a lost packet costs one concealed
+// frame instead of two, the repeat counts as a duplicate, and the
+// packets' timing — hence the target — is what it would be without it.
+func TestJitterRepeatedHeadFrame(t *testing.T) {
+	plain := func(seq uint32) *wire.VoicePacket { return pkt(1, seq, 3, false) }
+	repeated := func(seq uint32) *wire.VoicePacket {
+		if seq == 0 {
+			return pkt(1, 0, 3, false)
+		}
+		return pkt(1, seq-1, 4, false)
+	}
+	for _, tc := range []struct {
+		name string
+		mk   func(uint32) *wire.VoicePacket
+		gone uint64 // frames whose content is not had: skipped, or concealed without FEC
+	}{
+		{"plain", plain, 2},
+		{"repeated", repeated, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newJ(t, 0, 20)
+			in := puts{}
+			for k := uint32(0); k < 6; k++ {
+				if k != 1 { // packet 1 (frames 3–5) is lost
+					in[int(3*k)] = []*wire.VoicePacket{tc.mk(3 * k)}
+				}
+			}
+			turns := play(j, 20, in)
+			s := j.Stats()
+			if gone := s.Skipped + s.Concealed - s.FEC; gone != tc.gone {
+				t.Errorf("%d frames gone (%+v), want %d; turns %q", gone, s, tc.gone, turns)
+			}
+			if tc.name == "repeated" && (s.Duplicates < 3 || s.Late != 0) {
+				t.Errorf("%d duplicates, %d late: a repeated frame that played is a duplicate", s.Duplicates, s.Late)
+			}
+			if tgt := j.Target(); tgt >= FrameDuration {
+				t.Errorf("target %v: the repeated frame counted as late", tgt)
+			}
+		})
+	}
+}
+
 func TestJitterFloorTakenEndsOtherSpeakers(t *testing.T) {
 	j := newJ(t, 0, 10)
 	j.Put("a", pkt(1, 0, 2, false), jt0)

@@ -86,6 +86,7 @@ func (p *PTT) startTalk(group int64) {
 		defer p.wg.Done()
 		defer close(t.done)
 		var bufs voiceBuffers
+		var redo redundancy
 		first := true
 		n := 0
 		t.frames, t.err = tx.Talk(ctx, t.burst, func(payload []byte) {
@@ -96,7 +97,7 @@ func (p *PTT) startTalk(group int64) {
 					p.setStatus(func(s *Status) { s.LastAccessMs = ms })
 				}
 			}
-			if media == nil || !media.Send(group, payload) {
+			if media == nil || !media.Send(group, redo.withPrevious(payload)) {
 				bufs.publish(payload, func(b []byte) paho.Token { return link.Publish(topic, 0, false, b) })
 				if n++; n%brokerQueueEvery == 0 {
 					// Over the broker the link reports nothing: what waits
