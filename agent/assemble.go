@@ -21,6 +21,7 @@ import (
 	"github.com/pttagent/pttagent/uplink/httpapi/wapi"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/uplink/radio"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -33,8 +34,11 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	topics := wire.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}
 	p := Parts{Version: version, Account: cfg.Device.Account, Name: cfg.Device.Name, Logger: log,
 		Health: health.New(log), Brokers: cfg.MQTT.Brokers, Dialect: cfg.Platform.Dialect}
+	// Every link reports its traffic here, so that what can wait rides on
+	// a wake-up of the radio that happens anyway.
+	rad := &radio.Radio{}
 	var err error
-	if p.MQTT, err = newMQTT(cfg, topics, log, version); err != nil {
+	if p.MQTT, err = newMQTT(cfg, topics, rad, log, version); err != nil {
 		return nil, err
 	}
 	p.GPS = &gps.Source{Device: cfg.GPS.Device, Baud: cfg.GPS.Baud, SilenceTimeout: cfg.GPS.SilenceTimeout.D(),
@@ -49,9 +53,11 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	p.Sender = &uplink.TrackSender{MQTT: p.MQTT, Topic: topics.Track(),
 		BatchPoints: cfg.Tracks.Queue.BatchPoints, BatchBytes: cfg.Tracks.Queue.BatchBytes,
 		MaxInflight: cfg.Tracks.Queue.MaxInflight, AckTimeout: cfg.MQTT.AckTimeout.D(),
+		Hold:  uplink.Hold{Delay: cfg.Tracks.Queue.SendDelay.D(), ParkedDelay: cfg.Tracks.Queue.ParkedSendDelay.D()},
+		Radio: rad, PingDue: p.MQTT.KeepAliveDue, Encode: trackEncoding(cfg.Tracks.Encoding),
 		Logger: log.With("part", "uplink")}
 	var plat *platformClients
-	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, log); err != nil {
+	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, rad, log); err != nil {
 		return nil, err
 	}
 	p.TrackSettings = track.Settings{LocShare: cfg.Tracks.LocShare, Track: cfg.Tracks.Track}
@@ -75,7 +81,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 
 // newMQTT is the broker connection: TLS from the config's files, the
 // device's retained presence.
-func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version string) (*mqtt.Client, error) {
+func newMQTT(cfg *config.Config, topics wire.Topics, rad *radio.Radio, log *slog.Logger, version string) (*mqtt.Client, error) {
 	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
 		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
 	if err != nil {
@@ -97,8 +103,17 @@ func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version s
 		Offline: func() []byte {
 			return wire.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
 		},
+		Radio:  rad,
 		Logger: log.With("part", "mqtt"),
 	}), nil
+}
+
+// trackEncoding is the encoder of tracks.encoding.
+func trackEncoding(name string) func([]byte, []wire.Point) []byte {
+	if name == "cbor" {
+		return wire.AppendTrackBatchCBOR
+	}
+	return wire.AppendTrackBatch
 }
 
 // trackOptions are the reporter's options from the config file's tracks
@@ -125,14 +140,14 @@ type platformClients struct {
 // newSync builds the platform sync for cfg, or nil with platform.dialect
 // none. It loads the persisted model at once, so the reporter starts with
 // the platform's last known settings, not the file's.
-func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.Logger) (*platformsync.Engine, *platformClients, error) {
+func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, rad *radio.Radio, log *slog.Logger) (*platformsync.Engine, *platformClients, error) {
 	p := cfg.Platform
 	if p.Dialect == "none" || p.Dialect == "" {
 		return nil, nil, nil
 	}
 	log = log.With("part", "platform")
 	h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
-		Logger: log})
+		Radio: rad, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,7 +173,7 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 			// The wapi seed has no upload: recordings go through the corp
 			// API of the same platform (docs/protocol.md), logged in apart.
 			hc, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
-				Logger: log})
+				Radio: rad, Logger: log})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -167,8 +182,14 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.
 	default:
 		return nil, nil, fmt.Errorf("platform.dialect %q", p.Dialect)
 	}
+	poll := p.Poll.D()
+	if p.Events {
+		poll = p.PollWithEvents.D()
+	}
+	client = radioClient{Client: client, radio: rad, maxWait: cfg.MQTT.KeepAlive.D(), closeIdle: h.CloseIdle,
+		linkUp: func() bool { up, _ := mq.State(); return up }}
 	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
-		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), FullRefresh: p.FullRefresh.D(),
+		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: poll, FullRefresh: p.FullRefresh.D(),
 		MQTT: mq, Logger: log}
 	if p.Events {
 		e.EventTopic = topics.Event()
