@@ -99,6 +99,104 @@ func agentBinary(tb testing.TB) string {
 	return binPath
 }
 
+// platformSide is what stands on the platform's side of the link: its
+// address, the CA the handset trusts, pttsim serving https there (and,
+// with a broker, its MQTT link and media relay), and the meter.
+type platformSide struct {
+	ns       *linkemu.Namespace // the handset's
+	addr     string             // the platform's address on the link
+	ca       *mqtttest.CA
+	sim      *pttsim.Sim
+	httpsURL string
+	svc      Services
+}
+
+// startPlatform makes the handset's namespace, the link to it (metered),
+// and pttsim on the platform's side: https always; with broker, mosquitto
+// with a TLS listener on the link, pttsim's MQTT link and its media relay.
+func startPlatform(tb testing.TB, meter *Meter, broker bool) *platformSide {
+	tb.Helper()
+	needRoot(tb)
+	ps := &platformSide{svc: Services{}}
+	ns, err := linkemu.NewNamespace("budget")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ns.Close() })
+	ps.ns = ns
+	// A good LTE cell's round trip, without loss: losses would add
+	// retransmissions at random and make runs differ.
+	link, err := linkemu.New(linkemu.Config{Handset: ns.Name(), Profile: linkemu.Profile{Delay: 25 * time.Millisecond},
+		Tap: meter.Tap})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { link.Close() })
+	ps.addr = link.PlatformAddr().String()
+
+	ps.ca = mqtttest.NewCA(tb)
+	certFile, keyFile := ps.ca.Issue(tb, ps.addr, false)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o := pttsim.Options{FileDir: tb.TempDir(), Logger: slog.New(slog.DiscardHandler)}
+	if broker {
+		// The broker: plain on loopback for pttsim, TLS on the link for
+		// the handset.
+		mqttPort := mqtttest.FreePort(tb)
+		b := mqtttest.Start(tb, mqtttest.Options{
+			Config: fmt.Sprintf("listener %d %s\ncertfile %s\nkeyfile %s", mqttPort, ps.addr, certFile, keyFile)})
+		ps.svc[uint16(mqttPort)] = "mqtt"
+		o.Broker, o.MediaAddr = b.URL(), ps.addr+":0"
+	}
+	sim, err := pttsim.New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ps.sim = sim
+	l, err := net.Listen("tcp", ps.addr+":0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sim.Run(ctx, tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}}))
+	}()
+	tb.Cleanup(func() { cancel(); <-done })
+	httpsPort := l.Addr().(*net.TCPAddr).Port
+	ps.httpsURL = fmt.Sprintf("https://%s:%d", ps.addr, httpsPort)
+	ps.svc[uint16(httpsPort)] = "https"
+	if broker {
+		wait.For(tb, 10*time.Second, "pttsim's broker connection", sim.Connected)
+		wait.For(tb, 10*time.Second, "pttsim's media relay", func() bool { return sim.MediaAddr() != "" })
+		_, mediaPort, _ := net.SplitHostPort(sim.MediaAddr())
+		mp, _ := strconv.Atoi(mediaPort)
+		ps.svc[uint16(mp)] = "media"
+	}
+	return ps
+}
+
+// addDevice creates the device member (and an operator and a group with
+// both) on the platform.
+func (ps *platformSide) addDevice(tb testing.TB, account, password string, track int) {
+	tb.Helper()
+	admin, err := ps.sim.AddMember(pttsim.MemberSpec{Num: "admin", Name: "Operator", Password: "admin-pw", Type: pttsim.TypeOwner})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dev, err := ps.sim.AddMember(pttsim.MemberSpec{Num: account, Name: account, Password: password,
+		Type: pttsim.TypeDevice, LocShare: 1, Track: track})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ps.sim.CreateGroup(pttsim.GroupSpec{Name: "Budget", Creator: admin.ID, Members: []int64{admin.ID, dev.ID}}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func startRig(tb testing.TB, p profile) *rig {
 	tb.Helper()
 	needRoot(tb)
@@ -113,70 +211,15 @@ func startRig(tb testing.TB, p profile) *rig {
 		tb.Cleanup(func() { f.Close() })
 		r.meter.Log = f
 	}
-
-	ns, err := linkemu.NewNamespace("budget")
-	if err != nil {
-		tb.Fatal(err)
+	ps := startPlatform(tb, r.meter, true)
+	ps.addDevice(tb, r.account, "device-pw", p.track)
+	r.sim, r.svc = ps.sim, ps.svc
+	var mqttPort uint16
+	for port, name := range ps.svc {
+		if name == "mqtt" {
+			mqttPort = port
+		}
 	}
-	tb.Cleanup(func() { ns.Close() })
-	// A good LTE cell's round trip, without loss: losses would add
-	// retransmissions at random and make runs differ.
-	link, err := linkemu.New(linkemu.Config{Handset: ns.Name(), Profile: linkemu.Profile{Delay: 25 * time.Millisecond},
-		Tap: r.meter.Tap})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { link.Close() })
-	addr := link.PlatformAddr().String()
-
-	ca := mqtttest.NewCA(tb)
-	certFile, keyFile := ca.Issue(tb, addr, false)
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-
-	// The broker: plain on loopback for pttsim, TLS on the link for the
-	// handset.
-	mqttPort := mqtttest.FreePort(tb)
-	broker := mqtttest.Start(tb, mqtttest.Options{
-		Config: fmt.Sprintf("listener %d %s\ncertfile %s\nkeyfile %s", mqttPort, addr, certFile, keyFile)})
-
-	sim, err := pttsim.New(pttsim.Options{Broker: broker.URL(), MediaAddr: addr + ":0", FileDir: tb.TempDir(),
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r.sim = sim
-	admin, err := sim.AddMember(pttsim.MemberSpec{Num: "admin", Name: "Operator", Password: "admin-pw", Type: pttsim.TypeOwner})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dev, err := sim.AddMember(pttsim.MemberSpec{Num: r.account, Name: r.account, Password: "device-pw",
-		Type: pttsim.TypeDevice, LocShare: 1, Track: p.track})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := sim.CreateGroup(pttsim.GroupSpec{Name: "Budget", Creator: admin.ID, Members: []int64{admin.ID, dev.ID}}); err != nil {
-		tb.Fatal(err)
-	}
-	l, err := net.Listen("tcp", addr+":0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sim.Run(ctx, tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}}))
-	}()
-	tb.Cleanup(func() { cancel(); <-done })
-	wait.For(tb, 10*time.Second, "pttsim's broker connection", sim.Connected)
-	wait.For(tb, 10*time.Second, "pttsim's media relay", func() bool { return sim.MediaAddr() != "" })
-	httpsPort := l.Addr().(*net.TCPAddr).Port
-	_, mediaPort, _ := net.SplitHostPort(sim.MediaAddr())
-	mp, _ := strconv.Atoi(mediaPort)
-	r.svc = Services{uint16(mqttPort): "mqtt", uint16(httpsPort): "https", uint16(mp): "media"}
 
 	// The receiver.
 	nmea := parkedLog(600)
@@ -210,13 +253,13 @@ mqtt:
   tls: {ca_file: %s}
 platform:
   dialect: corp
-  base_url: https://%s:%d
+  base_url: %s
   ca_file: %s
-%s`, r.account, secrets, dir, dir, dir, addr, mqttPort, ca.CertFile, addr, httpsPort, ca.CertFile, p.yaml)
+%s`, r.account, secrets, dir, dir, dir, ps.addr, mqttPort, ps.ca.CertFile, ps.httpsURL, ps.ca.CertFile, p.yaml)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	r.agent = ns.Command(bin, "run", "--config", cfg)
+	r.agent = ps.ns.Command(bin, "run", "--config", cfg)
 	r.agent.Stderr = r.log
 	r.agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.agent.Start(); err != nil {
