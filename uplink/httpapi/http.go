@@ -135,6 +135,9 @@ func (c radioConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// NetConn is the connection underneath, as tls.Conn's.
+func (c radioConn) NetConn() net.Conn { return c.Conn }
+
 // Request is one API call.
 type Request struct {
 	Method string
