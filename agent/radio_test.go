@@ -18,7 +18,9 @@ func (f fetchClock) Fetch(context.Context, *platform.Model) (*platform.Model, er
 	return &platform.Model{}, nil
 }
 
-func (fetchClock) Apply(m *platform.Model, _ wire.Event) (*platform.Model, bool, error) { return m, false, nil }
+func (fetchClock) Apply(m *platform.Model, _ wire.Event) (*platform.Model, bool, error) {
+	return m, false, nil
+}
 
 // A poll waits for the radio's next wake-up while the broker link is up;
 // with the radio awake, or the link down, it goes at once; the connection
