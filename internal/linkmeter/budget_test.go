@@ -9,7 +9,10 @@ import (
 	"time"
 )
 
-var budgetWindow = flag.Duration("budget.window", 20*time.Minute, "BenchmarkBudget: how long each profile is measured")
+var (
+	budgetWindow = flag.Duration("budget.window", 20*time.Minute, "BenchmarkBudget: how long each profile is measured")
+	budgetOnly   = flag.String("budget.profiles", "", "BenchmarkBudget: measure only these profiles (comma-separated names)")
+)
 
 // The smoke profile of the budget, for CI: a parked handset with the
 // defaults, two minutes of real time. Its bounds are loose (a 2-minute
@@ -57,6 +60,18 @@ func BenchmarkBudget(b *testing.B) {
 		// the real agent's version 2 batches.
 		{name: "moving10cbor", track: 10, moving: true, yaml: "tracks: {encoding: cbor}\n"},
 		{name: "parked60cbor", track: 1, yaml: "tracks: {encoding: cbor}\n"},
+		// Polls every 10 minutes instead of 2 hours: they ride on the
+		// track messages' wake-ups.
+		{name: "parked60poll10m", track: 1, platformYAML: "  poll_with_events: 10m"},
+	}
+	if *budgetOnly != "" {
+		var only []profile
+		for _, p := range profiles {
+			if strings.Contains(","+*budgetOnly+",", ","+p.name+",") {
+				only = append(only, p)
+			}
+		}
+		profiles = only
 	}
 	type result struct {
 		rep    Report

@@ -35,9 +35,10 @@ type profile struct {
 	track int
 	// moving plays the drive log; otherwise a parked receiver.
 	moving bool
-	// yaml is added to the agent's config (for comparisons only: the
-	// budget goals hold for the defaults).
-	yaml string
+	// yaml is added to the agent's config, platformYAML to its platform
+	// section (for comparisons only: the budget goals hold for the
+	// defaults).
+	yaml, platformYAML string
 }
 
 // rig is the handset measured: the real agent binary in a network
@@ -255,7 +256,8 @@ platform:
   dialect: corp
   base_url: %s
   ca_file: %s
-%s`, r.account, secrets, dir, dir, dir, ps.addr, mqttPort, ps.ca.CertFile, ps.httpsURL, ps.ca.CertFile, p.yaml)
+%s
+%s`, r.account, secrets, dir, dir, dir, ps.addr, mqttPort, ps.ca.CertFile, ps.httpsURL, ps.ca.CertFile, p.platformYAML, p.yaml)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
 	}
