@@ -276,9 +276,9 @@ func Default() Config {
 			Encoding: "json",
 		},
 		Platform: Platform{
-			Dialect:        "none",
-			Login:          "name",
-			Poll:           Duration(2 * time.Minute),
+			Dialect: "none",
+			Login:   "name",
+			Poll:    Duration(2 * time.Minute),
 			// Events bring changes; this poll only catches one the
 			// platform failed to send. Each costs ~9 kB (a full read, as
 			// full_refresh is shorter): hourly was half of a parked
