@@ -22,6 +22,7 @@ import (
 	"github.com/pttagent/pttagent/uplink/httpapi/wapi"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/uplink/radio"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -34,6 +35,9 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	topics := wire.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}
 	p := Parts{Version: version, Account: cfg.Device.Account, Name: cfg.Device.Name, Logger: log,
 		Health: health.New(log), Brokers: cfg.MQTT.Brokers, Dialect: cfg.Platform.Dialect}
+	// Every link reports its traffic here, so that what can wait rides on
+	// a wake-up of the radio that happens anyway.
+	rad := &radio.Radio{}
 	var err error
 	// The active group goes out with the device's presence, for the
 	// platform's "who listens to this group" (platform.Roster).
@@ -43,7 +47,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 		}
 		return p.Sync.Active()
 	}
-	if p.MQTT, err = newMQTT(cfg, topics, log, version, activeGroup); err != nil {
+	if p.MQTT, err = newMQTT(cfg, topics, rad, log, version, activeGroup); err != nil {
 		return nil, err
 	}
 	p.GPS = &gps.Source{Device: cfg.GPS.Device, Baud: cfg.GPS.Baud, SilenceTimeout: cfg.GPS.SilenceTimeout.D(),
@@ -61,9 +65,11 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	p.Sender = &uplink.TrackSender{MQTT: p.MQTT, Topic: topics.Track(),
 		BatchPoints: cfg.Tracks.Queue.BatchPoints, BatchBytes: cfg.Tracks.Queue.BatchBytes,
 		MaxInflight: cfg.Tracks.Queue.MaxInflight, AckTimeout: cfg.MQTT.AckTimeout.D(),
+		Hold:  uplink.Hold{Delay: cfg.Tracks.Queue.SendDelay.D(), ParkedDelay: cfg.Tracks.Queue.ParkedSendDelay.D()},
+		Radio: rad, PingDue: p.MQTT.KeepAliveDue, Encode: trackEncoding(cfg.Tracks.Encoding),
 		Logger: log.With("part", "uplink")}
 	var plat *platformClients
-	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, log); err != nil {
+	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, rad, log); err != nil {
 		return nil, err
 	}
 	p.TrackSettings = track.Settings{LocShare: cfg.Tracks.LocShare, Track: cfg.Tracks.Track}
@@ -92,7 +98,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 
 // newMQTT is the broker connection: TLS from the config's files, the
 // device's retained presence.
-func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version string, group func() int64) (*mqtt.Client, error) {
+func newMQTT(cfg *config.Config, topics wire.Topics, rad *radio.Radio, log *slog.Logger, version string, group func() int64) (*mqtt.Client, error) {
 	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
 		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
 	if err != nil {
@@ -114,8 +120,17 @@ func newMQTT(cfg *config.Config, topics wire.Topics, log *slog.Logger, version s
 		Offline: func() []byte {
 			return wire.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
 		},
+		Radio:  rad,
 		Logger: log.With("part", "mqtt"),
 	}), nil
+}
+
+// trackEncoding is the encoder of tracks.encoding.
+func trackEncoding(name string) func([]byte, []wire.Point) []byte {
+	if name == "cbor" {
+		return wire.AppendTrackBatchCBOR
+	}
+	return wire.AppendTrackBatch
 }
 
 // trackOptions are the reporter's options from the config file's tracks
@@ -138,24 +153,33 @@ type platformClients struct {
 	account string
 	corp    *corp.Client // nil: no uploads, no missed messages
 	roster  platform.Roster
+	// closeIdle closes the platform connection right after a sync: the
+	// TLS session resumes at the next one (uplink/httpapi).
+	closeIdle func()
 }
 
 // newSync builds the platform sync for cfg, or nil with platform.dialect
 // none. It loads the persisted model at once, so the reporter starts with
 // the platform's last known settings, not the file's.
-func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, log *slog.Logger) (*platformsync.Engine, *platformClients, error) {
+func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, rad *radio.Radio, log *slog.Logger) (*platformsync.Engine, *platformClients, error) {
 	p := cfg.Platform
 	if p.Dialect == "none" || p.Dialect == "" {
 		return nil, nil, nil
 	}
 	log = log.With("part", "platform")
-	client, pc, err := newPlatformClient(cfg, log)
+	client, pc, err := newPlatformClient(cfg, rad, log)
 	if err != nil {
 		return nil, nil, err
 	}
+	poll := p.Poll.D()
+	if p.Events {
+		poll = p.PollWithEvents.D()
+	}
+	client = radioClient{Client: client, radio: rad, maxWait: cfg.MQTT.KeepAlive.D(), closeIdle: pc.closeIdle,
+		linkUp: func() bool { up, _ := mq.State(); return up }}
 	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
-		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: p.Poll.D(), FullRefresh: p.FullRefresh.D(),
-		MQTT: mq, Logger: log}
+		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: poll, GonePoll: p.Poll.D(),
+		FullRefresh: p.FullRefresh.D(), MQTT: mq, Logger: log}
 	if p.Events {
 		e.EventTopic = topics.Event()
 	}
@@ -170,16 +194,16 @@ func PlatformClient(cfg *config.Config, log *slog.Logger) (platform.Client, erro
 	if d := cfg.Platform.Dialect; d == "none" || d == "" {
 		return nil, nil
 	}
-	c, _, err := newPlatformClient(cfg, log)
+	c, _, err := newPlatformClient(cfg, nil, log)
 	return c, err
 }
 
 // newPlatformClient is the dialect's client, and the corp one that
 // uploads recordings.
-func newPlatformClient(cfg *config.Config, log *slog.Logger) (platform.Client, *platformClients, error) {
+func newPlatformClient(cfg *config.Config, rad *radio.Radio, log *slog.Logger) (platform.Client, *platformClients, error) {
 	p := cfg.Platform
 	h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
-		Logger: log})
+		Radio: rad, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,7 +230,7 @@ func newPlatformClient(cfg *config.Config, log *slog.Logger) (platform.Client, *
 			// The wapi seed has no upload: recordings go through the corp
 			// API of the same platform (docs/protocol.md), logged in apart.
 			hc, err := httpapi.NewHTTP(httpapi.Options{BaseURL: p.BaseURL, Timeout: p.RequestTimeout.D(), CAFile: p.CAFile,
-				Logger: log})
+				Radio: rad, Logger: log})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -215,5 +239,6 @@ func newPlatformClient(cfg *config.Config, log *slog.Logger) (platform.Client, *
 	default:
 		return nil, nil, fmt.Errorf("platform.dialect %q", p.Dialect)
 	}
+	pc.closeIdle = h.CloseIdle
 	return client, pc, nil
 }

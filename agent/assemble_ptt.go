@@ -110,7 +110,7 @@ func newMedia(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, pt func()
 	c := media.New(media.Options{Topics: topics, Control: mq,
 		OnVoice: func(group int64, speaker string, payload []byte) {
 			if p := pt(); p != nil {
-				p.HearVoice(group, speaker, payload)
+				p.HearVoiceUDP(group, speaker, payload)
 			}
 		},
 		OnReport: func(r media.Report) {

@@ -190,7 +190,8 @@ mqtt:
 platform:
   dialect: corp
   base_url: http://127.0.0.1:%d
-  poll: %s
+  poll: %[5]s
+  poll_with_events: %[5]s
   request_timeout: 2s
 audio:
   %s

@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/uplink/radio"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -53,11 +54,29 @@ type TrackSender struct {
 	BatchBytes  int
 	MaxInflight int
 	AckTimeout  time.Duration
-	Logger      *slog.Logger
+	// Hold lets points wait to share a message and a radio wake-up; the
+	// zero Hold sends each point at once.
+	Hold Hold
+	// Radio, if set, says when the radio is awake anyway: held points go
+	// then.
+	Radio *radio.Radio
+	// PingDue, if set, is when the MQTT keep-alive would next ping
+	// (mqtt.Client.KeepAliveDue): held points go before, in its place.
+	PingDue func() time.Time
+	// Encode writes a batch's payload; nil: wire.AppendTrackBatch (JSON).
+	Encode func(dst []byte, pts []wire.Point) []byte
+	Logger *slog.Logger
 
 	mu    sync.Mutex
 	stats SenderStats
 	pace  pace
+
+	// The hold's memory (drain's goroutine only): when the oldest point
+	// waiting was first seen, and the last point sent.
+	waitingSince time.Time
+	held         bool // the points waiting were held back
+	prev         wire.Point
+	hasPrev      bool
 }
 
 // SenderStats for status.
@@ -71,6 +90,8 @@ type SenderStats struct {
 	Window   int       // batches allowed in flight now
 	Batch    int       // points per batch now
 	LastAck  time.Time // when the broker last acknowledged a batch
+	// Held counts the batches that waited to share a message.
+	Held uint64
 }
 
 // stallTimeouts ack timeouts in a row without any PUBACK, on a link said
@@ -130,8 +151,10 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 		waiting time.Time // the ack timer's start: the last PUBACK, or the first batch out on an idle link
 		quiet   int       // ack timeouts in a row without a PUBACK
 		timeout = time.NewTimer(time.Hour)
+		hold    = time.NewTimer(time.Hour)
 	)
 	defer timeout.Stop()
+	defer hold.Stop()
 	defer func() {
 		if live(window) > 0 {
 			s.mu.Lock()
@@ -144,7 +167,27 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 	s.mu.Unlock()
 	for {
 		p := s.currentPace()
-		for live(window) < p.limit {
+		var (
+			held  <-chan time.Time
+			woken <-chan struct{}
+		)
+		if live(window) == 0 {
+			// Nothing in flight: the radio may be idle, and the points
+			// waiting may be better sent later, together.
+			var until time.Time
+			var err error
+			if buf, until, err = s.holdUntil(cursor, p.points, buf); err != nil {
+				s.Logger.Error("cannot read the track queue", "err", err)
+				return true
+			}
+			if d := time.Until(until); d > 0 {
+				hold.Reset(d)
+				held, woken = hold.C, s.Radio.Woke()
+			} else {
+				hold.Stop()
+			}
+		}
+		for held == nil && live(window) < p.limit {
 			var err error
 			buf, err = s.Queue.Peek(cursor, p.points, s.BatchBytes, buf)
 			if err != nil {
@@ -178,6 +221,8 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 		case <-changed:
 			return false
 		case <-s.Queue.Notify():
+		case <-held:
+		case <-woken:
 		case <-head:
 		case <-expired:
 			quiet++
@@ -217,10 +262,47 @@ func (s *TrackSender) drain(ctx context.Context, changed <-chan struct{}) (faile
 	}
 }
 
+// holdUntil peeks at the points waiting after cursor and says until when
+// they may wait (at or before now: send them now).
+func (s *TrackSender) holdUntil(cursor uint64, points int, buf []wire.Point) ([]wire.Point, time.Time, error) {
+	now := time.Now()
+	if s.Hold.Delay <= 0 && s.Hold.ParkedDelay <= 0 {
+		return buf, now, nil
+	}
+	buf, err := s.Queue.Peek(cursor, points, s.BatchBytes, buf)
+	if err != nil || len(buf) == 0 {
+		s.waitingSince = time.Time{}
+		return buf, now, err
+	}
+	if s.waitingSince.IsZero() {
+		s.waitingSince = now
+	}
+	st := holdState{now: now, waiting: buf, full: len(buf) >= points, since: s.waitingSince,
+		prev: s.prev, hasPrev: s.hasPrev, awake: s.Radio.Awake(awakeWithin)}
+	if s.PingDue != nil {
+		st.pingDue = s.PingDue()
+	}
+	until := s.Hold.until(st)
+	if until.After(now) {
+		s.held = true
+	}
+	return buf, until, nil
+}
+
 // publish hands a batch to paho. paho keeps the payload until the broker
 // acknowledged it, so each batch needs its own buffer.
 func (s *TrackSender) publish(pts []wire.Point) *inflight {
-	payload := wire.AppendTrackBatch(make([]byte, 0, s.BatchBytes+256), pts)
+	if s.held {
+		s.mu.Lock()
+		s.stats.Held++
+		s.mu.Unlock()
+	}
+	s.waitingSince, s.held, s.prev, s.hasPrev = time.Time{}, false, pts[len(pts)-1], true
+	encode := s.Encode
+	if encode == nil {
+		encode = wire.AppendTrackBatch
+	}
+	payload := encode(make([]byte, 0, s.BatchBytes+256), pts)
 	tok := s.MQTT.Publish(s.Topic, 1, false, payload)
 	return &inflight{first: pts[0].Seq, last: pts[len(pts)-1].Seq, n: len(pts), tok: tok, sent: time.Now()}
 }

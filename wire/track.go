@@ -138,7 +138,13 @@ func appendFloat(dst []byte, v float64, prec int) []byte {
 
 // DecodeTrackBatch parses a batch as the platform does. It accepts any
 // column order and ignores unknown columns, so that fields can be added.
+//
+// A payload that is a CBOR array (its first byte 0x80–0x9f, where JSON
+// begins with '{') is a version 2 batch (AppendTrackBatchCBOR).
 func DecodeTrackBatch(payload []byte) ([]Point, error) {
+	if len(payload) > 0 && payload[0]>>5 == 4 {
+		return decodeTrackBatchCBOR(payload)
+	}
 	var b struct {
 		V      int                 `json:"v"`
 		Fields []string            `json:"fields"`

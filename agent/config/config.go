@@ -94,7 +94,8 @@ type MQTT struct {
 	// publishes or subscribes to (docs/protocol.md).
 	TopicPrefix string `yaml:"topic_prefix"`
 	// KeepAlive is the MQTT keep-alive; it bounds how long a dead link goes
-	// unnoticed.
+	// unnoticed. Track messages keep the link alive in place of pings:
+	// held points go before a ping would be due.
 	KeepAlive Duration `yaml:"keepalive"`
 	// ConnectTimeout bounds one connection attempt.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
@@ -147,6 +148,9 @@ type Tracks struct {
 	Heartbeat Duration     `yaml:"heartbeat"`
 	Corner    CornerPeg    `yaml:"corner_pegging"`
 	Queue     QueueOptions `yaml:"queue"`
+	// Encoding of track messages: json (version 1) or cbor (version 2,
+	// compact binary; the platform must decode it: docs/protocol.md).
+	Encoding string `yaml:"encoding"`
 }
 
 type Periods struct {
@@ -179,6 +183,15 @@ type QueueOptions struct {
 	// MaxInflight is how many batches may await the broker's
 	// acknowledgement at once.
 	MaxInflight int `yaml:"max_inflight"`
+	// SendDelay is how long a point, already on disk, may wait for the
+	// next one to share its MQTT message, when the next is due within
+	// that time (a short period). 0 sends each point at once.
+	SendDelay Duration `yaml:"send_delay"`
+	// ParkedSendDelay is how long points may wait while the handset is
+	// parked (no movement beyond its fixes' accuracy); they go sooner in
+	// place of a keep-alive ping, or when the radio is awake anyway. 0:
+	// as SendDelay.
+	ParkedSendDelay Duration `yaml:"parked_send_delay"`
 }
 
 // Platform selects and reaches the management platform.
@@ -200,8 +213,13 @@ type Platform struct {
 	// Login is the corp login call: name (login-by-name) or account
 	// (login, which takes an account or a phone number).
 	Login string `yaml:"login"`
-	// Poll is the fallback period of a full sync when no event arrives.
+	// Poll is the period of the fallback sync with events off.
 	Poll Duration `yaml:"poll"`
+	// PollWithEvents is the period of the fallback sync with events on
+	// (events bring changes; the poll only catches one the platform failed
+	// to send). It waits for the radio's next wake-up, up to
+	// mqtt.keepalive.
+	PollWithEvents Duration `yaml:"poll_with_events"`
 	// FullRefresh is how often a sync reads everything, trusting none of
 	// the platform's version counters (jittered ±10 %, done by the next
 	// poll after it is due); the first sync after start always does.
@@ -234,8 +252,11 @@ func Default() Config {
 			Modem: GPSModem{Timeout: Duration(5 * time.Second)},
 		},
 		MQTT: MQTT{
-			TopicPrefix:    "ptt",
-			KeepAlive:      Duration(30 * time.Second),
+			TopicPrefix: "ptt",
+			// Five minutes, not the customary 30 s: a ping is a radio
+			// wake-up, and a parked handset's track messages, held to
+			// share one, replace the pings (docs/config.md).
+			KeepAlive:      Duration(5 * time.Minute),
 			ConnectTimeout: Duration(15 * time.Second),
 			ReconnectMin:   Duration(1 * time.Second),
 			ReconnectMax:   Duration(2 * time.Minute),
@@ -263,12 +284,24 @@ func Default() Config {
 				BatchPoints: 50,
 				BatchBytes:  4096,
 				MaxInflight: 4,
+				// Pairs of points at a 10 s period: the 232 bytes of
+				// TCP/IP, TLS and MQTT around every message are paid
+				// once for two.
+				SendDelay: Duration(15 * time.Second),
+				// One message per keep-alive period while parked.
+				ParkedSendDelay: Duration(5 * time.Minute),
 			},
+			Encoding: "json",
 		},
 		Platform: Platform{
-			Dialect:        "none",
-			Login:          "name",
-			Poll:           Duration(2 * time.Minute),
+			Dialect: "none",
+			Login:   "name",
+			Poll:    Duration(2 * time.Minute),
+			// Events bring changes; this poll only catches one the
+			// platform failed to send. Each costs ~9 kB (a full read, as
+			// full_refresh is shorter): hourly was half of a parked
+			// handset's 0.4 MB a day.
+			PollWithEvents: Duration(2 * time.Hour),
 			FullRefresh:    Duration(time.Hour),
 			WapiLogin:      "token",
 			RequestTimeout: Duration(15 * time.Second),

@@ -153,6 +153,13 @@ func (c *Config) validate(probe bool) []Problem {
 	v.intBetween("tracks.queue.batch_points", q.BatchPoints, 1, 1000)
 	v.intBetween("tracks.queue.batch_bytes", q.BatchBytes, 256, 256<<10)
 	v.intBetween("tracks.queue.max_inflight", q.MaxInflight, 1, 64)
+	v.between("tracks.queue.send_delay", q.SendDelay, 0, 10*time.Minute)
+	v.between("tracks.queue.parked_send_delay", q.ParkedSendDelay, 0, time.Hour)
+	switch t.Encoding {
+	case "json", "cbor":
+	default:
+		v.err("tracks.encoding", "%q is not a track encoding; use json (version 1, what every platform decodes) or cbor (version 2, compact)", t.Encoding)
+	}
 
 	if c.Board.BenchSocket != "" {
 		v.dir("board.bench_socket", filepath.Dir(c.Board.BenchSocket))
@@ -347,8 +354,11 @@ func (c *Config) validatePlatform(v *validation) {
 		v.err("platform.login", "%q is not a login call; use name (login-by-name) or account (login with an account or a phone number)", p.Login)
 	}
 	v.between("platform.poll", p.Poll, time.Second, 24*time.Hour)
+	v.between("platform.poll_with_events", p.PollWithEvents, time.Second, 24*time.Hour)
 	v.between("platform.full_refresh", p.FullRefresh, time.Minute, 7*24*time.Hour)
-	if p.FullRefresh.D() < p.Poll.D() {
+	// With events on, a poll is rare and reading everything is its point;
+	// without, a full read at every poll is a cost worth a word.
+	if !p.Events && p.FullRefresh.D() < p.Poll.D() {
 		v.warn("platform.full_refresh", "%s is shorter than platform.poll (%s): every poll reads everything", p.FullRefresh, p.Poll)
 	}
 	if p.Dialect == "wapi" {
@@ -360,7 +370,7 @@ func (c *Config) validatePlatform(v *validation) {
 	}
 	v.between("platform.request_timeout", p.RequestTimeout, 100*time.Millisecond, 5*time.Minute)
 	v.caFile("platform.ca_file", p.CAFile)
-	if p.Dialect != "none" && p.Events && p.Poll.D() < 10*time.Second {
-		v.warn("platform.poll", "%s with events on polls the platform often; events already bring changes within seconds", p.Poll)
+	if p.Dialect != "none" && p.Events && p.PollWithEvents.D() < 10*time.Second {
+		v.warn("platform.poll_with_events", "%s polls the platform often; events already bring changes within seconds", p.PollWithEvents)
 	}
 }

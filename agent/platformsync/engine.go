@@ -11,6 +11,7 @@
 package platformsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ type Engine struct {
 	// Poll is the fallback period; failed fetches retry sooner, with
 	// backoff, but never later than Poll.
 	Poll time.Duration
+	// GonePoll is how often a member the platform says is gone asks
+	// again, so that it comes back by itself once re-provisioned (no
+	// event reaches a member that does not exist); 0: Poll.
+	GonePoll time.Duration
 	// FullRefresh is how often a fetch reads everything, trusting none of
 	// the platform's versions (the seeds never say when they move), ±10 %.
 	// It is done by the first fetch after it is due — poll, reconnect or
@@ -257,7 +262,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				// again every poll, so it comes back by itself.
 				attempt = 0
 				e.gone(platform.IsGone(r.err), r.why)
-				resetTimer(timer, e.Poll)
+				resetTimer(timer, cmp.Or(e.GonePoll, e.Poll))
 			case r.err != nil:
 				attempt++
 				wait := min(dial.Backoff(attempt, time.Second, e.Poll), e.Poll)

@@ -11,10 +11,14 @@ import (
 
 // The second voice path: UDP to the platform's relay (uplink/media),
 // beside the broker. Voice goes over UDP while UDP delivers and over the
-// broker otherwise; the broker's voice subscription of the active group is
-// held exactly while UDP does not deliver, so a listener neither pays for
-// the same voice twice nor misses it. The encoder follows what the link
-// reports (audio/adapt).
+// broker otherwise. The broker's voice subscription of the active group
+// is dropped only while a burst is actually arriving over UDP, and taken
+// again when it ends: between bursts an idle handset's NAT binding may
+// have expired (its keep-alive rides on the MQTT keep-alive, minutes
+// apart, for the battery), and the first packets of the next burst then
+// reach it only through the broker until the relay has its new address.
+// The jitter buffer drops what comes twice. The encoder follows what the
+// link reports (audio/adapt).
 
 // MediaPath is the UDP media client as push-to-talk uses it
 // (*media.Client).
@@ -61,7 +65,7 @@ func (p *PTT) transport() string {
 // group while UDP does not deliver. Runs on the loop.
 func (p *PTT) subscribeVoice() {
 	want := ""
-	if p.active != 0 && !p.mediaUp {
+	if p.active != 0 && !(p.mediaUp && p.udpFlowing.Load()) {
 		want = wire.GroupVoice(p.o.TopicPrefix, p.active, "+")
 	}
 	if want == p.voiceSub {
@@ -73,6 +77,23 @@ func (p *PTT) subscribeVoice() {
 	p.voiceSub = want
 	if want != "" {
 		p.parts.Link.Subscribe(want, 0, p.onVoice)
+	}
+}
+
+// HearVoiceUDP is HearVoice for the UDP path: the first packet of a burst
+// that arrives over it lets the broker's copy of the burst go.
+func (p *PTT) HearVoiceUDP(group int64, speaker string, payload []byte) {
+	if !p.udpFlowing.Swap(true) {
+		p.tryPost(p.subscribeVoice)
+	}
+	p.HearVoice(group, speaker, payload)
+}
+
+// burstOver takes the broker's voice subscription back for the next
+// burst (loop).
+func (p *PTT) burstOver() {
+	if p.udpFlowing.Swap(false) {
+		p.subscribeVoice()
 	}
 }
 

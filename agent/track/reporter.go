@@ -146,14 +146,34 @@ func (r *Reporter) Run(ctx context.Context, initial Settings, fixes <-chan gps.F
 	r.init()
 	d := newDecider(r.Options)
 	r.set(d, initial, time.Now())
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	// The heartbeat is the only thing that happens without a fix: a timer
+	// for its due time, not a ticker, so that an idle handset's CPU sleeps
+	// (a 1 s ticker was one of its wake-ups every second).
+	heartbeat := time.NewTimer(time.Hour)
+	defer heartbeat.Stop()
+	// An emergency's faster rate ends at its time, also without a fix.
+	boostEnd := time.NewTimer(time.Hour)
+	defer boostEnd.Stop()
 	diskFull := false
 	for {
 		var (
-			p  wire.Point
-			ok bool
+			p      wire.Point
+			ok     bool
+			tick   <-chan time.Time
+			ending <-chan time.Time
 		)
+		if due, on := d.heartbeatDue(); on {
+			heartbeat.Reset(time.Until(due))
+			tick = heartbeat.C
+		} else {
+			heartbeat.Stop()
+		}
+		if d.boost.period > 0 {
+			boostEnd.Reset(time.Until(d.boost.until))
+			ending = boostEnd.C
+		} else {
+			boostEnd.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -166,10 +186,12 @@ func (r *Reporter) Run(ctx context.Context, initial Settings, fixes <-chan gps.F
 		case f := <-fixes:
 			r.noteFix(f)
 			p, ok = d.onFix(time.Now(), f)
-		case now := <-tick.C:
+		case now := <-ending:
 			if d.boostOver(now) {
 				r.setBoost(d, boost{}, now)
 			}
+			continue
+		case now := <-tick:
 			p, ok = d.onTick(now)
 		}
 		if !ok {
@@ -330,6 +352,19 @@ func (d *decider) onTick(now time.Time) (wire.Point, bool) {
 	}
 	f := d.fix
 	return d.emit(now, &f, wire.TriggerHeartbeat, int64(now.Sub(d.fixAt)/time.Second)), true
+}
+
+// heartbeatDue is when onTick will next have a heartbeat to give, if ever
+// without another input.
+func (d *decider) heartbeatDue() (time.Time, bool) {
+	hb := d.opts.Heartbeat
+	switch {
+	case hb <= 0 || !d.active() || !d.hasFx:
+		return time.Time{}, false
+	case d.sent:
+		return d.sentAt.Add(hb), true
+	}
+	return d.fixAt.Add(hb), true
 }
 
 func (d *decider) emit(now time.Time, f *gps.Fix, trig wire.Trigger, fixAge int64) wire.Point {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -101,6 +102,15 @@ func runAgent(ctx context.Context, path string, stderr io.Writer) error {
 	defer flush()
 	for _, w := range warns {
 		log.Warn("config", "problem", w.Error())
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One P: the daemon idles nearly always (a fix a second, a message
+		// a minute), and with two, every hand-over between its goroutines
+		// woke a second thread: 34 CPU wake-ups a second idle against 13
+		// (BENCHMARKS.md, "Agent idle"). Talking needs under 1 % of a core,
+		// and push-to-talk's latencies did not change. It also ends Go's
+		// once-a-second check of the cgroup's CPU limit.
+		runtime.GOMAXPROCS(1)
 	}
 	a, err := agent.Assemble(cfg, log, version)
 	if err != nil {

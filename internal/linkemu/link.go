@@ -44,6 +44,12 @@ type Config struct {
 	// Seed makes the random draws (loss, jitter) repeatable: two links
 	// with the same Seed that see the same packets treat them alike.
 	Seed uint64
+	// Tap, if set, sees every packet the link delivers (an IPv4 packet,
+	// headers included), when it is handed to the receiving end: a meter
+	// of what crossed the link (internal/linkmeter). It runs on the link's
+	// real-time threads with the direction's lock held: copy what it
+	// keeps, and return at once.
+	Tap func(dir Direction, at time.Time, packet []byte)
 }
 
 // Link is an emulated link between two network namespaces. Each end has a
@@ -124,6 +130,10 @@ func New(cfg Config) (*Link, error) {
 		if err != nil {
 			l.Close()
 			return nil, err
+		}
+		if tap := cfg.Tap; tap != nil {
+			dir := Direction(d)
+			p.tap = func(at time.Time, pkt []byte) { tap(dir, at, pkt) }
 		}
 		l.dirs[d] = p
 	}

@@ -22,6 +22,8 @@ type pipe struct {
 	mu      sync.Mutex // guards m and stopErr, and orders the writes to dst
 	m       *model
 	stopErr error // why the pipe stopped early
+
+	tap func(at time.Time, packet []byte) // Config.Tap for this direction; nil: none
 }
 
 func newPipe(src, dst, stop int, m *model) (*pipe, error) {
@@ -167,4 +169,7 @@ func (p *pipe) write(data []byte) {
 		return
 	}
 	p.m.sent(len(data))
+	if p.tap != nil {
+		p.tap(time.Now(), data)
+	}
 }

@@ -7,17 +7,20 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/pttagent/pttagent/uplink/dial"
+	"github.com/pttagent/pttagent/uplink/radio"
 )
 
 // HTTP is the transport both dialects share. Every request has its own
@@ -45,7 +48,10 @@ type Options struct {
 	CAFile   string // PEM; empty: the system's CAs
 	MaxBody  int64  // 0: DefaultMaxBody
 	Attempts int    // 0: 3
-	Logger   *slog.Logger
+	// Radio, if set, hears of every read and write on the platform's
+	// connections.
+	Radio  *radio.Radio
+	Logger *slog.Logger
 }
 
 // DefaultMaxBody bounds one answer. The largest a handset reads is an
@@ -64,8 +70,30 @@ func NewHTTP(o Options) (*HTTP, error) {
 		return nil, fmt.Errorf("platform %w", err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	tr.TLSClientConfig = tc
 	tr.ResponseHeaderTimeout = o.Timeout
+	// The connection lives for one fetch: a sync's few requests in a row
+	// share it, then it closes while the radio is still awake from them
+	// (CloseIdle, or IdleTimeout at the latest). The next poll, minutes
+	// later, resumes the TLS session from the ticket the platform gave
+	// (ClientSessionCache): a few hundred bytes instead of a full
+	// handshake with the certificate chain. Kept open instead, an idle
+	// connection is closed by the platform (nginx: 75 s), a NAT or Go
+	// itself (90 s) at a moment of their own — a radio wake-up for a FIN —
+	// and TCP keep-alive probes (Go's default: every 15–30 s, at either
+	// end) wake the radio meanwhile. BENCHMARKS.md has the figures.
+	tr.IdleConnTimeout = IdleTimeout
+	rad := o.Radio
+	d := &net.Dialer{Timeout: o.Timeout, KeepAlive: -1}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || rad == nil {
+			return c, err
+		}
+		rad.Used()
+		return radioConn{Conn: c, r: rad}, nil
+	}
 	if o.MaxBody == 0 {
 		o.MaxBody = DefaultMaxBody
 	}
@@ -78,6 +106,37 @@ func NewHTTP(o Options) (*HTTP, error) {
 	return &HTTP{Base: u, Client: &http.Client{Transport: tr, CheckRedirect: checkRedirect}, Timeout: o.Timeout, MaxBody: o.MaxBody,
 		Attempts: o.Attempts, BackoffMin: 500 * time.Millisecond, BackoffMax: 10 * time.Second, Logger: o.Logger}, nil
 }
+
+// IdleTimeout closes a platform connection nobody uses: longer than the
+// pause between the requests of one fetch, well within the radio's 10 s
+// tail after it.
+const IdleTimeout = 3 * time.Second
+
+// CloseIdle closes the connections not in use now: call it when a fetch
+// is done, so that the connection ends in the radio wake-up of the fetch.
+func (h *HTTP) CloseIdle() { h.Client.CloseIdleConnections() }
+
+// radioConn tells the radio of each read and write.
+type radioConn struct {
+	net.Conn
+	r *radio.Radio
+}
+
+func (c radioConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.r.Used()
+	}
+	return n, err
+}
+
+func (c radioConn) Write(p []byte) (int, error) {
+	c.r.Used()
+	return c.Conn.Write(p)
+}
+
+// NetConn is the connection underneath, as tls.Conn's.
+func (c radioConn) NetConn() net.Conn { return c.Conn }
 
 // Request is one API call.
 type Request struct {

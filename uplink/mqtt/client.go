@@ -26,6 +26,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/pttagent/pttagent/uplink/dial"
+	"github.com/pttagent/pttagent/uplink/radio"
 )
 
 // Options configure a Client.
@@ -49,7 +50,9 @@ type Options struct {
 	// MaxIncoming bounds one message from the broker (0:
 	// DefaultMaxIncoming); larger ones are dropped unread and counted.
 	MaxIncoming int
-	Logger      *slog.Logger
+	// Radio, if set, hears of every read and write on the connection.
+	Radio  *radio.Radio
+	Logger *slog.Logger
 }
 
 // Handler receives a message on a subscribed topic. Handlers run one at a
@@ -71,6 +74,9 @@ type Client struct {
 	oversize dropCounter
 	onWrite  atomic.Pointer[func()]
 	retained atomic.Uint64
+	// lastWrite and lastRead (UnixNano) are paho's lastSent and
+	// lastReceived as near as the connection sees them: KeepAliveDue.
+	lastWrite, lastRead atomic.Int64
 
 	mu      sync.Mutex
 	up      bool
@@ -303,10 +309,19 @@ func (c *Client) open(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 		c.log.Warn("dropped a message from the broker larger than the handset accepts; set the broker's message_size_limit (deploy/mosquitto)",
 			"bytes", size, "limit", max)
 	})
+	now := time.Now().UnixNano()
+	c.lastWrite.Store(now)
+	c.lastRead.Store(now)
 	f.onWrite = func() {
+		c.lastWrite.Store(time.Now().UnixNano())
+		c.o.Radio.Used()
 		if h := c.onWrite.Load(); h != nil {
 			(*h)()
 		}
+	}
+	f.onRead = func() {
+		c.lastRead.Store(time.Now().UnixNano())
+		c.o.Radio.Used()
 	}
 	return f, nil
 }
@@ -316,6 +331,21 @@ func (c *Client) open(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 // nearly due can go in the same wake-up. f runs on paho's writer and
 // must not block.
 func (c *Client) OnWrite(f func()) { c.onWrite.Store(&f) }
+
+// KeepAliveDue is when paho will send its next PINGREQ unless something
+// else is written and read before: KeepAlive after the older of the last
+// write and the last read (paho pings when either is that old, checking
+// every 5 s). A part with something to send that may wait (held track
+// points) sends it before then, and the ping is not needed: a publish and
+// its PUBACK keep the connection alive as well as PINGREQ and PINGRESP.
+// Zero while no connection was ever made.
+func (c *Client) KeepAliveDue() time.Time {
+	w, r := c.lastWrite.Load(), c.lastRead.Load()
+	if w == 0 || c.o.KeepAlive <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, min(w, r)).Add(c.o.KeepAlive)
+}
 
 func (c *Client) current() paho.Client {
 	c.cliMu.Lock()

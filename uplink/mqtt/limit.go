@@ -31,6 +31,7 @@ type packetFilter struct {
 	max     int
 	onDrop  func(size int)
 	onWrite func() // after each write: the radio is awake
+	onRead  func() // after each read from the network: so it is
 
 	buf  [4096]byte
 	r, w int   // buf[r:w] is read from the network, not yet handled
@@ -73,6 +74,7 @@ func (f *packetFilter) Read(p []byte) (int, error) {
 				n, err := f.Conn.Read(p[:min(len(p), f.pass)])
 				f.pass -= n
 				if n > 0 {
+					f.read()
 					return n, nil
 				}
 				return 0, err
@@ -85,6 +87,7 @@ func (f *packetFilter) Read(p []byte) (int, error) {
 				}
 				return 0, err
 			}
+			f.read()
 		}
 		avail := f.buf[f.r:f.w]
 		switch {
@@ -138,6 +141,12 @@ func (f *packetFilter) header(b byte) error {
 	f.out = f.hdr[:nhdr]
 	f.pass = length
 	return nil
+}
+
+func (f *packetFilter) read() {
+	if f.onRead != nil {
+		f.onRead()
+	}
 }
 
 func (f *packetFilter) Write(p []byte) (int, error) {

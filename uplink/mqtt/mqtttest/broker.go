@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pttagent/pttagent/internal/logbuf"
 )
 
 // Options configure a broker.
@@ -56,7 +58,7 @@ type Broker struct {
 	tls   bool
 	mu    sync.Mutex
 	cmd   *exec.Cmd
-	log   *bytes.Buffer
+	log   *logbuf.Buffer // mosquitto writes while a test may read
 }
 
 // Binary finds mosquitto or explains how to get it.
@@ -156,7 +158,7 @@ func (b *Broker) Start() {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.log = &bytes.Buffer{}
+	b.log = &logbuf.Buffer{}
 	cmd := exec.Command(bin, "-c", b.conf)
 	cmd.Stdout, cmd.Stderr = b.log, b.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
