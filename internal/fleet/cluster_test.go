@@ -21,7 +21,7 @@ import (
 	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/gps/gpstest"
-	"github.com/pttagent/pttagent/internal/natstest"
+	"github.com/pttagent/pttagent/internal/brokers"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/internal/wait"
@@ -53,9 +53,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startCluster(t testing.TB) *natstest.Cluster {
+func startCluster(t testing.TB) *brokers.Cluster {
 	t.Helper()
-	c, err := natstest.Start(natstest.Options{Dir: t.TempDir()})
+	c, err := brokers.StartNATS(brokers.NATSOptions{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,15 @@
-// Package natstest runs a real NATS server cluster with MQTT and JetStream
-// on loopback, for the tests and the fleet tool: each node is its own
-// process, so a test can SIGKILL one as a machine dies and start it again
-// on the same ports and store.
+// Package brokers runs real MQTT brokers on loopback as processes, for the
+// fleet tool and the tests that need more than mqtttest's one mosquitto:
+// a NATS server cluster with MQTT and JetStream, each node its own process
+// (a test can SIGKILL one as a machine dies and start it again on the same
+// ports and store), and a mosquitto configured for a fleet. Proc reads a
+// broker's CPU time and memory from /proc.
 //
-// The server is github.com/nats-io/nats-server/v2 at the version go.mod
-// pins (a `tool` dependency, never linked into the agent), built once per
-// process with the go command into a temporary directory; PTT_NATS_SERVER
-// names another binary (Debian's nats-server, say) instead.
-package natstest
+// The NATS server is github.com/nats-io/nats-server/v2 at the version
+// go.mod pins (a `tool` dependency, never linked into the agent), built
+// once per process with the go command into a temporary directory;
+// PTT_NATS_SERVER names another binary (Debian's nats-server, say).
+package brokers
 
 import (
 	"bytes"
@@ -53,8 +55,8 @@ func Binary() (string, error) {
 	return binPath, buildErr
 }
 
-// Options configure a cluster.
-type Options struct {
+// NATSOptions configure a cluster.
+type NATSOptions struct {
 	Nodes int    // default 3
 	Dir   string // configs, logs and JetStream stores; required
 	// MaxAckPending bounds the QoS 1 messages in flight to one MQTT
@@ -82,9 +84,9 @@ type Cluster struct {
 	bin   string
 }
 
-// Start writes the nodes' configs and starts them; it returns once every
+// StartNATS writes the nodes' configs and starts them; it returns once every
 // node accepts MQTT connections. Stop ends them.
-func Start(o Options) (*Cluster, error) {
+func StartNATS(o NATSOptions) (*Cluster, error) {
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
@@ -298,7 +300,7 @@ func FreePort() (int, error) {
 }
 
 // ErrNotRunning is the error of asking a killed node.
-var ErrNotRunning = errors.New("natstest: node not running")
+var ErrNotRunning = errors.New("brokers: node not running")
 
 func tail(s string, n int) string {
 	if len(s) > n {

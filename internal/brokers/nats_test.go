@@ -1,4 +1,4 @@
-package natstest_test
+package brokers_test
 
 import (
 	"net"
@@ -9,7 +9,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/pttagent/pttagent/internal/natstest"
+	"github.com/pttagent/pttagent/internal/brokers"
 	"github.com/pttagent/pttagent/internal/wait"
 )
 
@@ -62,9 +62,9 @@ func pub(t *testing.T, c paho.Client, topic string, qos byte, retained bool, pay
 	}
 }
 
-func startCluster(t *testing.T) *natstest.Cluster {
+func startCluster(t *testing.T) *brokers.Cluster {
 	t.Helper()
-	c, err := natstest.Start(natstest.Options{Dir: t.TempDir()})
+	c, err := brokers.StartNATS(brokers.NATSOptions{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
