@@ -59,8 +59,12 @@ type Options struct {
 	MediaPublic string
 	// MediaTTL is a media session's lifetime (default DefaultMediaTTL).
 	MediaTTL time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// TrackShare, when set, takes tracks through a shared subscription of
+	// this group name, so that several simulators split the ingest
+	// (ingest.go).
+	TrackShare string
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Sim is a running simulator.
@@ -205,7 +209,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
-		mq.Subscribe(wire.AllTracks(s.o.Prefix), 1, s.onTrack)
+		mq.Subscribe(s.trackFilter(), 1, s.onTrack)
 		mq.Subscribe(wire.AllFloorUp(s.o.Prefix), 1, s.onFloor)
 		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
