@@ -129,6 +129,24 @@ func TestMQTTOnNATSCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("a client id with a dot is refused, a topic with one is not", func(t *testing.T) {
+		// device.account allows '.', and it is the client id: NATS refuses
+		// '.', '*', '>' and white space there (they are special in its
+		// subjects), answering with the connection closed.
+		pc := paho.NewClient(paho.NewClientOptions().AddBroker(n1).SetClientID("unit.7").SetAutoReconnect(false))
+		if tok := pc.Connect(); tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+			pc.Disconnect(50)
+			t.Fatal("NATS accepted the client id unit.7: update docs/fleet.md")
+		}
+		var b inbox
+		sub(t, connect(t, n3, "dot-sub", nil), "ptt/dev/+/track", 1, &b)
+		pub(t, connect(t, n1, "unit7", nil), "ptt/dev/unit.7/track", 1, false, "p")
+		wait.For(t, 5*time.Second, "the message", func() bool { return b.n() == 1 })
+		if got := b.all()[0].Topic(); got != "ptt/dev/unit.7/track" {
+			t.Errorf("topic %q", got)
+		}
+	})
+
 	t.Run("a persistent session keeps QoS 1 messages while away", func(t *testing.T) {
 		opts := func(o *paho.ClientOptions) { o.SetCleanSession(false) }
 		var b inbox

@@ -158,13 +158,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.AllConnected = time.Since(began)
 	log.Info("all handsets connected", "handsets", len(hs), "after", r.AllConnected.Round(time.Millisecond))
 
-	// Steady state, with the storm in the middle of it when asked.
+	// Steady state, with the storm in the middle of it when asked. The
+	// broker's usage is measured up to the storm: a restarted process
+	// starts its counters again.
 	u0, _ := b.usage()
+	self0, _ := brokers.Proc(os.Getpid())
 	t0 := time.Now()
+	measure := func() {
+		if u1, err := b.usage(); err == nil {
+			r.BrokerCPU = float64(u1.CPU-u0.CPU) / float64(time.Since(t0))
+			r.BrokerRSS = u1.RSS
+		}
+		if self1, err := brokers.Proc(os.Getpid()); err == nil {
+			r.ToolCPU = float64(self1.CPU-self0.CPU) / float64(time.Since(t0))
+		}
+	}
 	if o.Storm > 0 {
 		if err := sleep(ctx, o.Storm); err != nil {
 			return nil, err
 		}
+		measure()
 		if err := storm(ctx, &o, b, hs, r); err != nil {
 			return nil, err
 		}
@@ -176,10 +189,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	} else if err := sleep(ctx, o.Duration); err != nil {
 		return nil, err
 	}
-	u1, err := b.usage()
-	if err == nil {
-		r.BrokerCPU = float64(u1.CPU-u0.CPU) / float64(time.Since(t0))
-		r.BrokerRSS = u1.RSS
+	if o.Storm == 0 {
+		measure()
 	}
 	if self, err := brokers.Proc(os.Getpid()); err == nil {
 		r.ToolRSS = self.RSS

@@ -44,6 +44,7 @@ type Report struct {
 	// over a cluster's nodes). ToolRSS is this process's.
 	BrokerCPU float64 `json:"broker_cpu"`
 	BrokerRSS int64   `json:"broker_rss"`
+	ToolCPU   float64 `json:"tool_cpu"`
 	ToolRSS   int64   `json:"tool_rss"`
 }
 
@@ -157,7 +158,7 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "broker: CPU %.1f%% of a core, RSS %.1f MB; per 1000 handsets: %.1f%% of a core, %.1f MB\n",
 			100*r.BrokerCPU, mb(r.BrokerRSS), 100*r.BrokerCPU*per, mb(r.BrokerRSS)*per)
 	}
-	fmt.Fprintf(&b, "tool RSS %.0f MB\n", mb(r.ToolRSS))
+	fmt.Fprintf(&b, "tool (the handsets and the collector): CPU %.0f%% of a core, RSS %.0f MB\n", 100*r.ToolCPU, mb(r.ToolRSS))
 	return b.String()
 }
 
