@@ -23,6 +23,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(fleet.WorkerEnv) == "1" {
+		os.Exit(fleet.WorkerMain())
+	}
 	if err := run(); err != nil {
 		log.Fatal("pttfleet: ", err)
 	}
@@ -47,12 +50,14 @@ func run() error {
 	flag.DurationVar(&o.Drain, "drain", o.Drain, "longest wait for the last points after the run")
 	flag.StringVar(&brokers, "brokers", "", "comma-separated broker `URLs` to load (default: start -broker)")
 	flag.StringVar(&o.Broker, "broker", o.Broker, "broker to start: mosquitto or nats (a 3-node cluster)")
+	flag.StringVar(&o.NATSMQTT, "nats-mqtt", "", "settings added to the started NATS nodes' mqtt {} block")
 	flag.BoolVar(&o.Spread, "spread", o.Spread, "start each handset's broker list at another node")
 	flag.DurationVar(&o.KeepAlive, "keepalive", o.KeepAlive, "MQTT keep-alive (the agent's mqtt.keepalive)")
 	flag.DurationVar(&o.ReconnectMin, "reconnect-min", o.ReconnectMin, "the agent's mqtt.reconnect_min")
 	flag.DurationVar(&o.ReconnectMax, "reconnect-max", o.ReconnectMax, "the agent's mqtt.reconnect_max")
 	flag.DurationVar(&o.AckTimeout, "ack-timeout", o.AckTimeout, "the agent's mqtt.ack_timeout")
 	flag.StringVar(&o.Dir, "dir", "", "directory for the queues (default: a new one in /dev/shm, removed after)")
+	flag.IntVar(&o.Procs, "procs", 0, "processes to run the handsets in (0: as the open-file limit needs, 3 files a handset)")
 	flag.StringVar(&out, "json", "", "also write the report as JSON to this `file`")
 	flag.BoolVar(&verbose, "v", false, "log the handsets' warnings too")
 	flag.Parse()
@@ -61,6 +66,7 @@ func run() error {
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if verbose {
+		o.Verbose = true
 		o.HandsetLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -22,6 +22,7 @@ import (
 	"github.com/pttagent/pttagent/audio/audiotest"
 	"github.com/pttagent/pttagent/gps/gpstest"
 	"github.com/pttagent/pttagent/internal/brokers"
+	"github.com/pttagent/pttagent/internal/fleet"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/internal/wait"
@@ -36,6 +37,9 @@ import (
 var cards map[string]*audiotest.Card
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fleet.WorkerEnv) == "1" {
+		os.Exit(fleet.WorkerMain()) // a fleet's worker process (worker.go)
+	}
 	dir, c, err := audiotest.UseCards("a", "b", "c")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sound cards:", err)
@@ -254,24 +258,30 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 		"c": startHandset(t, "c", []string{cProxy.URL(), n[0].URL(), n[1].URL()}, sim.URL),
 	}
 	a, b, c := hs["a"], hs["b"], hs["c"]
-	for _, h := range hs {
-		wait.For(t, 20*time.Second, h.name+" ready in its group", func() bool {
-			s := h.ptt()
-			return s.AudioError == "" && s.ActiveGroup == group.ID && h.a.Status().Uplink.Connected
-		})
-		// Malformed floor and voice messages are counted and ignored: they
-		// show both subscriptions work, through another node.
-		wait.For(t, 10*time.Second, h.name+"'s subscriptions", func() bool {
-			s := h.ptt()
-			if s.FloorBad > 0 && s.VoiceBad > 0 {
-				return true
-			}
-			probe.Publish(wire.FloorDownTopic("ptt", h.name), 1, false, []byte(`{"v":1,"type":"probe"}`)).Wait()
-			probe.Publish(wire.GroupVoice("ptt", group.ID, "probe"), 0, false, []byte("not voice")).Wait()
-			time.Sleep(50 * time.Millisecond)
-			return false
-		})
+	// ready waits until every handset is connected, in its group, and
+	// its floor and voice subscriptions deliver: malformed messages are
+	// counted and ignored, and show both work through another node.
+	ready := func(t *testing.T, d time.Duration) {
+		t.Helper()
+		for _, h := range hs {
+			wait.For(t, d, h.name+" ready in its group", func() bool {
+				s := h.ptt()
+				return s.AudioError == "" && s.ActiveGroup == group.ID && h.a.Status().Uplink.Connected
+			})
+			floorBad, voiceBad := h.ptt().FloorBad, h.ptt().VoiceBad
+			wait.For(t, d, h.name+"'s subscriptions", func() bool {
+				s := h.ptt()
+				if s.FloorBad > floorBad && s.VoiceBad > voiceBad {
+					return true
+				}
+				probe.Publish(wire.FloorDownTopic("ptt", h.name), 1, false, []byte(`{"v":1,"type":"probe"}`)).WaitTimeout(time.Second)
+				probe.Publish(wire.GroupVoice("ptt", group.ID, "probe"), 0, false, []byte("not voice")).WaitTimeout(time.Second)
+				time.Sleep(50 * time.Millisecond)
+				return false
+			})
+		}
 	}
+	ready(t, 20*time.Second)
 	for name, node := range map[string]string{"a": n[0].URL(), "b": n[1].URL(), "c": cProxy.URL()} {
 		if got := hs[name].a.Status().Uplink.Broker; got != node {
 			t.Fatalf("%s is on %s, want %s", name, got, node)
@@ -363,6 +373,11 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 		wait.For(t, 5*time.Second, "a idle", func() bool { return a.ptt().Floor == "idle" })
 		t.Logf("a (%s → %s): reconnected %v after the kill, push-to-talk granted after %v",
 			before.Broker, a.a.Status().Uplink.Broker, reconnected.Round(time.Millisecond), granted.Round(time.Millisecond))
+		// The others may have been dropped too (their QoS 1 waited on a
+		// JetStream leader of the dead node): once all are back and
+		// subscribed, a is heard again.
+		ready(t, 30*time.Second)
+		t.Logf("all handsets ready again %v after the kill", time.Since(killed).Round(time.Millisecond))
 		talk(t, a, b, c)
 
 		// Every point a took is at pttsim, once, in order: 1..N.

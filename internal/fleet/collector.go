@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,8 +38,9 @@ type collector struct {
 	voiceLat []time.Duration
 }
 
-// CollectorID is the collector's MQTT client id (its session persists
-// between runs of the tool on the same broker: one at a time).
+// CollectorID is the collector's MQTT client id, with the worker's
+// number after it (its session persists between runs of the tool on the
+// same broker: one run at a time).
 const CollectorID = "pttfleet-collector"
 
 func newCollector(o *Options, hs []*handset) *collector {
@@ -46,7 +48,7 @@ func newCollector(o *Options, hs []*handset) *collector {
 	for _, h := range hs {
 		c.byAcct[h.acct] = h
 	}
-	po := paho.NewClientOptions().SetClientID(CollectorID).SetCleanSession(false).
+	po := paho.NewClientOptions().SetClientID(CollectorID + "-" + strconv.Itoa(o.Worker)).SetCleanSession(false).
 		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second).SetConnectRetry(true).
 		SetConnectRetryInterval(200 * time.Millisecond).SetKeepAlive(10 * time.Second).
 		SetOrderMatters(false).SetDefaultPublishHandler(c.on)

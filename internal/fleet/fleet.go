@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/pttagent/pttagent/internal/brokers"
 )
 
@@ -59,6 +57,9 @@ type Options struct {
 	Broker string
 	// Spread starts each handset's broker list at another node.
 	Spread bool
+	// NATSMQTT is added to the mqtt {} block of a started NATS cluster's
+	// nodes (e.g. "js_api_timeout: 15s").
+	NATSMQTT string
 
 	Prefix                     string
 	KeepAlive, ConnectTimeout  time.Duration
@@ -67,10 +68,20 @@ type Options struct {
 
 	// Dir holds the handsets' queues (and a started broker's files);
 	// empty: a new directory under /dev/shm (or $TMPDIR), removed after.
-	Dir    string
-	Logger *slog.Logger // the tool's own messages
+	Dir string
+	// Procs: processes to run the handsets in; 0 picks as many as the
+	// open-file limit needs (Run).
+	Procs int
+	// First and Worker place a worker's handsets in the fleet: handset i
+	// of the worker is handset First+i of the fleet; Worker numbers its
+	// collector (0 in a run of one process).
+	First, Worker int
+
+	Logger *slog.Logger `json:"-"` // the tool's own messages
 	// HandsetLog receives the handsets' parts' logs (nil: errors only).
-	HandsetLog *slog.Logger
+	HandsetLog *slog.Logger `json:"-"`
+	// Verbose makes workers log the handsets' warnings.
+	Verbose bool
 }
 
 // Defaults are the agent's own settings (agent/config) where a handset has
@@ -87,16 +98,26 @@ func (o *Options) accountOf(i int) string { return "fleet-" + strconv.Itoa(i+1) 
 
 // Run runs the fleet and reports. A run that could not start is an error;
 // one that lost points is a Report that says so.
+//
+// A process holds three files per handset (its socket, its queue and the
+// queue's seq mark). When the open-file limit cannot hold them all (the
+// hard limit cannot be raised without CAP_SYS_RESOURCE), or Procs says so,
+// the handsets run in worker processes — this program started again, see
+// Worker — each with its own topic prefix and collector, so that the
+// broker carries the same load as from one process.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.HandsetLog == nil {
-		o.HandsetLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	}
 	log := o.Logger
-	if err := RaiseFileLimit(uint64(o.Handsets)*4 + 1024); err != nil {
-		return nil, err
+	procs := o.Procs
+	if procs == 0 {
+		procs = procsFor(o.Handsets)
+	}
+	if procs == 1 {
+		if err := RaiseFileLimit(filesFor(o.Handsets)); err != nil {
+			return nil, err
+		}
 	}
 	if o.Dir == "" {
 		base := os.TempDir()
@@ -117,104 +138,135 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer b.stop()
-	log.Info("broker", "kind", b.kind, "urls", o.Brokers)
+	log.Info("broker", "kind", b.kind, "urls", o.Brokers, "processes", procs)
 
-	hs := make([]*handset, o.Handsets)
-	for i := range hs {
-		if hs[i], err = newHandset(&o, i, o.HandsetLog); err != nil {
+	var fl fleetParts
+	if procs == 1 {
+		g, err := startGroup(ctx, o)
+		if err != nil {
 			return nil, err
 		}
-	}
-	defer func() {
-		for _, h := range hs {
-			h.q.Close()
+		defer g.close()
+		fl = g
+	} else {
+		w, err := startWorkers(ctx, o, procs)
+		if err != nil {
+			return nil, err
 		}
-	}()
-	col := newCollector(&o, hs)
-	if err := col.connect(); err != nil {
-		return nil, err
+		defer w.close()
+		fl = w
 	}
-	defer col.close()
-
-	r := &Report{Options: o, Broker: b.kind}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	pointsCtx, stopPoints := context.WithCancel(runCtx)
-	defer stopPoints()
-	var g errgroup.Group
-	began := time.Now()
-	every := time.Second / time.Duration(max(1, o.Ramp))
-	for _, h := range hs {
-		g.Go(func() error { return h.run(runCtx, pointsCtx, &o) })
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(every):
-		}
-	}
-	if err := waitUntil(ctx, 10*time.Minute, func() bool { return connected(hs) == len(hs) }); err != nil {
-		return nil, fmt.Errorf("handsets connected: %d of %d after 10 min: %w", connected(hs), len(hs), err)
-	}
-	r.AllConnected = time.Since(began)
-	log.Info("all handsets connected", "handsets", len(hs), "after", r.AllConnected.Round(time.Millisecond))
+	r := &Report{Options: o, Broker: b.kind, Procs: procs}
+	r.AllConnected = fl.connectedAfter()
+	log.Info("all handsets connected", "handsets", o.Handsets, "after", r.AllConnected.Round(time.Millisecond))
 
 	// Steady state, with the storm in the middle of it when asked. The
 	// broker's usage is measured up to the storm: a restarted process
 	// starts its counters again.
 	u0, _ := b.usage()
-	self0, _ := brokers.Proc(os.Getpid())
+	tool0 := fl.usage()
 	t0 := time.Now()
 	measure := func() {
 		if u1, err := b.usage(); err == nil {
 			r.BrokerCPU = float64(u1.CPU-u0.CPU) / float64(time.Since(t0))
 			r.BrokerRSS = u1.RSS
 		}
-		if self1, err := brokers.Proc(os.Getpid()); err == nil {
-			r.ToolCPU = float64(self1.CPU-self0.CPU) / float64(time.Since(t0))
-		}
+		tool1 := fl.usage()
+		r.ToolCPU = float64(tool1.CPU-tool0.CPU) / float64(time.Since(t0))
+		r.ToolRSS = tool1.RSS
 	}
+	var at, restored time.Time
 	if o.Storm > 0 {
 		if err := sleep(ctx, o.Storm); err != nil {
 			return nil, err
 		}
 		measure()
-		if err := storm(ctx, &o, b, hs, r); err != nil {
+		at = time.Now()
+		if !b.disrupt(o.StormNode) {
+			return nil, errors.New("storm: an external broker cannot be restarted by the tool")
+		}
+		if err := sleep(ctx, o.StormDown); err != nil {
 			return nil, err
 		}
+		if err := b.restore(o.StormNode); err != nil {
+			return nil, err
+		}
+		restored = time.Now()
 		if rest := o.Duration - time.Since(t0); rest > 0 {
 			if err := sleep(ctx, rest); err != nil {
 				return nil, err
 			}
 		}
-	} else if err := sleep(ctx, o.Duration); err != nil {
-		return nil, err
-	}
-	if o.Storm == 0 {
+	} else {
+		if err := sleep(ctx, o.Duration); err != nil {
+			return nil, err
+		}
 		measure()
-	}
-	if self, err := brokers.Proc(os.Getpid()); err == nil {
-		r.ToolRSS = self.RSS
 	}
 	r.Steady = time.Since(t0)
 
 	// The points stop; what was taken must all arrive.
-	stopPoints()
-	drainStart := time.Now()
-	waitUntil(ctx, o.Drain, func() bool {
-		for _, h := range hs {
-			if !h.drained() {
-				return false
+	p, err := fl.finish(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.fill(p)
+	if o.Storm > 0 {
+		r.Storm = stormOf(p, at, restored)
+	}
+	return r, nil
+}
+
+// fleetParts is the handsets of a run: in this process or in workers.
+type fleetParts interface {
+	connectedAfter() time.Duration
+	usage() brokers.Usage // of the processes running the handsets
+	finish(ctx context.Context) (*Part, error)
+	close()
+}
+
+// filesFor is the open-file limit n handsets need in one process.
+func filesFor(n int) uint64 { return uint64(n)*3 + 512 }
+
+// procsFor is how many processes n handsets need: one if the open-file
+// limit can be raised far enough, else as many as the hard limit divides
+// them into.
+func procsFor(n int) int {
+	if RaiseFileLimit(filesFor(n)) == nil {
+		return 1
+	}
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 1
+	}
+	per := max(1, (int(l.Max)-512)/3)
+	return (n + per - 1) / per
+}
+
+// stormOf: which handsets the disruption at at dropped, and how long
+// each took to be connected again.
+func stormOf(p *Part, at, restored time.Time) *StormReport {
+	s := &StormReport{Down: restored.Sub(at)}
+	for i := range p.Downs {
+		dropped := false
+		for _, d := range p.Downs[i] {
+			if d > at.UnixNano() {
+				dropped = true
 			}
 		}
-		return true
-	})
-	r.DrainTime = time.Since(drainStart)
-	stop()
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-		log.Warn("a handset ended with an error", "err", err)
+		if !dropped {
+			continue
+		}
+		s.Handsets++
+		for _, u := range p.Ups[i] {
+			if u > at.UnixNano() {
+				s.Back = append(s.Back, time.Duration(u-at.UnixNano()))
+				break
+			}
+		}
 	}
-	r.fill(hs, col)
-	return r, nil
+	s.BackP = percentiles(s.Back)
+	return s
 }
 
 func connected(hs []*handset) int {
@@ -225,67 +277,6 @@ func connected(hs []*handset) int {
 		}
 	}
 	return n
-}
-
-// storm restarts the broker (or kills and restarts a cluster node) and
-// measures how long the handsets it dropped take to be back.
-func storm(ctx context.Context, o *Options, b *broker, hs []*handset, r *Report) error {
-	at := time.Now()
-	dropped := b.disrupt(o.StormNode)
-	if err := sleep(ctx, o.StormDown); err != nil {
-		return err
-	}
-	if err := b.restore(o.StormNode); err != nil {
-		return err
-	}
-	restored := time.Now()
-	// Who lost the link: every handset whose link went down after at.
-	var lost []*handset
-	waitUntil(ctx, 5*time.Second, func() bool {
-		lost = lost[:0]
-		for _, h := range hs {
-			if h.downSince(at) {
-				lost = append(lost, h)
-			}
-		}
-		return !dropped || len(lost) > 0
-	})
-	err := waitUntil(ctx, 10*time.Minute, func() bool {
-		for _, h := range lost {
-			if up, _ := h.mq.State(); !up {
-				return false
-			}
-		}
-		return true
-	})
-	s := StormReport{Handsets: len(lost), Down: restored.Sub(at)}
-	for _, h := range lost {
-		if t, ok := h.upAfter(at); ok {
-			s.Back = append(s.Back, t.Sub(at))
-		}
-	}
-	r.Storm = &s
-	if err != nil {
-		return fmt.Errorf("storm: %d of %d handsets back after 10 min", len(s.Back), len(lost))
-	}
-	return nil
-}
-
-func (h *handset) downSince(t time.Time) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.downs) > 0 && h.downs[len(h.downs)-1].After(t)
-}
-
-func (h *handset) upAfter(t time.Time) (time.Time, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, u := range h.ups {
-		if u.After(t) {
-			return u, true
-		}
-	}
-	return time.Time{}, false
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -354,7 +345,7 @@ func startBroker(o *Options) (*broker, error) {
 		o.Brokers = []string{m.URL()}
 		return &broker{kind: "mosquitto", mosq: m}, nil
 	case "nats":
-		c, err := brokers.StartNATS(brokers.NATSOptions{Dir: o.Dir, MaxAckPending: 8192})
+		c, err := brokers.StartNATS(brokers.NATSOptions{Dir: o.Dir, MaxAckPending: 8192, MQTTConfig: o.NATSMQTT})
 		if err != nil {
 			return nil, err
 		}

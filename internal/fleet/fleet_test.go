@@ -44,8 +44,14 @@ func TestFleetOnMosquittoThroughARestart(t *testing.T) {
 	o := fleet.Defaults()
 	o.Handsets, o.Period, o.Talkers, o.TalkEvery = 200, 2*time.Second, 10, 3*time.Second
 	o.Duration, o.Storm, o.Drain = 12*time.Second, 4*time.Second, 30*time.Second
+	// Two worker processes (as when the open-file limit cannot hold a
+	// fleet in one): their parts must add up to the whole.
+	o.Procs = 2
 	o.Dir = t.TempDir()
 	r := smoke(t, o)
+	if r.Procs != 2 {
+		t.Errorf("ran in %d processes", r.Procs)
+	}
 	if r.Storm.Handsets != o.Handsets {
 		t.Errorf("the restart dropped %d of %d handsets", r.Storm.Handsets, o.Handsets)
 	}
@@ -61,7 +67,10 @@ func TestFleetOnNATSClusterThroughANodeDeath(t *testing.T) {
 	o.ReconnectMin, o.ConnectTimeout = 500*time.Millisecond, 5*time.Second
 	o.Dir = t.TempDir()
 	r := smoke(t, o)
-	if r.Storm.Handsets != o.Handsets/3 {
-		t.Errorf("the node's death dropped %d handsets, want its third of %d", r.Storm.Handsets, o.Handsets)
+	// Its third at least: a client of a surviving node is dropped too
+	// when its QoS 1 publish waits on a JetStream leader that died
+	// (docs/fleet.md).
+	if r.Storm.Handsets < o.Handsets/3 {
+		t.Errorf("the node's death dropped %d handsets, want at least its third of %d", r.Storm.Handsets, o.Handsets)
 	}
 }

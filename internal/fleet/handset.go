@@ -49,6 +49,7 @@ type handset struct {
 	voiceLat     []time.Duration
 }
 
+// newHandset makes handset i of the whole fleet (all processes).
 func newHandset(o *Options, i int, log *slog.Logger) (*handset, error) {
 	acct := o.accountOf(i)
 	h := &handset{acct: acct, group: groupOf(o, i), topics: wire.Topics{Prefix: o.Prefix, Account: acct},

@@ -11,6 +11,7 @@ import (
 type Report struct {
 	Options Options `json:"-"`
 	Broker  string  `json:"broker"`
+	Procs   int     `json:"processes"` // that ran the handsets
 
 	Handsets     int           `json:"handsets"`
 	AllConnected time.Duration `json:"all_connected_ns"` // from the first start to the last connection
@@ -90,48 +91,13 @@ func round(d time.Duration) time.Duration {
 	}
 }
 
-func (r *Report) fill(hs []*handset, col *collector) {
-	r.Handsets = len(hs)
-	var voiceLat []time.Duration
-	members := map[int64]uint64{}
-	for _, h := range hs {
-		members[h.group]++
-	}
-	for _, h := range hs {
-		h.mu.Lock()
-		for _, n := range h.got {
-			r.Queued++
-			if n == 0 {
-				r.Lost++
-			} else {
-				r.Delivered++
-			}
-		}
-		voiceLat = append(voiceLat, h.voiceLat...)
-		r.VoiceSent += h.voiceSent
-		r.VoiceHeard += h.voiceHeard
-		h.mu.Unlock()
-		r.Failed += h.q.Stats().Failed
-	}
-	r.Duplicated = col.dups.Load()
-	r.Unknown = col.unknown.Load()
-	col.mu.Lock()
-	r.Latency, r.LatencyAll = percentiles(col.lat), percentiles(col.latAll)
-	col.mu.Unlock()
-	r.VoiceRelayed = col.relayed.Load()
-	// Each relayed packet is for every other member of the talker's group
-	// (they all subscribe).
-	if r.Options.Subscribe {
-		for _, h := range hs {
-			h.mu.Lock()
-			r.VoiceExpected += h.voiceRelayed * (members[h.group] - 1)
-			h.mu.Unlock()
-		}
-	}
-	r.VoiceLatency = percentiles(voiceLat)
-	if r.Storm != nil {
-		r.Storm.BackP = percentiles(r.Storm.Back)
-	}
+func (r *Report) fill(p *Part) {
+	r.Handsets = p.Handsets
+	r.Queued, r.Delivered, r.Lost, r.Duplicated = p.Queued, p.Delivered, p.Lost, p.Duplicated
+	r.Unknown, r.Failed, r.DrainTime = p.Unknown, p.Failed, p.DrainTime
+	r.Latency, r.LatencyAll = percentiles(p.Latency), percentiles(p.LatencyAll)
+	r.VoiceSent, r.VoiceRelayed, r.VoiceHeard, r.VoiceExpected = p.VoiceSent, p.VoiceRelayed, p.VoiceHeard, p.VoiceExpected
+	r.VoiceLatency = percentiles(p.VoiceLatency)
 }
 
 // String is the report for people.
@@ -140,7 +106,7 @@ func (r *Report) String() string {
 	o := r.Options
 	fmt.Fprintf(&b, "broker %s %v; %d handsets, a point every %v, %d talking (%v every ~%v, groups of %d)\n",
 		r.Broker, o.Brokers, r.Handsets, o.Period, o.Talkers, o.TalkBurst, o.TalkEvery, o.GroupSize)
-	fmt.Fprintf(&b, "all connected after %v; steady run %v\n", round(r.AllConnected), round(r.Steady))
+	fmt.Fprintf(&b, "handsets in %d process(es); all connected after %v; steady run %v\n", r.Procs, round(r.AllConnected), round(r.Steady))
 	fmt.Fprintf(&b, "points: queued %d, delivered %d, lost %d, duplicated %d, unknown %d, not queued %d (drained in %v)\n",
 		r.Queued, r.Delivered, r.Lost, r.Duplicated, r.Unknown, r.Failed, round(r.DrainTime))
 	fmt.Fprintf(&b, "delivery latency, points queued online: %v\n", r.Latency)
@@ -158,7 +124,7 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "broker: CPU %.1f%% of a core, RSS %.1f MB; per 1000 handsets: %.1f%% of a core, %.1f MB\n",
 			100*r.BrokerCPU, mb(r.BrokerRSS), 100*r.BrokerCPU*per, mb(r.BrokerRSS)*per)
 	}
-	fmt.Fprintf(&b, "tool (the handsets and the collector): CPU %.0f%% of a core, RSS %.0f MB\n", 100*r.ToolCPU, mb(r.ToolRSS))
+	fmt.Fprintf(&b, "tool (the handsets and the collectors): CPU %.0f%% of a core, RSS %.0f MB\n", 100*r.ToolCPU, mb(r.ToolRSS))
 	return b.String()
 }
 

@@ -121,6 +121,10 @@ func New(o Options) *Client {
 		po.SetUsername(o.Username)
 		po.SetPassword(o.Password)
 		po.SetCleanSession(true)
+		// 3.1.1 only: paho otherwise tries 3.1 after every refused or
+		// closed connect, doubling a connect storm's attempts (a NATS
+		// node closes connections while its cluster elects leaders).
+		po.SetProtocolVersion(4)
 		po.SetAutoReconnect(false)
 		po.SetConnectRetry(false)
 		po.SetKeepAlive(o.KeepAlive)
