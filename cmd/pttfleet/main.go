@@ -50,6 +50,7 @@ func run() error {
 	flag.DurationVar(&o.Drain, "drain", o.Drain, "longest wait for the last points after the run")
 	flag.StringVar(&brokers, "brokers", "", "comma-separated broker `URLs` to load (default: start -broker)")
 	flag.StringVar(&o.Broker, "broker", o.Broker, "broker to start: mosquitto or nats (a 3-node cluster)")
+	flag.IntVar(&o.Sims, "pttsim", 0, "also run this many platform simulators taking the tracks (a shared subscription when > 1) and report whether they keep up")
 	flag.StringVar(&o.NATSMQTT, "nats-mqtt", "", "settings added to the started NATS nodes' mqtt {} block")
 	flag.BoolVar(&o.Spread, "spread", o.Spread, "start each handset's broker list at another node")
 	flag.DurationVar(&o.KeepAlive, "keepalive", o.KeepAlive, "MQTT keep-alive (the agent's mqtt.keepalive)")

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -33,9 +34,12 @@ type collector struct {
 	bad      atomic.Uint64
 	unknown  atomic.Uint64
 	dups     atomic.Uint64
+	firsts   atomic.Uint64 // points received for the first time
 	relayed  atomic.Uint64
 	voiceIn  atomic.Uint64
 	voiceLat []time.Duration
+
+	subscribed chan error // the first SUBACK (or its error)
 }
 
 // CollectorID is the collector's MQTT client id, with the worker's
@@ -57,21 +61,40 @@ func newCollector(o *Options, hs []*handset) *collector {
 	for i := len(o.Brokers) - 1; i >= 0; i-- {
 		po.AddBroker(o.Brokers[i])
 	}
+	c.subscribed = make(chan error, 1)
 	po.SetOnConnectHandler(func(cli paho.Client) {
 		subs := map[string]byte{wire.AllTracks(o.Prefix): 1}
 		if c.relay {
 			subs[wire.AllVoice(o.Prefix)] = 0
 		}
-		cli.SubscribeMultiple(subs, nil)
+		tok := cli.SubscribeMultiple(subs, nil)
+		go func() {
+			tok.Wait()
+			select {
+			case c.subscribed <- tok.Error():
+			default:
+			}
+		}()
 	})
 	c.cli = paho.NewClient(po)
 	return c
 }
 
+// connect returns once the collector's subscriptions are in place: a
+// point published before would have no subscriber to go to (on NATS, no
+// consumer: not even stored).
 func (c *collector) connect() error {
 	tok := c.cli.Connect()
 	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("collector: connect: %v", tok.Error())
+	}
+	select {
+	case err := <-c.subscribed:
+		if err != nil {
+			return fmt.Errorf("collector: subscribe: %w", err)
+		}
+	case <-time.After(30 * time.Second):
+		return errors.New("collector: no SUBACK in 30 s")
 	}
 	return nil
 }
@@ -115,6 +138,7 @@ func (c *collector) onTrack(h *handset, payload []byte, now time.Time) {
 		case !first:
 			c.dups.Add(1)
 		default:
+			c.firsts.Add(1)
 			c.mu.Lock()
 			c.latAll = append(c.latAll, lat)
 			if online {

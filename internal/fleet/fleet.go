@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,6 +58,10 @@ type Options struct {
 	Broker string
 	// Spread starts each handset's broker list at another node.
 	Spread bool
+	// Sims: platform simulators (pttsim) taking the tracks too, through a
+	// shared subscription when more than one, to measure whether they
+	// keep up (one process only; not on NATS, which has no $share).
+	Sims int
 	// NATSMQTT is added to the mqtt {} block of a started NATS cluster's
 	// nodes (e.g. "js_api_timeout: 15s").
 	NATSMQTT string
@@ -140,6 +145,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer b.stop()
 	log.Info("broker", "kind", b.kind, "urls", o.Brokers, "processes", procs)
 
+	// The simulators subscribe before the first handset publishes.
+	var (
+		sm      *sims
+		inGroup atomic.Pointer[group]
+	)
+	if o.Sims > 0 {
+		if procs > 1 || (o.Sims > 1 && b.nats != nil) {
+			return nil, errors.New("pttsim: in a run of one process only, and one simulator on NATS (no $share)")
+		}
+		delivered := func() uint64 {
+			if g := inGroup.Load(); g != nil {
+				return g.col.firsts.Load()
+			}
+			return 0
+		}
+		if sm, err = startSims(&o, o.Sims, delivered); err != nil {
+			return nil, err
+		}
+		defer sm.stop()
+	}
 	var fl fleetParts
 	if procs == 1 {
 		g, err := startGroup(ctx, o)
@@ -147,6 +172,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		defer g.close()
+		inGroup.Store(g)
 		fl = g
 	} else {
 		w, err := startWorkers(ctx, o, procs)
@@ -211,6 +237,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.fill(p)
+	if sm != nil {
+		began := time.Now()
+		waitUntil(ctx, time.Minute, func() bool { return sm.stored() >= r.Delivered })
+		r.Sims = &SimsReport{Stored: sm.stored(), Shares: sm.shares(), MaxBehind: sm.maxBehind.Load(), CaughtUp: time.Since(began)}
+	}
 	if o.Storm > 0 {
 		r.Storm = stormOf(p, at, restored)
 	}

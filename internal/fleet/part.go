@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -9,7 +10,13 @@ import (
 type Part struct {
 	Handsets                                             int
 	Queued, Delivered, Lost, Duplicated, Unknown, Failed uint64
-	DrainTime                                            time.Duration
+	// Stuck: never received and still in a handset's queue at the end
+	// (not acknowledged by the broker: late, not lost). Lost counts only
+	// the points the broker acknowledged and never delivered.
+	Stuck uint64
+	// LostPoints names the first lost points: account, seq, when queued.
+	LostPoints []string
+	DrainTime  time.Duration
 	// First deliveries: of points queued while the link was up, of all.
 	Latency, LatencyAll                                []time.Duration
 	VoiceSent, VoiceRelayed, VoiceHeard, VoiceExpected uint64
@@ -25,15 +32,25 @@ func partOf(hs []*handset, col *collector) *Part {
 		members[h.group]++
 	}
 	for _, h := range hs {
+		inQueue := uint64(h.q.Len())
 		h.mu.Lock()
-		for _, n := range h.got {
+		var missing uint64
+		var lost []string
+		for i, n := range h.got {
 			p.Queued++
 			if n == 0 {
-				p.Lost++
+				missing++
+				lost = append(lost, fmt.Sprintf("%s seq %d queued %s", h.acct, h.first+uint64(i), h.appended[i].Format("15:04:05.000")))
 			} else {
 				p.Delivered++
 			}
 		}
+		stuck := min(missing, inQueue)
+		if missing > stuck && len(p.LostPoints) < 20 {
+			p.LostPoints = append(p.LostPoints, lost[:missing-stuck]...)
+		}
+		p.Stuck += stuck
+		p.Lost += missing - stuck
 		p.VoiceLatency = append(p.VoiceLatency, h.voiceLat...)
 		p.VoiceSent += h.voiceSent
 		p.VoiceHeard += h.voiceHeard
@@ -71,6 +88,8 @@ func (p *Part) add(q *Part) {
 	p.Queued += q.Queued
 	p.Delivered += q.Delivered
 	p.Lost += q.Lost
+	p.Stuck += q.Stuck
+	p.LostPoints = append(p.LostPoints, q.LostPoints...)
 	p.Duplicated += q.Duplicated
 	p.Unknown += q.Unknown
 	p.Failed += q.Failed

@@ -22,6 +22,8 @@ type Report struct {
 	Queued     uint64        `json:"queued"`
 	Delivered  uint64        `json:"delivered"`
 	Lost       uint64        `json:"lost"`
+	Stuck      uint64        `json:"stuck"` // still queued on a handset at the end: late, not lost
+	LostPoints []string      `json:"lost_points,omitempty"`
 	Duplicated uint64        `json:"duplicated"`
 	Unknown    uint64        `json:"unknown"` // seqs this run never queued (a broker's stale session)
 	Failed     uint64        `json:"failed"`  // not queued: the queue refused them
@@ -39,6 +41,7 @@ type Report struct {
 	VoiceLatency                                       Percentiles `json:"voice_latency"` // capture → a listener
 
 	Storm *StormReport `json:"storm,omitempty"`
+	Sims  *SimsReport  `json:"sims,omitempty"`
 
 	// BrokerCPU is the broker's CPU over the steady run, in cores (1.0 =
 	// one core busy); BrokerRSS its resident memory at the end (summed
@@ -55,6 +58,14 @@ type StormReport struct {
 	Down     time.Duration   `json:"down_ns"`  // from the disruption to the broker back
 	Back     []time.Duration `json:"-"`        // each handset: the disruption → connected again
 	BackP    Percentiles     `json:"back"`
+}
+
+// SimsReport: the platform simulators beside the collector.
+type SimsReport struct {
+	Stored    uint64        `json:"stored"`     // points stored, all simulators
+	Shares    []uint64      `json:"shares"`     // by each
+	MaxBehind int64         `json:"max_behind"` // largest backlog behind the collector, points (sampled every 100 ms)
+	CaughtUp  time.Duration `json:"caught_up_ns"`
 }
 
 // Percentiles of a set of durations.
@@ -93,8 +104,8 @@ func round(d time.Duration) time.Duration {
 
 func (r *Report) fill(p *Part) {
 	r.Handsets = p.Handsets
-	r.Queued, r.Delivered, r.Lost, r.Duplicated = p.Queued, p.Delivered, p.Lost, p.Duplicated
-	r.Unknown, r.Failed, r.DrainTime = p.Unknown, p.Failed, p.DrainTime
+	r.Queued, r.Delivered, r.Lost, r.Duplicated, r.Stuck = p.Queued, p.Delivered, p.Lost, p.Duplicated, p.Stuck
+	r.Unknown, r.Failed, r.DrainTime, r.LostPoints = p.Unknown, p.Failed, p.DrainTime, p.LostPoints
 	r.Latency, r.LatencyAll = percentiles(p.Latency), percentiles(p.LatencyAll)
 	r.VoiceSent, r.VoiceRelayed, r.VoiceHeard, r.VoiceExpected = p.VoiceSent, p.VoiceRelayed, p.VoiceHeard, p.VoiceExpected
 	r.VoiceLatency = percentiles(p.VoiceLatency)
@@ -107,8 +118,11 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "broker %s %v; %d handsets, a point every %v, %d talking (%v every ~%v, groups of %d)\n",
 		r.Broker, o.Brokers, r.Handsets, o.Period, o.Talkers, o.TalkBurst, o.TalkEvery, o.GroupSize)
 	fmt.Fprintf(&b, "handsets in %d process(es); all connected after %v; steady run %v\n", r.Procs, round(r.AllConnected), round(r.Steady))
-	fmt.Fprintf(&b, "points: queued %d, delivered %d, lost %d, duplicated %d, unknown %d, not queued %d (drained in %v)\n",
-		r.Queued, r.Delivered, r.Lost, r.Duplicated, r.Unknown, r.Failed, round(r.DrainTime))
+	fmt.Fprintf(&b, "points: queued %d, delivered %d, lost %d, still queued %d, duplicated %d, unknown %d, not queued %d (drained in %v)\n",
+		r.Queued, r.Delivered, r.Lost, r.Stuck, r.Duplicated, r.Unknown, r.Failed, round(r.DrainTime))
+	for _, l := range r.LostPoints {
+		fmt.Fprintf(&b, "  lost: %s\n", l)
+	}
 	fmt.Fprintf(&b, "delivery latency, points queued online: %v\n", r.Latency)
 	fmt.Fprintf(&b, "delivery latency, all points:          %v\n", r.LatencyAll)
 	if o.Talkers > 0 {
@@ -118,6 +132,10 @@ func (r *Report) String() string {
 	if s := r.Storm; s != nil {
 		fmt.Fprintf(&b, "storm: %d handsets dropped, broker (node) restarted after %v; connected again after the disruption: %v; all back %v after the restart\n",
 			s.Handsets, round(s.Down), s.BackP, round(s.BackP.Max-s.Down))
+	}
+	if s := r.Sims; s != nil {
+		fmt.Fprintf(&b, "pttsim ×%d: stored %d points (shares %v); largest backlog behind the collector %d points; caught up %v after the drain\n",
+			len(s.Shares), s.Stored, s.Shares, s.MaxBehind, round(s.CaughtUp))
 	}
 	if r.BrokerRSS > 0 {
 		per := 1000 / float64(max(1, r.Handsets))
