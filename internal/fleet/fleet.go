@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/internal/brokers"
 )
 
@@ -89,14 +90,15 @@ type Options struct {
 	Verbose bool
 }
 
-// Defaults are the agent's own settings (agent/config) where a handset has
-// one: keep-alive 30 s, connect timeout 15 s, reconnect backoff 1 s – 2 min
-// with jitter, ack timeout 30 s.
+// Defaults are the agent's own settings (agent/config.Default) where a
+// handset has one: keep-alive, connect timeout, the reconnect backoff's
+// bounds, ack timeout, topic prefix.
 func Defaults() Options {
+	m := config.Default().MQTT
 	return Options{Handsets: 100, Period: 10 * time.Second, TalkBurst: 5 * time.Second, TalkEvery: 60 * time.Second,
 		GroupSize: 20, Subscribe: true, Duration: time.Minute, Ramp: 500, StormDown: time.Second, Drain: time.Minute,
-		Broker: "mosquitto", Spread: true, Prefix: "ptt", KeepAlive: 30 * time.Second, ConnectTimeout: 15 * time.Second,
-		ReconnectMin: time.Second, ReconnectMax: 2 * time.Minute, AckTimeout: 30 * time.Second}
+		Broker: "mosquitto", Spread: true, Prefix: m.TopicPrefix, KeepAlive: m.KeepAlive.D(), ConnectTimeout: m.ConnectTimeout.D(),
+		ReconnectMin: m.ReconnectMin.D(), ReconnectMax: m.ReconnectMax.D(), AckTimeout: m.AckTimeout.D()}
 }
 
 func (o *Options) accountOf(i int) string { return "fleet-" + strconv.Itoa(i+1) }

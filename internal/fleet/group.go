@@ -83,6 +83,10 @@ func (gr *group) usage() brokers.Usage {
 // arrive, stops the handsets and counts.
 func (gr *group) finish(ctx context.Context) (*Part, error) {
 	gr.stopPoints()
+	// A point being queued as the points stop is the last one.
+	for _, h := range gr.hs {
+		<-h.reported
+	}
 	began := time.Now()
 	waitUntil(ctx, gr.o.Drain, func() bool {
 		for _, h := range gr.hs {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pttagent/pttagent/agent/config"
 	"github.com/pttagent/pttagent/uplink"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/queue"
@@ -32,6 +33,8 @@ type handset struct {
 	sender *uplink.TrackSender
 	route  route
 	talker bool
+	// reported is closed when the handset queued its last point.
+	reported chan struct{}
 
 	mu       sync.Mutex
 	first    uint64      // seq of appended[0]
@@ -53,8 +56,9 @@ type handset struct {
 func newHandset(o *Options, i int, log *slog.Logger) (*handset, error) {
 	acct := o.accountOf(i)
 	h := &handset{acct: acct, group: groupOf(o, i), topics: wire.Topics{Prefix: o.Prefix, Account: acct},
-		route: newRoute(uint64(i)), talker: i < o.Talkers}
-	q, err := queue.Open(filepath.Join(o.Dir, acct+".db"), 100_000)
+		route: newRoute(uint64(i)), talker: i < o.Talkers, reported: make(chan struct{})}
+	tq := config.Default().Tracks.Queue
+	q, err := queue.Open(filepath.Join(o.Dir, acct+".db"), tq.MaxPoints)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +92,7 @@ func newHandset(o *Options, i int, log *slog.Logger) (*handset, error) {
 		h.mq.Subscribe(wire.GroupVoice(o.Prefix, h.group, "+"), 0, h.onVoice)
 	}
 	h.sender = &uplink.TrackSender{Queue: q, MQTT: h.mq, Topic: h.topics.Track(),
-		BatchPoints: 50, BatchBytes: 4096, MaxInflight: 4, AckTimeout: o.AckTimeout, Logger: log}
+		BatchPoints: tq.BatchPoints, BatchBytes: tq.BatchBytes, MaxInflight: tq.MaxInflight, AckTimeout: o.AckTimeout, Logger: log}
 	return h, nil
 }
 
@@ -100,7 +104,7 @@ func (h *handset) run(ctx, points context.Context, o *Options) error {
 	g.Go(func() error { return h.mq.Run(gctx) })
 	g.Go(func() error { return h.sender.Run(gctx) })
 	g.Go(func() error { h.watch(gctx); return nil })
-	g.Go(func() error { h.report(points, o); return nil })
+	g.Go(func() error { defer close(h.reported); h.report(points, o); return nil })
 	if h.talker {
 		g.Go(func() error { h.talk(points, o); return nil })
 	}
