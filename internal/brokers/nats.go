@@ -24,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // ServerPackage is the module path the binary is built from.
@@ -49,7 +51,7 @@ func Binary() (string, error) {
 		binPath = filepath.Join(dir, "nats-server")
 		out, err := exec.Command("go", "build", "-o", binPath, ServerPackage).CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("build %s (go.mod's tool dependency): %w\n%s", ServerPackage, err, out)
+			buildErr = fmt.Errorf("build %s (go.mod's tool dependency; run inside the repository, or set PTT_NATS_SERVER to a nats-server binary): %w\n%s", ServerPackage, err, out)
 		}
 	})
 	return binPath, buildErr
@@ -150,7 +152,33 @@ func StartNATS(o NATSOptions) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
+	for _, n := range c.Nodes {
+		if err := n.warm(30 * time.Second); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// warm makes the node's first MQTT connection: it creates the account's
+// MQTT streams and consumers, which takes seconds, and a handset's first
+// attempt would otherwise time out on it and go to the next node.
+func (n *Node) warm(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		cli := paho.NewClient(paho.NewClientOptions().AddBroker(n.URL()).SetClientID("natstest-warm-" + n.Name).
+			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(d))
+		tok := cli.Connect()
+		if tok.WaitTimeout(d) && tok.Error() == nil {
+			cli.Disconnect(50)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nats-server %s: no MQTT connection: %v\n%s", n.Name, tok.Error(), tail(n.Log(), 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (c *Cluster) startNode(n *Node) error {
