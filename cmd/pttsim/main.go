@@ -46,7 +46,8 @@ func run() error {
 		mediaAddr  = flag.String("media", "", "run the UDP media relay (voice over SRTP) on `host:port`; empty: voice over MQTT only")
 		mediaPub   = flag.String("media-public", "", "the relay `host:port` handed to devices (default: the -media address)")
 		mediaTTL   = flag.Duration("media-ttl", pttsim.DefaultMediaTTL, "media session lifetime (devices renew at 80 %)")
-		share      = flag.String("share", "", "take tracks through the shared subscription $share/`GROUP`/…: simulators with the same group split the ingest (mosquitto; not NATS)")
+		share      = flag.String("share", "", "take tracks through the shared subscription $share/`GROUP`/…: simulators with the same group split the ingest (with -nats: the NATS queue group)")
+		natsURL    = flag.String("nats", "", "take tracks on NATS' own protocol from this `URL` (nats://host:4222) of the broker's cluster, in the -share queue group (NATS serves no $share to MQTT)")
 		verbose    = flag.Bool("v", false, "log debug messages (every event published)")
 	)
 	flag.Parse()
@@ -62,7 +63,7 @@ func run() error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
-		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, TrackShare: *share, Logger: logger})
+		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, TrackShare: *share, NATS: *natsURL, Logger: logger})
 	if err != nil {
 		return err
 	}

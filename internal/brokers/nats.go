@@ -206,6 +206,9 @@ func (c *Cluster) startNode(n *Node) error {
 // URL is the node's MQTT address for paho and mqtt.brokers.
 func (n *Node) URL() string { return "tcp://127.0.0.1:" + strconv.Itoa(n.MQTTPort) }
 
+// NATSURL is the node's address for NATS-protocol clients.
+func (n *Node) NATSURL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.ClientPort) }
+
 // Addr is the node's MQTT host:port.
 func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.MQTTPort) }
 

@@ -21,8 +21,12 @@ import (
 //
 // A NATS server does not serve $share: the subscription is taken as a
 // plain topic and receives nothing, which the simulator would not notice.
-// docs/fleet.md has NATS' equivalent.
+// With Options.NATS the simulator takes the tracks on NATS' own protocol,
+// in a queue group (natsIngest).
 func (s *Sim) trackFilter() string {
+	if s.o.NATS != "" {
+		return "" // natsIngest takes them
+	}
 	if s.o.TrackShare == "" {
 		return wire.AllTracks(s.o.Prefix)
 	}

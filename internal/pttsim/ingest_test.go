@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/pttagent/pttagent/internal/brokers"
 	"github.com/pttagent/pttagent/internal/pttsim"
 	"github.com/pttagent/pttagent/internal/pttsim/simtest"
 	"github.com/pttagent/pttagent/internal/wait"
@@ -21,12 +24,32 @@ func TestSharedTrackIngest(t *testing.T) {
 		simtest.Start(t, pttsim.Options{Broker: broker.URL(), TrackShare: "ingest"}),
 		simtest.Start(t, pttsim.Options{Broker: broker.URL(), TrackShare: "ingest"}),
 	}
-	pub := publisher(t, broker.URL())
+	checkShared(t, publisher(t, broker.URL()), sims)
+}
+
+// On a NATS cluster, which has no $share, the simulators take the tracks
+// in a NATS queue group, on other nodes than the handsets publish to.
+func TestSharedTrackIngestOnNATS(t *testing.T) {
+	cl, err := brokers.StartNATS(brokers.NATSOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Stop)
+	n := cl.Nodes
+	sims := []*simtest.Sim{
+		simtest.Start(t, pttsim.Options{Broker: n[0].URL(), NATS: n[1].NATSURL(), TrackShare: "ingest"}),
+		simtest.Start(t, pttsim.Options{Broker: n[0].URL(), NATS: n[2].NATSURL(), TrackShare: "ingest"}),
+	}
+	checkShared(t, publisher(t, n[0].URL()), sims)
+}
+
+func checkShared(t *testing.T, pub paho.Client, sims []*simtest.Sim) {
+	t.Helper()
 	const devices, points = 10, 40
 	for seq := uint64(1); seq <= points; seq++ {
 		for d := range devices {
 			batch := wire.AppendTrackBatch(nil, []wire.Point{{Seq: seq, Created: time.Now().Unix(), Latitude: 22.6, Longitude: 115, Mode: 3}})
-			pub.Publish(fmt.Sprintf("ptt/dev/dev-%d/track", d), 1, false, batch)
+			pub.Publish(fmt.Sprintf("ptt/dev/dev.%d/track", d), 1, false, batch)
 		}
 	}
 	union := func(acct string) []uint64 {
@@ -41,18 +64,18 @@ func TestSharedTrackIngest(t *testing.T) {
 	}
 	wait.For(t, 10*time.Second, "every point at one of the simulators", func() bool {
 		for d := range devices {
-			if len(union(fmt.Sprintf("dev-%d", d))) < points {
+			if len(union(fmt.Sprintf("dev.%d", d))) < points {
 				return false
 			}
 		}
 		return true
 	})
+	want := make([]uint64, points)
+	for i := range want {
+		want[i] = uint64(i + 1)
+	}
 	for d := range devices {
-		acct := fmt.Sprintf("dev-%d", d)
-		want := make([]uint64, points)
-		for i := range want {
-			want[i] = uint64(i + 1)
-		}
+		acct := fmt.Sprintf("dev.%d", d)
 		if got := union(acct); !slices.Equal(got, want) {
 			t.Errorf("%s: seqs %v, want 1..%d once each", acct, got, points)
 		}

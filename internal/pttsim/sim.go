@@ -61,8 +61,10 @@ type Options struct {
 	MediaTTL time.Duration
 	// TrackShare, when set, takes tracks through a shared subscription of
 	// this group name, so that several simulators split the ingest
-	// (ingest.go).
+	// (ingest.go); with NATS (a nats:// URL of the broker's cluster), in
+	// that queue group on NATS' own protocol (ingest_nats.go).
 	TrackShare string
+	NATS       string
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -86,6 +88,7 @@ type Sim struct {
 	fl         *floorHost
 	recordSeen map[recordKey]bool
 	media      atomic.Pointer[mediaRelay] // nil: no UDP relay
+	natsUp     atomic.Bool                // natsIngest subscribed
 }
 
 type session struct {
@@ -209,7 +212,11 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
-		mq.Subscribe(s.trackFilter(), 1, s.onTrack)
+		if f := s.trackFilter(); f != "" {
+			mq.Subscribe(f, 1, s.onTrack)
+		} else {
+			go func() { errc <- s.natsIngest(ctx) }()
+		}
 		mq.Subscribe(wire.AllFloorUp(s.o.Prefix), 1, s.onFloor)
 		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)
