@@ -42,19 +42,29 @@ func Binary() (string, error) {
 	if p := os.Getenv("PTT_NATS_SERVER"); p != "" {
 		return p, nil
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pttagent-nats-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "nats-server")
-		out, err := exec.Command("go", "build", "-o", binPath, ServerPackage).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build %s (go.mod's tool dependency; run inside the repository, or set PTT_NATS_SERVER to a nats-server binary): %w\n%s", ServerPackage, err, out)
-		}
-	})
+	buildOnce.Do(func() { binPath, buildErr = build() })
 	return binPath, buildErr
+}
+
+// build builds the server once per version into the temporary directory,
+// where the next test process (and the next run) finds it.
+func build() (string, error) {
+	hint := "(go.mod's tool dependency; run inside the repository, or set PTT_NATS_SERVER to a nats-server binary)"
+	v, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/nats-io/nats-server/v2").Output()
+	if err != nil {
+		return "", fmt.Errorf("nats-server version %s: %w", hint, err)
+	}
+	path := filepath.Join(os.TempDir(), "pttagent-nats-server-"+strings.TrimSpace(string(v)))
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return path, nil
+	}
+	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
+	if out, err := exec.Command("go", "build", "-o", tmp, ServerPackage).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s %s: %w\n%s", ServerPackage, hint, err, out)
+	}
+	// Renamed into place whole: a concurrent test process finds either
+	// nothing or the finished binary.
+	return path, os.Rename(tmp, path)
 }
 
 // NATSOptions configure a cluster.
