@@ -7,8 +7,9 @@
 //
 // The NATS server is github.com/nats-io/nats-server/v2 at the version
 // go.mod pins (a `tool` dependency, never linked into the agent), built
-// once per process with the go command into a temporary directory;
-// PTT_NATS_SERVER names another binary (Debian's nats-server, say).
+// once per version with the go command into $TMPDIR, where later test
+// processes find it; PTT_NATS_SERVER names another binary (Debian's
+// nats-server, say).
 package brokers
 
 import (
