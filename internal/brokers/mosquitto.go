@@ -17,7 +17,8 @@ import (
 // its defaults (docs/fleet.md says why, line by line).
 const FleetMosquittoConfig = `# A platform subscriber takes every handset's tracks through one
 # subscription: mosquitto's default of 1000 queued QoS 1 messages per
-# client drops (silently) what passes it during a reconnect storm's drain.
+# client drops what passes it during a reconnect storm's drain. (Unbounded
+# here; in production, bound it by the platform outage you accept.)
 max_queued_messages 0
 max_queued_bytes 0
 # More QoS 1 messages in flight to one subscriber than the default 20:
