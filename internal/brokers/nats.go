@@ -269,13 +269,18 @@ func (c *Cluster) Kill(i int) {
 	<-exited
 }
 
-// Restart starts node i again (same ports, same store) and waits for its
-// MQTT port.
+// Restart starts node i again (same ports, same store) and waits until it
+// takes MQTT connections (right after its start it closes them while its
+// JetStream catches up).
 func (c *Cluster) Restart(i int) error {
-	if err := c.startNode(c.Nodes[i]); err != nil {
+	n := c.Nodes[i]
+	if err := c.startNode(n); err != nil {
 		return err
 	}
-	return c.Nodes[i].waitMQTT(30 * time.Second)
+	if err := n.waitMQTT(30 * time.Second); err != nil {
+		return err
+	}
+	return n.warm(30 * time.Second)
 }
 
 // Stop ends every node (SIGTERM, then SIGKILL after 5 s).
