@@ -42,7 +42,6 @@ func (s *Sim) natsIngest(ctx context.Context) error {
 	if err := nc.Flush(); err != nil {
 		return fmt.Errorf("pttsim: NATS ingest: %w", err)
 	}
-	s.natsUp.Store(true)
 	s.log.Info("taking tracks from NATS", "url", s.o.NATS, "subject", subject, "queue", s.o.TrackShare)
 	<-ctx.Done()
 	sub.Unsubscribe()

@@ -88,7 +88,6 @@ type Sim struct {
 	fl         *floorHost
 	recordSeen map[recordKey]bool
 	media      atomic.Pointer[mediaRelay] // nil: no UDP relay
-	natsUp     atomic.Bool                // natsIngest subscribed
 }
 
 type session struct {
