@@ -52,6 +52,8 @@ func run() error {
 		mediaAddr  = flag.String("media", "", "run the UDP media relay (voice over SRTP) on `host:port`; empty: voice over MQTT only")
 		mediaPub   = flag.String("media-public", "", "the relay `host:port` handed to devices (default: the -media address)")
 		mediaTTL   = flag.Duration("media-ttl", pttsim.DefaultMediaTTL, "media session lifetime (devices renew at 80 %)")
+		share      = flag.String("share", "", "take tracks through the shared subscription $share/`GROUP`/…: simulators with the same group split the ingest (with -nats: the NATS queue group)")
+		natsURL    = flag.String("nats", "", "take tracks on NATS' own protocol from this `URL` (nats://host:4222) of the broker's cluster, in the -share queue group (NATS serves no $share to MQTT)")
 		verbose    = flag.Bool("v", false, "log debug messages (every event published)")
 		brokerUser = flag.String("broker-user", "", "log in to -broker as `user` (deploy/mosquitto: platform)")
 		brokerPwF  = flag.String("broker-password-file", "", "the -broker-user's password, in this `file`")
@@ -60,6 +62,11 @@ func run() error {
 		sosHook    = flag.String("emergency-webhook", "", "POST every device's emergency alert and cancel to this `URL` as a seed 003 §3.1 event report")
 	)
 	flag.Parse()
+	if *share != "" {
+		if err := pttsim.CheckShareName(*share); err != nil {
+			return err
+		}
+	}
 	var wf *pttsim.WorldFile
 	if *worldFile != "" {
 		// Checked before anything starts: a typo is an error with its line,
@@ -98,7 +105,7 @@ func run() error {
 	}
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
-		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, Logger: logger,
+		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, TrackShare: *share, NATS: *natsURL, Logger: logger,
 		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec,
 		EmergencyWebhook: *sosHook, WebhookToken: *hookToken})
 	if err != nil {

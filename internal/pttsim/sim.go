@@ -75,8 +75,14 @@ type Options struct {
 	MediaPublic string
 	// MediaTTL is a media session's lifetime (default DefaultMediaTTL).
 	MediaTTL time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// TrackShare, when set, takes tracks through a shared subscription of
+	// this group name, so that several simulators split the ingest
+	// (ingest.go); with NATS (a nats:// URL of the broker's cluster), in
+	// that queue group on NATS' own protocol (ingest_nats.go).
+	TrackShare string
+	NATS       string
+	Logger     *slog.Logger
+	Now        func() time.Time
 
 	// EmergencyWebhook, when set, gets every device's emergency alert and
 	// cancel as a seed 003 §3.1 event report (HTTP POST, retried until it
@@ -238,7 +244,11 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 			Username: s.o.BrokerUsername, Password: s.o.BrokerPassword, TLS: s.o.BrokerTLS,
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
-		mq.Subscribe(wire.AllTracks(s.o.Prefix), 1, s.onTrack)
+		if f := s.trackFilter(); f != "" {
+			mq.Subscribe(f, 1, s.onTrack)
+		} else {
+			go func() { errc <- s.natsIngest(ctx) }()
+		}
 		mq.Subscribe(wire.AllFloorUp(s.o.Prefix), 1, s.onFloor)
 		mq.Subscribe(wire.AllVoice(s.o.Prefix), 0, s.onVoice)
 		mq.Subscribe(wire.AllRecords(s.o.Prefix), 1, s.onRecord)

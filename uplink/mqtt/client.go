@@ -77,6 +77,7 @@ type Client struct {
 	// lastWrite and lastRead (UnixNano) are paho's lastSent and
 	// lastReceived as near as the connection sees them: KeepAliveDue.
 	lastWrite, lastRead atomic.Int64
+	refused             atomic.Uint64
 
 	mu      sync.Mutex
 	up      bool
@@ -107,6 +108,9 @@ type Stats struct {
 	// Retained counts retained messages dropped on subscriptions that
 	// take only news (Subscribe).
 	Retained uint64
+	// SubscribeRefused counts subscriptions the broker refused (SUBACK
+	// failure), each tried again while the link lasts.
+	SubscribeRefused uint64
 }
 
 // ErrNotConnected is the error of a publish attempted while offline.
@@ -127,6 +131,10 @@ func New(o Options) *Client {
 		po.SetUsername(o.Username)
 		po.SetPassword(o.Password)
 		po.SetCleanSession(true)
+		// 3.1.1 only: paho otherwise tries 3.1 after every refused or
+		// closed connect, doubling a connect storm's attempts (a NATS
+		// node closes connections while its cluster elects leaders).
+		po.SetProtocolVersion(4)
 		po.SetAutoReconnect(false)
 		po.SetConnectRetry(false)
 		po.SetKeepAlive(o.KeepAlive)
@@ -413,6 +421,7 @@ func (c *Client) Stats() Stats {
 	c.mu.Unlock()
 	st.Oversize, st.OversizeLargest = c.oversize.n.Load(), c.oversize.largest.Load()
 	st.Retained = c.retained.Load()
+	st.SubscribeRefused = c.refused.Load()
 	return st
 }
 
@@ -465,6 +474,14 @@ func (c *Client) Unsubscribe(filter string) {
 }
 
 func (c *Client) subscribe(cli paho.Client, filter string, s sub) {
+	c.subscribeTry(cli, filter, s, 0)
+}
+
+// subAckFailure is the SUBACK return code of a refused subscription
+// (MQTT 3.1.1 §3.9.3). paho reports it as a result, not an error.
+const subAckFailure = 0x80
+
+func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int) {
 	tok := cli.Subscribe(filter, s.qos, func(_ paho.Client, m paho.Message) {
 		if m.Retained() && !s.retained {
 			c.retained.Add(1)
@@ -473,11 +490,41 @@ func (c *Client) subscribe(cli paho.Client, filter string, s sub) {
 		s.h(m.Topic(), m.Payload())
 	})
 	go func() {
-		if tok.WaitTimeout(c.o.ConnectTimeout) && tok.Error() != nil {
-			c.log.Warn("mqtt subscribe failed", "filter", filter, "err", tok.Error())
+		if !tok.WaitTimeout(c.o.ConnectTimeout) {
+			return
 		}
+		err := tok.Error()
+		if st, ok := tok.(*paho.SubscribeToken); ok && err == nil && st.Result()[filter] == subAckFailure {
+			err = ErrSubscribeRefused
+		}
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ErrSubscribeRefused) {
+			c.log.Warn("mqtt subscribe failed", "filter", filter, "err", err)
+			return // the link went: the next connection subscribes again
+		}
+		// A refusal on a live link is not final: a NATS node refuses a QoS 1
+		// subscription while its JetStream elects a leader (the consumer
+		// behind it cannot be made), and the handset would otherwise miss
+		// its floor answers or events until its next reconnect.
+		c.refused.Add(1)
+		wait := dial.Backoff(attempt, time.Second, 30*time.Second)
+		c.log.Warn("mqtt broker refused a subscription; trying again", "filter", filter, "in", wait, "attempt", attempt+1)
+		time.AfterFunc(wait, func() {
+			c.mu.Lock()
+			cur, wanted := c.subs[filter]
+			up := c.up
+			c.mu.Unlock()
+			if up && wanted && cur.qos == s.qos && c.current() == cli && cli.IsConnectionOpen() {
+				c.subscribeTry(cli, filter, s, attempt+1)
+			}
+		})
 	}()
 }
+
+// ErrSubscribeRefused: the broker answered a SUBSCRIBE with failure.
+var ErrSubscribeRefused = errors.New("mqtt: subscription refused by the broker")
 
 // explain turns paho's connect errors into ones that say what to check.
 func explain(err error) error {
