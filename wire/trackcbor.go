@@ -48,6 +48,7 @@ var trackColumns = []trackColumn{
 	{"positionType", 1, false, func(p *Point) float64 { return float64(p.PositionType) }, func(p *Point, v float64) { p.PositionType = int(whole(v)) }},
 	{"trigger", 1, false, func(p *Point) float64 { return float64(p.Trigger) }, func(p *Point, v float64) { p.Trigger = Trigger(whole(v)) }},
 	{"fixAge", 1, false, func(p *Point) float64 { return float64(p.FixAge) }, func(p *Point, v float64) { p.FixAge = int64(whole(v)) }},
+	{"accuracy", 10, false, func(p *Point) float64 { return p.Accuracy }, func(p *Point, v float64) { p.Accuracy = v }},
 }
 
 // whole is v as an integer column's value; "not known" is 0 there.

@@ -149,7 +149,7 @@ func TestDecodeRejectsHostileCBORBatches(t *testing.T) {
 		"version 3":         enc([]any{3, row}),
 		"version as text":   enc([]any{"2", row}),
 		"short row":         enc([]any{2, []any{1, 2, 3}}),
-		"long row":          enc([]any{2, append(append([]any{}, row...), 1, 2, 3, 4)}),
+		"long row":          enc([]any{2, append(append([]any{}, row...), 1, 2, 3, 4, 5)}),
 		"seq null":          enc([]any{2, []any{nil, 2, 3, 4, 5, 6, 7, 8, 9, 10}}),
 		"seq 0":             enc([]any{2, []any{0, 2, 3, 4, 5, 6, 7, 8, 9, 10}}),
 		"latitude 91°":      enc([]any{2, []any{1, 2, 91_000_001, 4, 5, 6, 7, 8, 9, 10}}),
