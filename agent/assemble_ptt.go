@@ -33,8 +33,9 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 		Floor: floor.Config{DefaultTalkTime: cfg.Floor.TalkTime.D(), Warning: cfg.Floor.Warning.D(),
 			ResponseTimeout: cfg.Floor.ResponseTimeout.D()},
 		Audio: ptt.Audio{
-			Encoder:         audio.EncoderConfig{Bitrate: a.Bitrate, Complexity: a.Complexity, ExpectedLoss: a.ExpectedLoss},
-			FramesPerPacket: a.FramesPerPacket,
+			Encoder:            audio.EncoderConfig{Bitrate: a.Bitrate, Complexity: a.Complexity, ExpectedLoss: a.ExpectedLoss},
+			FramesPerPacket:    a.FramesPerPacket,
+			UDPFramesPerPacket: a.UDPFramesPerPacket,
 			Jitter: audio.JitterConfig{Target: frames(a.JitterTarget), Max: frames(a.JitterMax),
 				BurstTimeout: a.BurstTimeout.D()},
 			ToneVolume: a.ToneVolume, Volume: a.Volume,
@@ -116,7 +117,7 @@ func newMedia(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, pt func()
 		OnReport: func(r media.Report) {
 			if p := pt(); p != nil {
 				p.LinkReport(adapt.Input{Path: adapt.UDP, Loss: r.Loss(), JitterMs: r.JitterMs(),
-					Queue: time.Duration(r.UpQueueMs * float64(time.Millisecond))})
+					Queue: time.Duration(r.QueueMs() * float64(time.Millisecond))})
 			}
 		},
 		// One wake-up of the radio for both links: a keep-alive of the

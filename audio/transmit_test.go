@@ -54,3 +54,42 @@ func TestTransmitterBurst(t *testing.T) {
 		}
 	})
 }
+
+// The packet size changes between bursts, never inside one.
+func TestPacketizerFramesPerPacketBetweenBursts(t *testing.T) {
+	enc, _ := audio.NewEncoder(audio.EncoderConfig{Bitrate: 16000, Complexity: 3})
+	pk, _ := audio.NewPacketizer(enc, 3)
+	if err := pk.SetFramesPerPacket(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := pk.Begin(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := pk.SetFramesPerPacket(3); err == nil {
+		t.Error("changed inside a burst")
+	}
+	pcm := make([]int16, audio.FrameSamples)
+	var sizes []int
+	for range 6 {
+		b, err := pk.Add(pcm, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != nil {
+			var p wire.VoicePacket
+			if err := wire.DecodeVoicePacket(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, p.NFrames)
+		}
+	}
+	if len(sizes) != 3 || sizes[0] != 2 || sizes[2] != 2 {
+		t.Errorf("packets of %v frames, want three of 2", sizes)
+	}
+	for _, n := range []int{0, wire.MaxVoiceFrames + 1} {
+		pk.End()
+		if err := pk.SetFramesPerPacket(n); err == nil {
+			t.Errorf("%d frames per packet accepted", n)
+		}
+	}
+}

@@ -29,6 +29,9 @@ type Audio struct {
 	// FramesPerPacket is how many 20 ms frames go in one MQTT message:
 	// more saves overhead, fewer saves latency.
 	FramesPerPacket int `yaml:"frames_per_packet"`
+	// UDPFramesPerPacket is the same for a burst sent over UDP, where a
+	// packet costs less overhead than an MQTT message.
+	UDPFramesPerPacket int `yaml:"udp_frames_per_packet"`
 	// JitterTarget is the receive delay for a speaker not heard before;
 	// after a few packets the buffer measures each speaker's link.
 	JitterTarget Duration `yaml:"jitter_target"`
@@ -142,6 +145,12 @@ func pttDefaults(c *Config) {
 		Complexity:      5,
 		ExpectedLoss:    5,
 		FramesPerPacket: 3,
+		// Over UDP each packet repeats the last frame of the one before:
+		// with 2 frames a packet a single lost packet is rebuilt whole
+		// (one frame from the repeat, the other from its in-band FEC),
+		// and every listener hears 20 ms sooner, for the same bytes
+		// on the air as 3 frames with their repeat.
+		UDPFramesPerPacket: 2,
 		// Only until the speaker's link is measured (a few packets): a
 		// little margin over a clean link, which needs none.
 		JitterTarget: Duration(40 * time.Millisecond),
@@ -210,6 +219,7 @@ func (c *Config) validatePTT(v *validation) {
 	if a.FramesPerPacket > 3 {
 		v.warn("audio.frames_per_packet", "%d frames (%d ms) per message add that much to every listener's delay; 2–3 is usual", a.FramesPerPacket, 20*a.FramesPerPacket)
 	}
+	v.intBetween("audio.udp_frames_per_packet", a.UDPFramesPerPacket, 1, 10)
 	v.between("audio.jitter_target", a.JitterTarget, 0, 2*time.Second)
 	v.between("audio.jitter_max", a.JitterMax, max(a.JitterTarget.D(), time.Second), 10*time.Second)
 	v.between("audio.burst_timeout", a.BurstTimeout, time.Second, time.Minute)

@@ -157,12 +157,23 @@ func (v *voiceBuffers) queued(framesPerPacket int) time.Duration {
 	return time.Duration(n*framesPerPacket) * audio.FrameDuration
 }
 
+// burstFramesPerPacket is the packet size of a burst starting now: the
+// UDP path's when UDP delivers (a burst that falls back to MQTT midway
+// keeps it). Runs on the loop.
+func (p *PTT) burstFramesPerPacket() int {
+	if p.mediaUp && p.o.Audio.UDPFramesPerPacket > 0 {
+		return p.o.Audio.UDPFramesPerPacket
+	}
+	return p.o.Audio.FramesPerPacket
+}
+
 // redundancy repeats the last frame of each packet at the head of the
 // next one, for the UDP path: a lost packet then costs one frame where it
 // cost three, because the repeated frame carries Opus's in-band FEC of the
 // frame before it. With 3 frames a packet, FEC alone can rebuild only the
 // last frame of a lost packet (its FEC rides in the next packet's first
-// frame); with the repeat, two of three. It costs one frame's bytes per
+// frame); with the repeat, two of three; with 2 frames a packet (the UDP
+// default, audio.udp_frames_per_packet) both. It costs one frame's bytes per
 // packet (~5 kbit/s at 16 kbit/s). Over MQTT a packet is never lost, so
 // the broker gets the packet as made. The receiver drops what it already
 // has (the jitter buffer counts Duplicates) and times packets by their

@@ -82,7 +82,10 @@ type Options struct {
 type Audio struct {
 	Encoder         audio.EncoderConfig
 	FramesPerPacket int
-	Jitter          audio.JitterConfig
+	// UDPFramesPerPacket is FramesPerPacket for a burst that starts with
+	// the UDP path up (0: the same).
+	UDPFramesPerPacket int
+	Jitter             audio.JitterConfig
 	// ToneVolume is the floor tones' loudness, 0–1 of full scale.
 	ToneVolume float64
 	// Volume is the speaker's level, 1–10, until the user changes it.

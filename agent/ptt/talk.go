@@ -80,7 +80,10 @@ func (p *PTT) startTalk(group int64) {
 	p.setLED(p.parts.LEDs.Transmitting, true)
 	topic := p.topics.Voice(group)
 	keyAt := p.keyAt
-	tx, link, media, fpp := p.transmitter(), p.parts.Link, p.parts.Media, p.o.Audio.FramesPerPacket
+	tx, link, media, fpp := p.transmitter(), p.parts.Link, p.parts.Media, p.burstFramesPerPacket()
+	if err := p.snd.pk.SetFramesPerPacket(fpp); err != nil {
+		p.log.Error("frames per packet", "err", err) // the packetizer keeps its size
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
