@@ -41,6 +41,15 @@ const (
 	// skips a missing frame instead of concealing it; below it the turn
 	// grid (20 ms) and one concealed frame are normal.
 	catchUp = 2 * FrameDuration
+	// lostTail, lostWait: a relayed tail of at most lostTail packets that
+	// has not come when the floor went idle is waited for lostWait beyond
+	// the speaker's jitter target, then taken for lost (UDP drops a packet
+	// now and then, the last one too: waiting BurstTimeout for it kept the
+	// listener's burst open 5 s). A longer tail is a stall's backlog,
+	// waited for up to BurstTimeout. A stall that holds back only the last
+	// packet or two for longer than lostWait costs those.
+	lostTail = 3
+	lostWait = time.Second
 )
 
 // JitterStats count what the receive path did. Times are milliseconds.
@@ -521,8 +530,11 @@ func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 		if b.endingAt.After(last) {
 			last = b.endingAt
 		}
-		if b.expectAll && before(b.next, b.relayed) && !b.superseded && now.Sub(last) < j.cfg.BurstTimeout {
+		if b.expectAll && before(b.next, b.relayed) && !b.superseded && now.Sub(last) < j.cfg.BurstTimeout &&
+			(before(b.highest, b.relayed) && b.relayed-b.highest > uint32(lostTail*max(b.pktFrames, 1)) ||
+				now.Sub(last) < b.target+lostWait) {
 			// The platform sent more than has come: a stall holds it.
+			// A tail of a packet or two only for lostWait: lost.
 			j.stats.Underruns++
 			return PlayStall, 0
 		}

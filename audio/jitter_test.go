@@ -465,3 +465,50 @@ func FuzzJitter(f *testing.F) {
 		}
 	})
 }
+
+// A relayed tail of a packet or two that has not come when the floor
+// went idle was lost (UDP drops the last packet as it drops any other):
+// the burst ends after lostWait, not after BurstTimeout. A longer tail is
+// a stall's backlog: waited for, and played when it comes.
+func TestJitterLostTailEndsSoonStallTailIsWaitedFor(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		relayed uint32
+		arrives int // turn at which the tail comes; 0: never
+		endBy   int // the turn the burst ends by
+		frames  uint64
+	}{
+		{"last packet lost", 9, 0, 6 + int((lostWait+endGrace)/FrameDuration) + 2, 6},
+		{"a stall holds 2 s", 60, 100, 160, 60},
+		{"a stall's tail never comes", 60, 0, 6 + int(5*time.Second/FrameDuration) + 12, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := NewJitter(JitterConfig{Target: 0, Max: 200, BurstTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := puts{0: {pkt(1, 0, 3, false)}, 3: {pkt(1, 3, 3, false)}}
+			if tc.arrives > 0 {
+				for s := uint32(6); s < tc.relayed; s += 3 {
+					in[tc.arrives] = append(in[tc.arrives], pkt(1, s, 3, false))
+				}
+			}
+			ended := -1
+			for i := 0; i < 400 && ended < 0; i++ {
+				now := jt0.Add(time.Duration(i) * FrameDuration)
+				if i == 6 {
+					j.FloorIdleAfter(1, tc.relayed, now)
+				}
+				for _, p := range in[i] {
+					j.Put("a", p, now)
+				}
+				if turn(j, now) == "end" {
+					ended = i
+				}
+			}
+			if s := j.Stats(); ended < 0 || ended > tc.endBy || s.Frames != tc.frames {
+				t.Fatalf("ended at turn %d (want by %d), %d frames played (want %d)", ended, tc.endBy, s.Frames, tc.frames)
+			}
+		})
+	}
+}
