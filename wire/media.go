@@ -277,24 +277,39 @@ func DecodeMediaKeepAlive(b []byte) (MediaKeepAlive, error) {
 //	      voice queueing behind itself, which cellular links with deep
 //	      buffers show long before they lose anything
 //	4  4  the worst listener's interarrival jitter, RTP timestamp units (48 kHz)
+//	8  2  the worst listener's downlink queueing delay, ms (capped at 65535):
+//	      the mean, over its last report interval, of how much later than
+//	      at their quickest in this burst its packets arrive — voice that
+//	      outgrew a listener's link (a cell edge) queues there, not on the
+//	      talker's uplink
+//
+// A listener sends one too, beside its receiver report, with only
+// DownQueueMs set: its own queueing delay. An 8-byte report (before the
+// downlink queue was reported) decodes with DownQueueMs 0.
 type MediaLink struct {
 	FractionLost uint8
 	Listeners    uint8
 	QueueMs      uint16
 	Jitter       uint32
+	DownQueueMs  uint16
 }
 
-const MediaLinkSize = 8
+const MediaLinkSize = 10
 
 func AppendMediaLink(dst []byte, d MediaLink) []byte {
 	dst = append(dst, d.FractionLost, d.Listeners)
 	dst = binary.BigEndian.AppendUint16(dst, d.QueueMs)
-	return binary.BigEndian.AppendUint32(dst, d.Jitter)
+	dst = binary.BigEndian.AppendUint32(dst, d.Jitter)
+	return binary.BigEndian.AppendUint16(dst, d.DownQueueMs)
 }
 
 func DecodeMediaLink(b []byte) (MediaLink, error) {
-	if len(b) != MediaLinkSize {
+	if len(b) != MediaLinkSize && len(b) != MediaLinkSize-2 {
 		return MediaLink{}, fmt.Errorf("decode media link report: %d bytes, want %d", len(b), MediaLinkSize)
 	}
-	return MediaLink{FractionLost: b[0], Listeners: b[1], QueueMs: binary.BigEndian.Uint16(b[2:]), Jitter: binary.BigEndian.Uint32(b[4:])}, nil
+	d := MediaLink{FractionLost: b[0], Listeners: b[1], QueueMs: binary.BigEndian.Uint16(b[2:]), Jitter: binary.BigEndian.Uint32(b[4:])}
+	if len(b) == MediaLinkSize {
+		d.DownQueueMs = binary.BigEndian.Uint16(b[8:])
+	}
+	return d, nil
 }

@@ -102,10 +102,16 @@ func TestMediaAppData(t *testing.T) {
 	if got, err := DecodeMediaKeepAlive(AppendMediaKeepAlive(nil, k)); err != nil || got != k {
 		t.Errorf("keep-alive %+v %v", got, err)
 	}
-	d := MediaLink{FractionLost: 26, Listeners: 3, QueueMs: 340, Jitter: 960}
+	d := MediaLink{FractionLost: 26, Listeners: 3, QueueMs: 340, Jitter: 960, DownQueueMs: 520}
 	b := AppendMediaLink(nil, d)
-	if got, err := DecodeMediaLink(b); err != nil || got != d || !bytes.Equal(b, []byte{26, 3, 1, 0x54, 0, 0, 3, 0xc0}) {
+	if got, err := DecodeMediaLink(b); err != nil || got != d || !bytes.Equal(b, []byte{26, 3, 1, 0x54, 0, 0, 3, 0xc0, 2, 8}) {
 		t.Errorf("link report % x: %+v %v", b, got, err)
+	}
+	// A report from before the downlink queue: no DownQueueMs.
+	old := d
+	old.DownQueueMs = 0
+	if got, err := DecodeMediaLink(b[:8]); err != nil || got != old {
+		t.Errorf("8-byte link report: %+v %v", got, err)
 	}
 	if _, err := DecodeMediaKeepAlive(make([]byte, 15)); err == nil {
 		t.Error("short keep-alive accepted")

@@ -82,7 +82,8 @@ type Input struct {
 	// JitterMs is the interarrival jitter (media.Report.JitterMs).
 	JitterMs float64
 	// Queue is how long voice waits behind itself on the way: over UDP
-	// the relay's measured queueing delay (media.Report.UpQueueMs), over
+	// the relay's measured queueing delay on the talker's uplink or a
+	// listener's downlink (media.Report.QueueMs), over
 	// MQTT the voice published and not yet written out.
 	Queue time.Duration
 }

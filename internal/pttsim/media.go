@@ -83,6 +83,7 @@ type mediaSession struct {
 	down     struct {  // this listener's last receiver report
 		fraction uint8
 		jitter   uint32
+		queueMs  uint16 // its downlink queueing delay, from the link report beside it
 		at       time.Time
 	}
 }

@@ -117,6 +117,15 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.ApplicationDefined:
+			if p.Name == wire.MediaAppName && p.SubType == wire.MediaAppLink {
+				// A listener's own downlink queue, beside its receiver report.
+				if d, err := wire.DecodeMediaLink(p.Data); err == nil {
+					sess.down.queueMs = d.DownQueueMs
+				} else {
+					r.stats.Malformed++
+				}
+				continue
+			}
 			if p.Name != wire.MediaAppName || p.SubType != wire.MediaAppKeepAlive {
 				continue
 			}
@@ -164,6 +173,7 @@ func (r *mediaRelay) linkLocked(talker *mediaSession, group int64, now time.Time
 		}
 		d.FractionLost = max(d.FractionLost, s.down.fraction)
 		d.Jitter = max(d.Jitter, s.down.jitter)
+		d.DownQueueMs = max(d.DownQueueMs, s.down.queueMs)
 		if d.Listeners < 255 {
 			d.Listeners++
 		}

@@ -383,3 +383,35 @@ func TestNoRelayKeepsVoiceOnMQTT(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Voice that outgrows a listener's link queues there: the listener's
+// queueing delay reaches the talker in the relay's link report. Packets of
+// 60 ms of voice sent 80 ms apart arrive ever later, by 20 ms a packet.
+func TestReportsCarryTheListenersQueue(t *testing.T) {
+	r := newRig(t, "t", "l")
+	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
+	for _, h := range []*handset{talker, l} {
+		h.c.Listen(r.group)
+		h.waitUp(10 * time.Second)
+		wait.For(t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
+	}
+	talker.talk(r)
+	for i := uint32(0); i < 40; i++ {
+		talker.c.Send(r.group, voicePacket(5, i, false))
+		time.Sleep(80 * time.Millisecond)
+	}
+	reps := talker.lastReports()
+	if len(reps) < 2 {
+		t.Fatalf("%d reports", len(reps))
+	}
+	last := reps[len(reps)-1]
+	// 40 packets, 20 ms later each: ~800 ms by the end; the listener's
+	// report is its interval's mean and reaches the talker with the
+	// relay's next report, so it lags by a second or two.
+	if last.DownQueueMs < 150 || last.QueueMs() < last.DownQueueMs {
+		t.Errorf("last report %+v: want the listener's queueing delay over 150 ms", last)
+	}
+	if first := reps[0]; first.DownQueueMs >= last.DownQueueMs {
+		t.Errorf("the queue did not grow: first report %+v, last %+v", first, last)
+	}
+}

@@ -78,7 +78,9 @@ func (c *Client) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	var rr []byte
 	if now.Sub(c.lastRR) >= c.o.ReportInterval {
 		c.lastRR = now
-		rr = ReceiverReport(s.ssrc, &s.rx.Stats)
+		q := min(65535, JitterMs(s.rx.Stats.IntervalQueue()))
+		rr = ReceiverReport(s.ssrc, &s.rx.Stats,
+			AppPacket(s.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, wire.MediaLink{DownQueueMs: uint16(q)})))
 	}
 	conn := c.conn
 	c.mu.Unlock()
@@ -166,6 +168,7 @@ func (c *Client) controlLocked(s *session, pkt []byte, now time.Time) {
 				rep.DownJitterMs = JitterMs(d.Jitter)
 				rep.Listeners = int(d.Listeners)
 				rep.UpQueueMs = float64(d.QueueMs)
+				rep.DownQueueMs = float64(d.DownQueueMs)
 			}
 		case *rtcp.ReceiverReport:
 			for _, b := range p.Reports {

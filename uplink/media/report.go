@@ -16,8 +16,14 @@ type Report struct {
 	// Listeners that reported.
 	DownLoss     float64 `json:"down_loss"`
 	DownJitterMs float64 `json:"down_jitter_ms"`
-	Listeners    int     `json:"listeners"`
+	// DownQueueMs is the worst listener's queueing delay: voice that
+	// outgrew a listener's downlink waits there.
+	DownQueueMs float64 `json:"down_queue_ms"`
+	Listeners   int     `json:"listeners"`
 }
+
+// QueueMs is the worse of the two queueing delays.
+func (r Report) QueueMs() float64 { return max(r.UpQueueMs, r.DownQueueMs) }
 
 // Loss is the worse of the uplink's and the listeners' loss.
 func (r Report) Loss() float64 { return max(r.UpLoss, r.DownLoss) }

@@ -20,6 +20,10 @@ type RecvStats struct {
 	transit  int64
 	least    int64   // the least transit time of this burst
 	jitter   float64 // RTP timestamp units
+	// qSum, qN: the queueing delays (transit − least) since the last
+	// IntervalQueue.
+	qSum int64
+	qN   int64
 
 	expectedPrior, receivedPrior uint64
 }
@@ -60,7 +64,23 @@ func (r *RecvStats) Update(seq uint16, ts uint32, marker bool, arrival time.Time
 		r.least = min(r.least, transit)
 	}
 	r.transit = transit
+	r.qSum += transit - r.least
+	r.qN++
 	return newest
+}
+
+// IntervalQueue is the mean queueing delay (as Queue) of the packets since
+// the last call, in RTP timestamp units, and starts a new interval. What a
+// listener's playout must wait for: a link near its rate delivers voice in
+// clumps that queue behind each other, which the mean shows and the
+// interval's quickest packet does not. 0 when no packet came.
+func (r *RecvStats) IntervalQueue() uint32 {
+	q := uint32(0)
+	if r.qN > 0 {
+		q = uint32(max(0, r.qSum/r.qN))
+	}
+	r.qSum, r.qN = 0, 0
+	return q
 }
 
 // Queue is how much later than at its quickest in this burst the last

@@ -66,3 +66,32 @@ func TestRecvStatsJitterAndQueue(t *testing.T) {
 		t.Errorf("a new burst starts with queue %d", r.Queue())
 	}
 }
+
+// The interval queue is the mean queueing delay since the last report:
+// rare jitter spikes add little, a queue that every packet waits in all
+// of itself.
+func TestRecvStatsIntervalQueue(t *testing.T) {
+	var r RecvStats
+	at := time.Unix(1000, 0)
+	for i := range 50 {
+		late := time.Duration(0)
+		if i%10 == 5 {
+			late = 150 * time.Millisecond // a spike, then back
+		}
+		r.Update(uint16(i), uint32(i)*960, i == 0, at.Add(late))
+		at = at.Add(20 * time.Millisecond)
+	}
+	if q := JitterMs(r.IntervalQueue()); q < 14 || q > 16 {
+		t.Errorf("a 150 ms spike every tenth packet: interval queue %.1f ms, want 15", q)
+	}
+	for i := 50; i < 100; i++ {
+		r.Update(uint16(i), uint32(i)*960, false, at.Add(200*time.Millisecond+time.Duration(i%2)*20*time.Millisecond))
+		at = at.Add(20 * time.Millisecond)
+	}
+	if q := JitterMs(r.IntervalQueue()); q < 209 || q > 211 {
+		t.Errorf("every packet 200 or 220 ms late: interval queue %.1f ms, want 210", q)
+	}
+	if q := r.IntervalQueue(); q != 0 {
+		t.Errorf("no packet since the last interval: %d, want 0", q)
+	}
+}
