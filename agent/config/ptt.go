@@ -148,8 +148,8 @@ func pttDefaults(c *Config) {
 		// Over UDP each packet repeats the last frame of the one before:
 		// with 2 frames a packet a single lost packet is rebuilt whole
 		// (one frame from the repeat, the other from its in-band FEC),
-		// and every listener hears 20 ms sooner, for the same bytes
-		// on the air as 3 frames with their repeat.
+		// and every listener hears 20 ms sooner, for ~25 % more bytes on
+		// the air than 3 frames with their repeat.
 		UDPFramesPerPacket: 2,
 		// Only until the speaker's link is measured (a few packets): a
 		// little margin over a clean link, which needs none.
