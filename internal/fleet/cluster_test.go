@@ -362,9 +362,12 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 		})
 		reconnected := time.Since(killed)
 		// PTT back: the first grant after the kill, pressing as a user
-		// would until it comes.
+		// would until it comes. Typically ~10 s (BENCHMARKS.md); the bound
+		// is wide because on a loaded 2-core machine the surviving nodes'
+		// JetStream elections (which MQTT sessions wait on, 5 s per
+		// timed-out request) took over 30 s.
 		var granted time.Duration
-		wait.For(t, 30*time.Second, "a granted after the failover", func() bool {
+		wait.For(t, 75*time.Second, "a granted after the failover", func() bool {
 			a.key("ptt down")
 			deadline := time.Now().Add(3 * time.Second)
 			for time.Now().Before(deadline) {
@@ -383,7 +386,7 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 		// The others may have been dropped too (their QoS 1 waited on a
 		// JetStream leader of the dead node): once all are back and
 		// subscribed, a is heard again.
-		ready(t, 30*time.Second)
+		ready(t, 60*time.Second)
 		t.Logf("all handsets ready again %v after the kill", time.Since(killed).Round(time.Millisecond))
 		talk(t, a, b, c)
 

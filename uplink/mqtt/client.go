@@ -481,6 +481,10 @@ func (c *Client) subscribe(cli paho.Client, filter string, s sub) {
 // (MQTT 3.1.1 §3.9.3). paho reports it as a result, not an error.
 const subAckFailure = 0x80
 
+// subAckPatience is how long a subscription waits for its SUBACK on a live
+// connection before it is sent again.
+const subAckPatience = time.Minute
+
 func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int) {
 	tok := cli.Subscribe(filter, s.qos, func(_ paho.Client, m paho.Message) {
 		if m.Retained() && !s.retained {
@@ -490,8 +494,25 @@ func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int
 		s.h(m.Topic(), m.Payload())
 	})
 	go func() {
-		if !tok.WaitTimeout(c.o.ConnectTimeout) {
-			return
+		// A SUBACK can be slow on a live link: a NATS node answers each
+		// QoS 1 subscription only after making its JetStream consumer,
+		// and while the cluster elects leaders after a node died every
+		// one of them takes a 5 s timeout, one after another. Giving up
+		// on the answer then lost the refusal that came after it — and
+		// with it the floor answers until the next reconnect. So wait as
+		// long as this connection lives; past subAckPatience, subscribe
+		// again (MQTT allows repeating a SUBSCRIBE).
+		step, waited := max(c.o.ConnectTimeout, time.Second), time.Duration(0)
+		for !tok.WaitTimeout(step) {
+			waited += step
+			if c.current() != cli || !cli.IsConnectionOpen() {
+				return // the link went: the next connection subscribes again
+			}
+			if waited >= subAckPatience {
+				c.log.Warn("mqtt broker did not answer a subscription; subscribing again", "filter", filter, "waited", waited)
+				c.subscribeTry(cli, filter, s, attempt+1)
+				return
+			}
 		}
 		err := tok.Error()
 		if st, ok := tok.(*paho.SubscribeToken); ok && err == nil && st.Result()[filter] == subAckFailure {

@@ -1,9 +1,13 @@
 package mqtt_test
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +49,103 @@ func TestRefusedSubscriptionIsTriedAgain(t *testing.T) {
 	if m := c.Stats().SubscribeRefused; m > n+1 {
 		t.Errorf("still tried after Unsubscribe: %d refusals, then %d", n, m)
 	}
+}
+
+// A SUBACK that comes later than the connect timeout is still waited for
+// on a live link: a NATS node answers each QoS 1 subscription only after
+// making its JetStream consumer, 5 s a try while its cluster elects
+// leaders. Giving up on the answer lost the refusal behind it, and the
+// handset its floor answers until the next reconnect.
+func TestSlowSubAckIsWaitedFor(t *testing.T) {
+	cl, err := brokers.StartNATS(brokers.NATSOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Stop)
+	proxy := slowSubAcks(t, strings.TrimPrefix(cl.Nodes[0].URL(), "tcp://"), 2500*time.Millisecond)
+	c := mqtt.New(mqtt.Options{Brokers: []string{"tcp://" + proxy}, ClientID: "dev-slow", KeepAlive: 10 * time.Second,
+		ConnectTimeout: time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	c.Subscribe("ptt/not allowed", 1, func(string, []byte) {})
+	wait.For(t, 15*time.Second, "the late refusal noticed", func() bool { return c.Stats().SubscribeRefused >= 1 })
+	if st := c.Stats(); !st.Connected || st.Connects != 1 {
+		t.Errorf("a slow SUBACK must not cost the connection: %+v", st)
+	}
+}
+
+// slowSubAcks is a TCP proxy to upstream that holds every SUBACK (and
+// what follows it) for d.
+func slowSubAcks(t *testing.T, upstream string, d time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			down, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				down.Close()
+				continue
+			}
+			t.Cleanup(func() { down.Close(); up.Close() })
+			go io.Copy(up, down)
+			go func() {
+				r := bufio.NewReader(up)
+				for {
+					pkt, err := readPacket(r)
+					if err != nil {
+						down.Close()
+						return
+					}
+					if pkt[0]>>4 == 9 { // SUBACK
+						time.Sleep(d)
+					}
+					if _, err := down.Write(pkt); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// readPacket reads one MQTT control packet whole: fixed header, remaining
+// length, body.
+func readPacket(r *bufio.Reader) ([]byte, error) {
+	h, err := r.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	pkt := []byte{h}
+	n, mult := 0, 1
+	for i := 0; ; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		pkt = append(pkt, b)
+		n += int(b&0x7f) * mult
+		mult *= 128
+		if b&0x80 == 0 {
+			break
+		}
+		if i == 3 {
+			return nil, errors.New("remaining length too long")
+		}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	return append(pkt, body...), nil
 }
