@@ -200,6 +200,25 @@ func (o *Output) Run(ctx context.Context) error {
 			o.player.Stop()
 		}
 	}()
+	start := func() error {
+		if err := o.player.Start(); err != nil {
+			return err
+		}
+		started = true
+		// Prime the card with its own buffer's worth of silence, so that
+		// every frame — the first ones too — is decided as long before it
+		// is heard as the card buffers. Without it the first frames of a
+		// burst went into an empty card at once, the next decision came
+		// a buffer earlier than the packets' rhythm allows, and the
+		// playout underran.
+		clear(silence)
+		for range primeFrames(o.player) {
+			if err := o.player.WriteFrame(silence); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for {
 		// The card starts before the first frame is decided: starting a
 		// stream can take a hundred milliseconds or more (PortAudio, ALSA,
@@ -208,21 +227,8 @@ func (o *Output) Run(ctx context.Context) error {
 		// received voice then began every burst with a backlog to catch
 		// up.
 		if !started && o.pending() {
-			if err := o.player.Start(); err != nil {
+			if err := start(); err != nil {
 				return err
-			}
-			started = true
-			// Prime the card with its own buffer's worth of silence, so that
-			// every frame — the first ones too — is decided as long before it
-			// is heard as the card buffers. Without it the first frames of a
-			// burst went into an empty card at once, the next decision came
-			// a buffer earlier than the packets' rhythm allows, and the
-			// playout underran.
-			clear(silence)
-			for range primeFrames(o.player) {
-				if err := o.player.WriteFrame(silence); err != nil {
-					return err
-				}
 			}
 		}
 		more, voice := o.next(time.Now(), frame)
@@ -248,6 +254,14 @@ func (o *Output) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !started {
+			// Something came between pending and next (a packet, a
+			// prompt): the card was not started for it yet. Writing to
+			// a stopped stream fails, and ended the speaker's playout.
+			if err := start(); err != nil {
+				return err
+			}
 		}
 		if err := o.player.WriteFrame(frame); err != nil {
 			return err
