@@ -101,11 +101,7 @@ func TestVoiceThroughTheRelay(t *testing.T) {
 func TestThirdPartyCanNeitherListenNorInject(t *testing.T) {
 	r := newRig(t, "t", "l")
 	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	for _, h := range []*handset{talker, l} {
-		h.c.Listen(r.group)
-		h.waitUp(10 * time.Second)
-		wait.For(t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
-	}
+	r.listening(talker, l)
 	talker.talk(r)
 	r.nat.Tap()
 	secret := voicePacket(5, 0, false)
@@ -192,11 +188,7 @@ func TestAddressChangeMidBurst(t *testing.T) {
 	r := newRig(t, "t", "l")
 	talker := r.handset("t", media.Options{})
 	l := r.handset("l", media.Options{MediaTimeout: 300 * time.Millisecond, ProbeInterval: 200 * time.Millisecond})
-	for _, h := range []*handset{talker, l} {
-		h.c.Listen(r.group)
-		h.waitUp(10 * time.Second)
-		wait.For(t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
-	}
+	r.listening(talker, l)
 	talker.talk(r)
 	l.c.ExpectVoice(true)
 	send := func(from, to uint32) {
@@ -237,11 +229,7 @@ func TestFallbackToMQTTAndBack(t *testing.T) {
 	r := newRig(t, "t", "l", "b")
 	o := media.Options{KeepAlive: 2 * time.Second, MediaTimeout: 500 * time.Millisecond, ProbeInterval: 200 * time.Millisecond, DownAfter: 3}
 	talker, l := r.handset("t", o), r.handset("l", o)
-	for _, h := range []*handset{talker, l} {
-		h.c.Listen(r.group)
-		h.waitUp(10 * time.Second)
-		wait.For(t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
-	}
+	r.listening(talker, l)
 	talker.talk(r)
 	r.nat.Set(talker.port(), mediatest.Rule{Block: true})
 	_, changed := talker.c.State()
@@ -303,11 +291,7 @@ func TestFallbackToMQTTAndBack(t *testing.T) {
 func TestReportsMeasureInjectedLoss(t *testing.T) {
 	r := newRig(t, "t", "l")
 	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	for _, h := range []*handset{talker, l} {
-		h.c.Listen(r.group)
-		h.waitUp(10 * time.Second)
-		wait.For(t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
-	}
+	r.listening(talker, l)
 	talker.talk(r)
 	r.nat.Set(talker.port(), mediatest.Rule{UpEvery: 10})
 	r.nat.Set(l.port(), mediatest.Rule{DownEvery: 5})
@@ -390,11 +374,7 @@ func TestNoRelayKeepsVoiceOnMQTT(t *testing.T) {
 func TestReportsCarryTheListenersQueue(t *testing.T) {
 	r := newRig(t, "t", "l")
 	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	for _, h := range []*handset{talker, l} {
-		h.c.Listen(r.group)
-		h.waitUp(10 * time.Second)
-		wait.For(t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
-	}
+	r.listening(talker, l)
 	talker.talk(r)
 	for i := uint32(0); i < 40; i++ {
 		talker.c.Send(r.group, voicePacket(5, i, false))

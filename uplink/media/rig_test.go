@@ -122,6 +122,17 @@ func (h *handset) waitUp(d time.Duration) {
 	wait.For(h.t, d, h.account+" on UDP", func() bool { up, _ := h.c.State(); return up })
 }
 
+// listening has each handset listen to the rig's group over UDP, and
+// waits until the relay has them listening.
+func (r *rig) listening(hs ...*handset) {
+	r.t.Helper()
+	for _, h := range hs {
+		h.c.Listen(r.group)
+		h.waitUp(10 * time.Second)
+		wait.For(r.t, 5*time.Second, h.account+" listening", func() bool { return r.sim.MediaListening(h.account, r.group) })
+	}
+}
+
 // talk takes the floor of group.
 func (h *handset) talk(r *rig) {
 	h.t.Helper()
