@@ -512,3 +512,28 @@ func TestJitterLostTailEndsSoonStallTailIsWaitedFor(t *testing.T) {
 		})
 	}
 }
+
+// A TCP retransmission is a stall, not jitter: one packet in 16 held up
+// 170 ms, the packets behind it released with it (in order). The target
+// stays where the link's jitter is (none here); counting the held-up
+// packets raised it to the retransmissions' delay, and every frame of the
+// burst waited that long (3g-poor over MQTT: mouth-to-ear p50 465 ms).
+func TestJitterRetransmissionsDoNotRaiseTheTarget(t *testing.T) {
+	j := newJ(t, 0, 100)
+	var release time.Time
+	for i := range 200 {
+		at := jt0.Add(time.Duration(i) * 60 * time.Millisecond)
+		if i%16 == 8 {
+			at = at.Add(170 * time.Millisecond)
+		}
+		if at.Before(release) {
+			at = release // in order: nothing overtakes the held-up packet
+		}
+		release = at
+		j.Put("a", pkt(1, uint32(3*i), 3, false), at)
+		j.Next(at, make([]byte, wire.MaxOpusFrame))
+	}
+	if got := j.Target(); got > 20*time.Millisecond {
+		t.Fatalf("target %v after retransmission stalls on a link without jitter, want ≤ 20ms", got)
+	}
+}
