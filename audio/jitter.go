@@ -59,8 +59,8 @@ type JitterStats struct {
 	Concealed      uint64 // frames missing at their turn, filled by PLC or FEC
 	FEC            uint64 // … of which recovered from the next frame's FEC
 	Skipped        uint64 // frames never received, skipped (not concealed) while the playout was behind
-	Late           uint64 // frames that arrived after their turn, or after their burst ended: dropped
-	Duplicates     uint64 // frames received twice: dropped
+	Late           uint64 // frames that arrived after their turn was concealed or skipped, or after their burst ended: dropped
+	Duplicates     uint64 // frames received again (before or after the first copy played): dropped
 	Trimmed        uint64 // frames dropped beyond the hard bound (JitterConfig.Max)
 	Underruns      uint64 // turns with nothing newer received (a stall): concealed, the turn held
 	Other          uint64 // frames of a third burst while two were queued: dropped
@@ -89,11 +89,12 @@ const (
 )
 
 type jslot struct {
-	seq   uint32
-	valid bool
-	n     int
-	capUs int64 // when the frame's first sample was captured (sender's clock, Unix µs)
-	data  [wire.MaxOpusFrame]byte
+	seq    uint32
+	valid  bool
+	played bool // seq played in its turn (a later copy is a duplicate, not late)
+	n      int
+	capUs  int64 // when the frame's first sample was captured (sender's clock, Unix µs)
+	data   [wire.MaxOpusFrame]byte
 }
 
 // burst is one talk burst in the buffer. Times are measured from origin,
@@ -333,7 +334,13 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 				continue
 			}
 			if b.playing || b.highest-seq >= ringLen {
-				j.stats.Late++
+				if s := &b.ring[seq%ringLen]; s.played && s.seq == seq {
+					// It played in its turn: a second copy (the broker's
+					// of a burst's first packets, beside UDP's).
+					j.stats.Duplicates++
+				} else {
+					j.stats.Late++
+				}
 				continue
 			}
 			// Not playing yet: an earlier packet overtaken by a later one
@@ -349,7 +356,7 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 			j.stats.Duplicates++
 			continue
 		}
-		s.seq, s.valid, s.n = seq, true, copy(s.data[:], p.Frames[i])
+		s.seq, s.valid, s.played, s.n = seq, true, false, copy(s.data[:], p.Frames[i])
 		s.capUs = p.TimeMicro + int64(i)*FrameDuration.Microseconds()
 		if !before(seq, b.highest) {
 			b.highest = seq + 1
@@ -373,7 +380,7 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 
 func (j *Jitter) start(b *burst, who string, p *wire.VoicePacket, now time.Time) {
 	for i := range b.ring {
-		b.ring[i].valid = false
+		b.ring[i].valid, b.ring[i].played = false, false
 	}
 	other := j.cur
 	if b == j.cur {
@@ -502,7 +509,7 @@ func (j *Jitter) Next(now time.Time, dst []byte) (Playout, int) {
 	}
 	ringLen := uint32(len(b.ring))
 	if s := &b.ring[b.next%ringLen]; s.valid && s.seq == b.next {
-		s.valid = false
+		s.valid, s.played = false, true
 		b.next++
 		j.stats.Frames++
 		j.playedCapUs = s.capUs

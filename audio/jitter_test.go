@@ -101,15 +101,22 @@ func TestJitterConcealsLossWithFEC(t *testing.T) {
 	}
 }
 
+// A second copy of a frame is a duplicate, whether it comes while the
+// first waits or after the first played (over UDP, the broker's copy of a
+// burst's first packets); a frame that comes after its turn was concealed
+// is late.
 func TestJitterLateAndDuplicate(t *testing.T) {
 	j := newJ(t, 0, 10)
 	j.Put("a", pkt(1, 0, 1, false), jt0)
 	j.Put("a", pkt(1, 1, 1, false), jt0)
 	eq(t, play(j, 1, nil), "f0")
-	j.Put("a", pkt(1, 1, 1, false), jt0) // again
-	j.Put("a", pkt(1, 0, 1, false), jt0) // after its turn
+	j.Put("a", pkt(1, 1, 1, false), jt0) // again, while waiting
+	j.Put("a", pkt(1, 0, 1, false), jt0) // again, after it played
 	eq(t, play(j, 1, nil), "f1")
-	if s := j.Stats(); s.Duplicates != 1 || s.Late != 1 {
+	j.Put("a", pkt(1, 3, 1, false), jt0) // 2 is missing
+	eq(t, play(j, 1, nil), "c+3")
+	j.Put("a", pkt(1, 2, 1, false), jt0) // after its turn was concealed
+	if s := j.Stats(); s.Duplicates != 2 || s.Late != 1 {
 		t.Fatalf("%+v", s)
 	}
 }
