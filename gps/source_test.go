@@ -120,6 +120,9 @@ func TestSourceReadsPTY(t *testing.T) {
 			t.Errorf("fix %d: %v", i, f)
 		}
 	}
+	// The counters are published once the read's bytes are all scanned,
+	// which can be just after the last fix went out.
+	h.waitStats("the third fix counted", func(s gps.Stats) bool { return s.Fixes == 3 })
 	st := h.src.Stats()
 	if !st.Connected || st.Opens != 1 || st.Fixes != 3 || st.Sentences != 12 || st.Ignored != 3 || st.Bytes == 0 {
 		t.Errorf("stats %+v", st)
