@@ -509,8 +509,13 @@ func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int
 				return // the link went: the next connection subscribes again
 			}
 			if waited >= subAckPatience {
-				c.log.Warn("mqtt broker did not answer a subscription; subscribing again", "filter", filter, "waited", waited)
-				c.subscribeTry(cli, filter, s, attempt+1)
+				c.mu.Lock()
+				cur, wanted := c.subs[filter]
+				c.mu.Unlock()
+				if wanted && cur.qos == s.qos {
+					c.log.Warn("mqtt broker did not answer a subscription; subscribing again", "filter", filter, "waited", waited)
+					c.subscribeTry(cli, filter, s, attempt+1)
+				}
 				return
 			}
 		}
