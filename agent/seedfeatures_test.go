@@ -182,9 +182,9 @@ func TestOutOfServiceEndToEnd(t *testing.T) {
 	wait.For(t, 5*time.Second, "the warning gone", func() bool {
 		return !slices.ContainsFunc(a.a.Status().Warnings, func(w health.Warning) bool { return w.Name == health.Deprovisioned.Name })
 	})
-	if !a.a.Status().Tracks.LocShare {
-		t.Error("back in service, tracks still off")
-	}
+	// The track reporter takes the model on its own goroutine: a moment
+	// after push-to-talk.
+	wait.For(t, 5*time.Second, "tracks back on", func() bool { return a.a.Status().Tracks.LocShare })
 	a.press()
 	a.waitFloor("has-permission", 5*time.Second)
 	a.release()
