@@ -3,9 +3,12 @@ package brokers
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -31,7 +34,11 @@ type Mosquitto struct {
 	Port int
 	bin  string
 	conf string
-	proc
+	log  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // StartMosquitto writes a config (FleetMosquittoConfig, then extra) into
@@ -51,8 +58,7 @@ func StartMosquitto(dir, extra string) (*Mosquitto, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mosquitto{Port: port, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"),
-		proc: proc{name: "mosquitto", logFile: filepath.Join(dir, "mosquitto.log")}}
+	m := &Mosquitto{Port: port, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
 	var conf bytes.Buffer
 	fmt.Fprintf(&conf, "listener %d 127.0.0.1\nallow_anonymous true\n", port)
 	if os.Geteuid() == 0 {
@@ -67,21 +73,75 @@ func StartMosquitto(dir, extra string) (*Mosquitto, error) {
 
 // Start (re)starts the broker and waits until it accepts connections.
 func (m *Mosquitto) Start() error {
-	if err := m.start(m.bin, "-c", m.conf); err != nil {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		return nil
+	}
+	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
 		return err
 	}
-	if err := listening(m.Addr(), 10*time.Second); err != nil {
-		return fmt.Errorf("mosquitto does not listen on %s: %w", m.Addr(), err)
+	cmd := exec.Command(m.bin, "-c", m.conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start mosquitto: %w", err)
 	}
-	return nil
+	m.cmd, m.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) { cmd.Wait(); logf.Close(); close(exited) }(m.exited)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", m.Addr(), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mosquitto does not listen on %s: %w", m.Addr(), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Stop ends the broker: SIGTERM (it closes every connection), SIGKILL
 // after 5 s.
-func (m *Mosquitto) Stop() { m.end(syscall.SIGTERM, 5*time.Second) }
+func (m *Mosquitto) Stop() {
+	m.mu.Lock()
+	cmd, exited := m.cmd, m.exited
+	m.cmd = nil
+	m.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Pid is the broker's process id, 0 when stopped.
+func (m *Mosquitto) Pid() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}
 
 // URL is the broker's address for paho and mqtt.brokers.
 func (m *Mosquitto) URL() string { return "tcp://" + m.Addr() }
 
 // Addr is host:port.
 func (m *Mosquitto) Addr() string { return "127.0.0.1:" + strconv.Itoa(m.Port) }
+
+// Log is what mosquitto wrote so far.
+func (m *Mosquitto) Log() string {
+	b, _ := os.ReadFile(m.log)
+	return string(b)
+}

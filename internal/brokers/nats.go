@@ -85,8 +85,10 @@ type Node struct {
 	Name                  string
 	ClientPort, RoutePort int
 	MQTTPort, MonitorPort int
-	conf                  string
-	proc
+	conf, logFile         string
+	mu                    sync.Mutex
+	cmd                   *exec.Cmd
+	exited                chan struct{}
 }
 
 // Cluster is a running set of nodes.
@@ -140,7 +142,7 @@ func StartNATS(o NATSOptions) (*Cluster, error) {
 		}
 		conf.WriteString("}\n")
 		n.conf = filepath.Join(dir, "nats.conf")
-		n.name, n.logFile = "nats-server "+n.Name, filepath.Join(dir, "nats.log")
+		n.logFile = filepath.Join(dir, "nats.log")
 		if err := os.WriteFile(n.conf, conf.Bytes(), 0o644); err != nil {
 			return nil, err
 		}
@@ -190,7 +192,27 @@ func (n *Node) warm(d time.Duration) error {
 	}
 }
 
-func (c *Cluster) startNode(n *Node) error { return n.start(c.bin, "-c", n.conf) }
+func (c *Cluster) startNode(n *Node) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		return nil
+	}
+	logf, err := os.OpenFile(n.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(c.bin, "-c", n.conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start nats-server %s: %w", n.Name, err)
+	}
+	n.cmd, n.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) { cmd.Wait(); logf.Close(); close(exited) }(n.exited)
+	return nil
+}
 
 // URL is the node's MQTT address for paho and mqtt.brokers.
 func (n *Node) URL() string { return "tcp://127.0.0.1:" + strconv.Itoa(n.MQTTPort) }
@@ -201,17 +223,50 @@ func (n *Node) NATSURL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.Cl
 // Addr is the node's MQTT host:port.
 func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.MQTTPort) }
 
-func (n *Node) waitMQTT(d time.Duration) error {
-	if err := listening(n.Addr(), d); err != nil {
-		return fmt.Errorf("nats-server %s does not accept MQTT on %s: %w\n%s", n.Name, n.Addr(), err, tail(n.Log(), 3000))
+// Pid is the node's process id (0 when it is not running).
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
 	}
-	return nil
+	return n.cmd.Process.Pid
+}
+
+// Log is what the node wrote so far.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(n.logFile)
+	return string(b)
+}
+
+func (n *Node) waitMQTT(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", n.Addr(), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nats-server %s does not accept MQTT on %s: %w\n%s", n.Name, n.Addr(), err, tail(n.Log(), 3000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Kill ends node i with SIGKILL, as a machine that dies: no goodbye to
 // its clients or its peers.
 func (c *Cluster) Kill(i int) {
-	c.Nodes[i].end(syscall.SIGKILL, 0)
+	n := c.Nodes[i]
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.cmd = nil
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
 }
 
 // Restart starts node i again (same ports, same store) and waits until it
@@ -231,7 +286,20 @@ func (c *Cluster) Restart(i int) error {
 // Stop ends every node (SIGTERM, then SIGKILL after 5 s).
 func (c *Cluster) Stop() {
 	for _, n := range c.Nodes {
-		n.end(syscall.SIGTERM, 5*time.Second)
+		n.mu.Lock()
+		cmd, exited := n.cmd, n.exited
+		n.cmd = nil
+		n.mu.Unlock()
+		if cmd == nil {
+			continue
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
 	}
 }
 
