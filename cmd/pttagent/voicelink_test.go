@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -332,6 +333,18 @@ tts: {enabled: false}
 	played := make([]int16, len(raw)/2)
 	for i := range played {
 		played[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))
+	}
+	// PTTAGENT_VOICE_KEEP=dir keeps what was said and what was heard, as
+	// raw 16 kHz mono s16le, to listen to or study.
+	if dir := os.Getenv("PTTAGENT_VOICE_KEEP"); dir != "" {
+		base := filepath.Join(dir, strings.NewReplacer("/", "-", "+", "-").Replace(c.name()))
+		said := make([]byte, 2*len(speech))
+		for i, v := range speech {
+			binary.LittleEndian.PutUint16(said[2*i:], uint16(v))
+		}
+		if err := errors.Join(os.WriteFile(base+".said.raw", said, 0o644), os.WriteFile(base+".heard.raw", raw, 0o644)); err != nil {
+			t.Error(err)
+		}
 	}
 	r := voiceResult{transport: st.PTT.Transport, playedS: float64(len(played)) / audio.SampleRate,
 		heard: audiotest.Intelligible(speech, played, audiotest.HeardThreshold)}
