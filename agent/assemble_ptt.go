@@ -111,7 +111,7 @@ func newMedia(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, pt func()
 	c := media.New(media.Options{Topics: topics, Control: mq,
 		OnVoice: func(group int64, speaker string, payload []byte) {
 			if p := pt(); p != nil {
-				p.HearVoiceUDP(group, speaker, payload)
+				p.HearVoice(group, speaker, payload)
 			}
 		},
 		OnReport: func(r media.Report) {

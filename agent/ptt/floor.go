@@ -224,7 +224,6 @@ func (p *PTT) onFloorMsg(f wire.Floor) {
 			p.speakers[f.Group] = f.Speaker
 		}
 		if f.Group == p.active {
-			p.burstOver()
 			if f.Type == wire.FloorIdle && f.Burst != 0 && f.End != 0 {
 				// The platform says how much of the burst it relayed:
 				// what a stall still holds back is waited for.

@@ -12,13 +12,14 @@ import (
 // The second voice path: UDP to the platform's relay (uplink/media),
 // beside the broker. Voice goes over UDP while UDP delivers and over the
 // broker otherwise. The broker's voice subscription of the active group
-// is dropped only while a burst is actually arriving over UDP, and taken
-// again when it ends: between bursts an idle handset's NAT binding may
-// have expired (its keep-alive rides on the MQTT keep-alive, minutes
-// apart, for the battery), and the first packets of the next burst then
-// reach it only through the broker until the relay has its new address.
-// The jitter buffer drops what comes twice. The encoder follows what the
-// link reports (audio/adapt).
+// is dropped while the path is up and the relay has confirmed it sends
+// that group's voice over UDP, so a listener never receives a burst
+// twice (at a cell edge, the broker's copy of every burst's start queued
+// the link for seconds). A NAT binding that expired while the handset was
+// idle costs nothing either: the keep-alive the media client sends when
+// a burst starts gives the relay the new address, and the relay then
+// sends the burst from its start. The jitter buffer drops what comes
+// twice. The encoder follows what the link reports (audio/adapt).
 
 // MediaPath is the UDP media client as push-to-talk uses it
 // (*media.Client).
@@ -32,8 +33,10 @@ type MediaPath interface {
 	// so a silent path is checked at once.
 	ExpectVoice(on bool)
 	// State says whether UDP delivers, and closes the channel at the next
-	// change.
+	// change (of it or of Listening).
 	State() (up bool, changed <-chan struct{})
+	// Listening is the group the relay confirmed it sends over UDP.
+	Listening() int64
 }
 
 // mediaState is the UDP path's state as the loop last saw it.
@@ -62,10 +65,10 @@ func (p *PTT) transport() string {
 }
 
 // subscribeVoice holds the broker's voice subscription of the active
-// group while UDP does not deliver. Runs on the loop.
+// group while UDP does not bring it. Runs on the loop.
 func (p *PTT) subscribeVoice() {
 	want := ""
-	if p.active != 0 && !(p.mediaUp && p.udpFlowing.Load()) {
+	if p.active != 0 && !(p.mediaUp && p.parts.Media.Listening() == p.active) {
 		want = wire.GroupVoice(p.o.TopicPrefix, p.active, "+")
 	}
 	if want == p.voiceSub {
@@ -77,23 +80,6 @@ func (p *PTT) subscribeVoice() {
 	p.voiceSub = want
 	if want != "" {
 		p.parts.Link.Subscribe(want, 0, p.onVoice)
-	}
-}
-
-// HearVoiceUDP is HearVoice for the UDP path: the first packet of a burst
-// that arrives over it lets the broker's copy of the burst go.
-func (p *PTT) HearVoiceUDP(group int64, speaker string, payload []byte) {
-	if !p.udpFlowing.Swap(true) {
-		p.tryPost(p.subscribeVoice)
-	}
-	p.HearVoice(group, speaker, payload)
-}
-
-// burstOver takes the broker's voice subscription back for the next
-// burst (loop).
-func (p *PTT) burstOver() {
-	if p.udpFlowing.Swap(false) {
-		p.subscribeVoice()
 	}
 }
 

@@ -32,6 +32,7 @@ func (m *fakeMedia) Send(group int64, voice []byte) bool {
 }
 func (m *fakeMedia) Listen(int64)     {}
 func (m *fakeMedia) ExpectVoice(bool) {}
+func (m *fakeMedia) Listening() int64 { return 0 }
 func (m *fakeMedia) State() (bool, <-chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -201,9 +201,6 @@ type PTT struct {
 	tune   tuner
 	// mediaUp: the UDP path delivers (owned by the loop).
 	mediaUp bool
-	// udpFlowing: the burst being heard arrives over UDP (set by the
-	// media path's receiver, cleared by the loop when the floor moves).
-	udpFlowing atomic.Bool
 
 	mu   sync.Mutex
 	st   Status

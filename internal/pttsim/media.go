@@ -38,6 +38,9 @@ type MediaStats struct {
 	// rebinding, handover).
 	AddressChanges int
 	ListenRefused  int // keep-alives asking for a group the device is not in
+	// Resent counts voice packets sent again to a listener that moved to
+	// a new address or began listening mid-burst (the burst so far).
+	Resent int
 }
 
 // Relay timings.
@@ -54,6 +57,11 @@ const (
 	// age beyond which a listener's report no longer counts.
 	reportEvery = time.Second
 	downlinkAge = 3 * reportEvery
+	// resendWindow: how much of the burst in progress a listener that
+	// moved (a NAT binding renewed at the burst's start, a handover) or
+	// joined mid-burst is sent again — enough for a keep-alive's round
+	// trip at a cell edge, or a probe after a 2 s silence.
+	resendWindow = 3 * time.Second
 )
 
 type mediaRelay struct {
@@ -65,7 +73,19 @@ type mediaRelay struct {
 	mu     sync.Mutex
 	bySSRC map[uint32]*mediaSession
 	byAcct map[string]*mediaAccount
+	tails  map[int64]*voiceTail // per group: the burst in progress, its last resendWindow
 	stats  MediaStats
+}
+
+// voiceTail is what one speaker's burst relayed in the last resendWindow.
+type voiceTail struct {
+	speaker string
+	pkts    []tailPacket
+}
+
+type tailPacket struct {
+	at    time.Time
+	voice []byte
 }
 
 type mediaAccount struct{ cur, prev *mediaSession }

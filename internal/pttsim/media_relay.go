@@ -48,7 +48,8 @@ func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 		r.mu.Unlock()
 		return
 	}
-	r.latchLocked(sess, from, newest, now)
+	moved := r.latchLocked(sess, from, newest, now)
+	resend := r.resendLocked(sess, moved, now)
 	r.stats.VoiceIn++
 	var report []byte
 	if now.Sub(sess.reported) >= reportEvery {
@@ -65,6 +66,7 @@ func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	if report != nil {
 		tx.WriteControl(r.conn, addr, report)
 	}
+	resend()
 	if r.s.admitVoice(acct, group, &p) {
 		r.s.relayVoice(group, acct, voice)
 	}
@@ -72,17 +74,74 @@ func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 
 // latchLocked moves the session to the address of its newest
 // authenticated packet: a delayed packet from a former address (older
-// than one already seen) cannot pull it back.
-func (r *mediaRelay) latchLocked(sess *mediaSession, from netip.AddrPort, newest bool, now time.Time) {
+// than one already seen) cannot pull it back. It reports whether the
+// session moved from an address it had.
+func (r *mediaRelay) latchLocked(sess *mediaSession, from netip.AddrPort, newest bool, now time.Time) (moved bool) {
 	sess.heard = now
 	if !newest || from == sess.addr {
-		return
+		return false
 	}
 	if sess.addr.IsValid() {
+		moved = true
 		r.stats.AddressChanges++
 		r.s.log.Info("media address changed", "account", sess.acct, "from", sess.addr, "to", from)
 	}
 	sess.addr = from
+	return moved
+}
+
+// keepTailLocked remembers an admitted packet of group's burst in
+// progress, for listeners that need it again (resendLocked).
+func (r *mediaRelay) keepTailLocked(group int64, speaker string, voice []byte, now time.Time) {
+	if r.tails == nil {
+		r.tails = make(map[int64]*voiceTail)
+	}
+	t := r.tails[group]
+	if t == nil || t.speaker != speaker {
+		t = &voiceTail{speaker: speaker}
+		r.tails[group] = t
+	}
+	drop := 0
+	for drop < len(t.pkts) && now.Sub(t.pkts[drop].at) > resendWindow {
+		drop++
+	}
+	t.pkts = append(t.pkts[:copy(t.pkts, t.pkts[drop:])], tailPacket{now, slices.Clone(voice)})
+}
+
+// resendLocked prepares, for a listener that moved to a new address
+// (moved) or has just begun listening to its group, the voice of the
+// group's burst in progress relayed in the last resendWindow: sent to
+// the old address, or before it listened, it never arrived. A NAT
+// binding that expired while the handset was idle, renewed by the
+// keep-alive it sends when the floor is taken, then costs the listener
+// nothing but the delay. The listener drops what it already had. The
+// returned func sends it (call it without the lock).
+func (r *mediaRelay) resendLocked(sess *mediaSession, moved bool, now time.Time) func() {
+	t := r.tails[sess.listen]
+	if !moved || sess.listen == 0 || t == nil || t.speaker == sess.acct || len(t.pkts) == 0 ||
+		now.Sub(t.pkts[len(t.pkts)-1].at) > time.Second {
+		return func() {}
+	}
+	group, speaker, tx, addr := sess.listen, t.speaker, sess.tx, sess.addr
+	var pkts [][]byte
+	for _, p := range t.pkts {
+		if now.Sub(p.at) <= resendWindow {
+			pkts = append(pkts, p.voice)
+		}
+	}
+	r.stats.Resent += len(pkts)
+	r.s.log.Info("media: the burst so far sent again", "account", sess.acct, "group", group, "packets", len(pkts))
+	return func() {
+		if !r.s.isMember(sess.acct, group) {
+			return
+		}
+		for _, v := range pkts {
+			if _, err := tx.WriteVoice(r.conn, addr, group, speaker, v); err != nil {
+				r.s.log.Debug("media relay resend", "to", addr, "err", err)
+				return
+			}
+		}
+	}
 }
 
 func (r *mediaRelay) countLocked(err error) {
@@ -111,7 +170,7 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 		r.mu.Unlock()
 		return
 	}
-	r.latchLocked(sess, from, newest, now)
+	moved := r.latchLocked(sess, from, newest, now)
 	r.stats.ControlIn++
 	var keepAlive *wire.MediaKeepAlive
 	for _, p := range pkts {
@@ -144,10 +203,13 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 		}
 	}
 	acct, tx, ssrc := sess.acct, sess.tx, sess.ssrc
-	r.mu.Unlock()
 	if keepAlive == nil {
+		resend := r.resendLocked(sess, moved, now)
+		r.mu.Unlock()
+		resend()
 		return
 	}
+	r.mu.Unlock()
 	// Only a group the device is a member of is sent to it.
 	if keepAlive.Listen != 0 && !r.s.isMember(acct, keepAlive.Listen) {
 		keepAlive.Listen = 0
@@ -156,10 +218,13 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 		r.mu.Unlock()
 	}
 	r.mu.Lock()
+	joined := sess.listen != keepAlive.Listen
 	sess.listen = keepAlive.Listen
 	r.stats.Echoes++
+	resend := r.resendLocked(sess, moved || joined, now)
 	r.mu.Unlock()
 	tx.WriteControl(r.conn, from, media.AppPacket(ssrc, wire.MediaAppEcho, wire.AppendMediaKeepAlive(nil, *keepAlive)))
+	resend()
 }
 
 // linkLocked is the report's addition for the talker: its uplink queueing
@@ -193,6 +258,7 @@ func (r *mediaRelay) forward(group int64, speaker string, voice []byte) {
 	now := r.s.now()
 	var targets []target
 	r.mu.Lock()
+	r.keepTailLocked(group, speaker, voice, now)
 	for acct, a := range r.byAcct {
 		s := a.live()
 		if acct == speaker || s == nil || s.listen != group || now.Sub(s.heard) > mediaIdle {

@@ -410,13 +410,23 @@ func (c *Client) noteStateLocked() {
 		return
 	}
 	c.stats.Up = up
-	close(c.changed)
-	c.changed = make(chan struct{})
+	if !up {
+		// Whatever the relay accepted is confirmed again by the echo
+		// that brings the path back.
+		c.stats.Listening = 0
+	}
+	c.notifyLocked()
 	if up {
 		c.log.Info("voice over UDP", "relay", c.stats.Relay)
 	} else {
 		c.log.Warn("voice over MQTT: UDP does not get through", "relay", c.stats.Relay)
 	}
+}
+
+// notifyLocked wakes whoever waits on State: Up or Listening changed.
+func (c *Client) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 // Send sends one voice packet of a burst to group over UDP. It returns
@@ -464,12 +474,30 @@ func (c *Client) Listen(group int64) {
 
 // ExpectVoice says that another member holds the floor of the listened
 // group, so voice should come: silence then is checked at once instead of
-// at the next keep-alive.
+// at the next keep-alive. When a burst starts, a keep-alive goes at once
+// (the radio is awake for the floor message anyway): if the handset's
+// NAT binding or address changed while it was idle, the relay learns the
+// new one now and sends it what the burst said so far, instead of
+// sending into the void until a probe after MediaTimeout of silence.
 func (c *Client) ExpectVoice(on bool) {
 	c.mu.Lock()
+	starts := on && c.link.expectSince.IsZero() && c.link.up && c.listen != 0
 	c.link.expect(on, time.Now())
+	if starts {
+		c.link.announce = true
+	}
 	c.mu.Unlock()
 	c.wake()
+}
+
+// Listening is the group the relay accepted to send this handset over
+// UDP (0: none, or not confirmed yet); a change closes State's channel
+// too. While it is the group push-to-talk listens to and the path is up,
+// the broker's copy of that group's voice is not needed.
+func (c *Client) Listening() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats.Listening
 }
 
 // Nudge tells the client that the radio is awake anyway (something was
@@ -489,8 +517,7 @@ func (c *Client) Nudge() {
 }
 
 // State reports whether UDP delivers now, and a channel closed at the
-// next change. While up, the MQTT voice subscription can go: the relay
-// sends the listened group's voice over UDP.
+// next change (of it, or of Listening).
 func (c *Client) State() (bool, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -221,6 +221,50 @@ func TestAddressChangeMidBurst(t *testing.T) {
 	}
 }
 
+// A listener whose NAT binding went while it was idle (between bursts)
+// loses nothing of the next burst: the keep-alive it sends when the floor
+// is taken gives the relay its new address, and the relay sends it the
+// burst so far, which it sent into the void before.
+func TestIdleRebindingLosesNoVoice(t *testing.T) {
+	r := newRig(t, "t", "l")
+	talker := r.handset("t", media.Options{})
+	l := r.handset("l", media.Options{})
+	r.listening(talker, l)
+	r.nat.Rebind(l.port())
+	changes := r.sim.MediaStats().AddressChanges
+	talker.talk(r)
+	send := func(from, to uint32) {
+		for i := from; i < to; i++ {
+			if !talker.c.Send(r.group, voicePacket(5, i, false)) {
+				t.Fatalf("Send %d: want true", i)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// The floor's "taken" reaches the listener after the relay has begun
+	// to send the burst.
+	send(0, 10)
+	l.c.ExpectVoice(true)
+	send(10, 20)
+	wait.For(t, 5*time.Second, "the listener's new address", func() bool { return r.sim.MediaStats().AddressChanges == changes+1 })
+	wait.For(t, 5*time.Second, "the whole burst", func() bool {
+		seen := map[uint32]bool{}
+		for _, v := range l.heardFrom(5) {
+			var p wire.VoicePacket
+			if wire.DecodeVoicePacket(v.payload, &p) == nil {
+				seen[p.Seq/3] = true
+			}
+		}
+		return len(seen) == 20
+	})
+	if st := r.sim.MediaStats(); st.Resent < 10 {
+		t.Errorf("the relay sent %d packets again, want the 10 sent to the old address at least", st.Resent)
+	}
+	if up, _ := l.c.State(); !up || l.c.Listening() != r.group {
+		t.Errorf("listener up %v, listening %d", up, l.c.Listening())
+	}
+}
+
 // UDP blocked: the talker's Send says false within MediaTimeout (the
 // voice goes over MQTT) and the path is down after the probes; unblocked,
 // it comes back by itself. A handset that cannot reach the relay from the

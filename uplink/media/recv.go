@@ -154,7 +154,10 @@ func (c *Client) controlLocked(s *session, pkt []byte, now time.Time) {
 				if k.Listen != c.stats.Listening && c.listen != 0 && k.Listen != c.listen {
 					c.log.Warn("the relay does not send this group's voice over UDP (not a member?)", "group", c.listen)
 				}
-				c.stats.Listening = k.Listen
+				if k.Listen != c.stats.Listening {
+					c.stats.Listening = k.Listen
+					c.notifyLocked()
+				}
 			case wire.MediaAppLink:
 				d, err := wire.DecodeMediaLink(p.Data)
 				if err != nil {
