@@ -191,14 +191,7 @@ func TestAddressChangeMidBurst(t *testing.T) {
 	r.listening(talker, l)
 	talker.talk(r)
 	l.c.ExpectVoice(true)
-	send := func(from, to uint32) {
-		for i := from; i < to; i++ {
-			if !talker.c.Send(r.group, voicePacket(3, i, false)) {
-				t.Fatalf("Send %d: want true", i)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	send := func(from, to uint32) { talker.sendUDP(r, 3, from, to) }
 	send(0, 10)
 	wait.For(t, 5*time.Second, "the first packets", func() bool { return len(l.heardFrom(3)) == 10 })
 	changes := r.sim.MediaStats().AddressChanges
@@ -233,14 +226,7 @@ func TestIdleRebindingLosesNoVoice(t *testing.T) {
 	r.nat.Rebind(l.port())
 	changes := r.sim.MediaStats().AddressChanges
 	talker.talk(r)
-	send := func(from, to uint32) {
-		for i := from; i < to; i++ {
-			if !talker.c.Send(r.group, voicePacket(5, i, false)) {
-				t.Fatalf("Send %d: want true", i)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	send := func(from, to uint32) { talker.sendUDP(r, 5, from, to) }
 	// The floor's "taken" reaches the listener after the relay has begun
 	// to send the burst.
 	send(0, 10)

@@ -168,6 +168,18 @@ func (h *handset) lastReports() []media.Report {
 	return append([]media.Report(nil), h.reports...)
 }
 
+// sendUDP sends packets from…to−1 of burst over UDP, 20 ms apart; each
+// must go over UDP.
+func (h *handset) sendUDP(r *rig, burst, from, to uint32) {
+	h.t.Helper()
+	for i := from; i < to; i++ {
+		if !h.c.Send(r.group, voicePacket(burst, i, false)) {
+			h.t.Fatalf("Send %d: want true", i)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // voicePacket is packet seq of a burst: three recognisable frames.
 func voicePacket(burst, seq uint32, last bool) []byte {
 	p := wire.VoicePacket{Burst: burst, Seq: seq * 3, Last: last, FrameMs: 20, TimeMicro: time.Now().UnixMicro(), NFrames: 3}
