@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -397,6 +398,7 @@ func (s *Source) switchOff(ctx context.Context, log *slog.Logger) {
 type serialLink struct {
 	s       *Source
 	port    serial.Port
+	file    *os.File // the port read through the poller (pollPort); nil: the library's Read
 	silence time.Duration
 	sc      *Scanner
 	m       *Merger
@@ -415,11 +417,11 @@ func (s *Source) openSerial(baud int, silence time.Duration, sc *Scanner, m *Mer
 	// buffers them); a fix from them would be stale. Best effort: not
 	// every port can.
 	_ = port.ResetInputBuffer()
-	return &serialLink{s: s, port: port, silence: silence, sc: sc, m: m}, nil
+	return &serialLink{s: s, port: port, file: pollPort(port, s.Device), silence: silence, sc: sc, m: m}, nil
 }
 
 func (l *serialLink) close() {
-	l.port.Close()
+	l.closePort()
 	// What was in flight is incomplete: the rest of the cycle is lost
 	// with the device, and the next cycle may be long after.
 	l.m.discard()
@@ -429,9 +431,9 @@ func (l *serialLink) close() {
 func (l *serialLink) read(ctx context.Context, d *deliverer) (got bool, err error) {
 	s, sc, m := l.s, l.sc, l.m
 	// Closing the port is what interrupts a blocked Read.
-	stop := context.AfterFunc(ctx, func() { l.port.Close() })
+	stop := context.AfterFunc(ctx, l.closePort)
 	defer stop()
-	r := &portReader{port: l.port, silence: l.silence, before: func() { s.publish(sc, m) }, bytes: &s.bytes}
+	r := &portReader{port: l.port, file: l.file, silence: l.silence, before: func() { s.publish(sc, m) }, bytes: &s.bytes}
 	sc.Reset(r)
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -473,9 +475,19 @@ func (s *Source) publish(sc *Scanner, m *Merger) {
 	s.mu.Unlock()
 }
 
+// closePort closes the port and its polled descriptor (either may be
+// closed already).
+func (l *serialLink) closePort() {
+	if l.file != nil {
+		l.file.Close()
+	}
+	l.port.Close()
+}
+
 // portReader counts bytes and turns the port's read timeout into ErrSilent.
 type portReader struct {
 	port    serial.Port
+	file    *os.File // non-nil: read this instead, with a deadline
 	silence time.Duration
 	before  func()
 	bytes   *atomic.Uint64
@@ -484,7 +496,18 @@ type portReader struct {
 
 func (r *portReader) Read(p []byte) (int, error) {
 	r.before()
-	n, err := r.port.Read(p)
+	var n int
+	var err error
+	if r.file != nil {
+		if err = r.file.SetReadDeadline(time.Now().Add(r.silence)); err == nil {
+			n, err = r.file.Read(p)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			n, err = 0, nil // as the library reports its timeout
+		}
+	} else {
+		n, err = r.port.Read(p)
+	}
 	if n > 0 {
 		r.got = true
 		r.bytes.Add(uint64(n))
