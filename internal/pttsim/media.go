@@ -100,6 +100,7 @@ type mediaSession struct {
 	heard    time.Time
 	listen   int64
 	reported time.Time // the last link report sent to this talker
+	resent   time.Time // the last time the burst so far was sent again (resendLocked)
 	down     struct {  // this listener's last receiver report
 		fraction uint8
 		jitter   uint32

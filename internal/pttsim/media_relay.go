@@ -122,6 +122,13 @@ func (r *mediaRelay) resendLocked(sess *mediaSession, moved bool, now time.Time)
 		now.Sub(t.pkts[len(t.pkts)-1].at) > time.Second {
 		return func() {}
 	}
+	// Once per window at most: a device hopping addresses (or one whose
+	// keys were stolen, spoofing its source) cannot make the relay send
+	// a victim more than the stream it would get anyway.
+	if !sess.resent.IsZero() && now.Sub(sess.resent) < resendWindow {
+		return func() {}
+	}
+	sess.resent = now
 	group, speaker, tx, addr := sess.listen, t.speaker, sess.tx, sess.addr
 	var pkts [][]byte
 	for _, p := range t.pkts {
