@@ -243,11 +243,25 @@ func TestIdleRebindingLosesNoVoice(t *testing.T) {
 		}
 		return len(seen) == 20
 	})
-	if st := r.sim.MediaStats(); st.Resent < 10 {
+	st := r.sim.MediaStats()
+	if st.Resent < 10 {
 		t.Errorf("the relay sent %d packets again, want the 10 sent to the old address at least", st.Resent)
 	}
 	if up, _ := l.c.State(); !up || l.c.Listening() != r.group {
 		t.Errorf("listener up %v, listening %d", up, l.c.Listening())
+	}
+
+	// A device hopping addresses gets the burst so far once per 3 s at
+	// most, not once per hop: the relay is no amplifier.
+	for range 5 {
+		r.nat.Rebind(l.port())
+		l.c.ExpectVoice(false)
+		l.c.ExpectVoice(true)
+		talker.sendUDP(r, 5, 20, 22)
+	}
+	wait.For(t, 5*time.Second, "five more address changes", func() bool { return r.sim.MediaStats().AddressChanges >= changes+6 })
+	if again := r.sim.MediaStats().Resent - st.Resent; again > 30 {
+		t.Errorf("five hops made the relay send %d packets again, want one burst so far at most (30)", again)
 	}
 }
 
