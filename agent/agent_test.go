@@ -112,6 +112,11 @@ func TestSerialGNSSToPlatform(t *testing.T) {
 	if !st.Uplink.Connected || !st.GPS.Connected || !st.GPS.HasFix || st.GPS.Mode != "3D" || st.GPS.Sats == 0 {
 		t.Errorf("status while running: %+v", st)
 	}
+	// This platform publishes no capabilities: tracks.encoding auto (the
+	// default) sends version 1, which every platform reads.
+	if st.Tracks.Encoding != "json" {
+		t.Errorf("track encoding %q for a platform that said nothing, want json", st.Tracks.Encoding)
+	}
 	for _, w := range st.Warnings {
 		if strings.HasPrefix(w.Name, "gps-") || w.Name == "uplink-down" {
 			t.Errorf("warning %+v while the receiver and the broker work", w)

@@ -66,7 +66,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 		BatchPoints: cfg.Tracks.Queue.BatchPoints, BatchBytes: cfg.Tracks.Queue.BatchBytes,
 		MaxInflight: cfg.Tracks.Queue.MaxInflight, AckTimeout: cfg.MQTT.AckTimeout.D(),
 		Hold:  uplink.Hold{Delay: cfg.Tracks.Queue.SendDelay.D(), ParkedDelay: cfg.Tracks.Queue.ParkedSendDelay.D()},
-		Radio: rad, PingDue: p.MQTT.KeepAliveDue, Encode: trackEncoding(cfg.Tracks.Encoding),
+		Radio: rad, PingDue: p.MQTT.KeepAliveDue, Encode: trackEncoding(cfg.Tracks.Encoding, topics.Prefix, p.MQTT, log),
 		Logger: log.With("part", "uplink")}
 	var plat *platformClients
 	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, rad, log); err != nil {
@@ -125,10 +125,16 @@ func newMQTT(cfg *config.Config, topics wire.Topics, rad *radio.Radio, log *slog
 	}), nil
 }
 
-// trackEncoding is the encoder of tracks.encoding.
-func trackEncoding(name string) func([]byte, []wire.Point) []byte {
-	if name == "cbor" {
+// trackEncoding is the encoder of tracks.encoding; for auto it follows
+// the platform's retained capabilities.
+func trackEncoding(name, prefix string, mq *mqtt.Client, log *slog.Logger) func([]byte, []wire.Point) []byte {
+	switch name {
+	case "cbor":
 		return wire.AppendTrackBatchCBOR
+	case "auto":
+		e := &uplink.AutoEncoding{Logger: log.With("part", "uplink")}
+		mq.SubscribeRetained(wire.PlatformCapsTopic(prefix), 1, e.OnCaps)
+		return e.Encode
 	}
 	return wire.AppendTrackBatch
 }

@@ -86,6 +86,12 @@ func TestAgentFollowsThePlatform(t *testing.T) {
 		t.Errorf("model %+v", m)
 	}
 	wait.For(t, 15*time.Second, "points stored by the platform", func() bool { return len(s.Tracks("dev-e2e")) >= 2 })
+	// pttsim says, retained, that it reads track version 2: the default
+	// tracks.encoding (auto) sends CBOR, and the platform stores it.
+	stored0 := len(s.Tracks("dev-e2e"))
+	wait.For(t, 15*time.Second, "CBOR batches stored", func() bool {
+		return a.Status().Tracks.Encoding == "cbor" && len(s.Tracks("dev-e2e")) > stored0+1
+	})
 
 	// The event subscription is in place once an event arrived (the poll
 	// is an hour: only events can deliver the changes below in time).

@@ -82,6 +82,9 @@ type TrackStatus struct {
 	LastPoint   time.Time `json:"last_point,omitzero"`
 	LastAckTime time.Time `json:"last_ack,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Encoding of the last batch sent: "json" (version 1) or "cbor"
+	// (version 2); empty before the first.
+	Encoding string `json:"encoding,omitempty"`
 }
 
 // Status takes a snapshot. Safe to call at any time, also before Run.
@@ -170,7 +173,14 @@ func (a *Agent) trackStatus() TrackStatus {
 	if q != nil {
 		qs := q.Stats()
 		t.Queued, t.LastSeq, t.LastAcked, t.Dropped, t.Failed = qs.Len, qs.LastSeq, qs.LastAcked, qs.Dropped, qs.Failed
-		t.LastAckTime = a.p.Sender.Stats().LastAck
+		ss := a.p.Sender.Stats()
+		t.LastAckTime = ss.LastAck
+		switch ss.Version {
+		case 1:
+			t.Encoding = "json"
+		case 2:
+			t.Encoding = "cbor"
+		}
 	}
 	return t
 }

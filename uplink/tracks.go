@@ -92,6 +92,8 @@ type SenderStats struct {
 	LastAck  time.Time // when the broker last acknowledged a batch
 	// Held counts the batches that waited to share a message.
 	Held uint64
+	// Version of the last batch sent: 1 JSON, 2 CBOR (0: none yet).
+	Version int
 }
 
 // stallTimeouts ack timeouts in a row without any PUBACK, on a link said
@@ -303,6 +305,13 @@ func (s *TrackSender) publish(pts []wire.Point) *inflight {
 		encode = wire.AppendTrackBatch
 	}
 	payload := encode(make([]byte, 0, s.BatchBytes+256), pts)
+	version := 2
+	if len(payload) > 0 && payload[0] == '{' {
+		version = 1
+	}
+	s.mu.Lock()
+	s.stats.Version = version
+	s.mu.Unlock()
 	tok := s.MQTT.Publish(s.Topic, 1, false, payload)
 	return &inflight{first: pts[0].Seq, last: pts[len(pts)-1].Seq, n: len(pts), tok: tok, sent: time.Now()}
 }

@@ -36,3 +36,17 @@ func FuzzDecodeGroupMessage(f *testing.F) {
 		}
 	})
 }
+
+// The retained capabilities come from the broker: whatever it holds
+// decodes or is refused, never panics, and a decoded one is sane.
+func FuzzDecodePlatformCaps(f *testing.F) {
+	f.Add([]byte(`{"v":1,"track_versions":[1,2],"ts":1764547200}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"v":1,"track_versions":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodePlatformCaps(b)
+		if err == nil && (c.V != 1 || len(c.TrackVersions) > 16) {
+			t.Fatalf("accepted %+v", c)
+		}
+	})
+}

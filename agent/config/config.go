@@ -148,8 +148,10 @@ type Tracks struct {
 	Heartbeat Duration     `yaml:"heartbeat"`
 	Corner    CornerPeg    `yaml:"corner_pegging"`
 	Queue     QueueOptions `yaml:"queue"`
-	// Encoding of track messages: json (version 1) or cbor (version 2,
-	// compact binary; the platform must decode it: docs/protocol.md).
+	// Encoding of track messages: auto (cbor once the platform's retained
+	// capabilities say it reads version 2, json until then), json
+	// (version 1) or cbor (version 2, compact binary; the platform must
+	// decode it: docs/protocol.md).
 	Encoding string `yaml:"encoding"`
 }
 
@@ -291,7 +293,7 @@ func Default() Config {
 				// One message per keep-alive period while parked.
 				ParkedSendDelay: Duration(5 * time.Minute),
 			},
-			Encoding: "json",
+			Encoding: "auto",
 		},
 		Platform: Platform{
 			Dialect: "none",

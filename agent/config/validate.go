@@ -156,9 +156,9 @@ func (c *Config) validate(probe bool) []Problem {
 	v.between("tracks.queue.send_delay", q.SendDelay, 0, 10*time.Minute)
 	v.between("tracks.queue.parked_send_delay", q.ParkedSendDelay, 0, time.Hour)
 	switch t.Encoding {
-	case "json", "cbor":
+	case "auto", "json", "cbor":
 	default:
-		v.err("tracks.encoding", "%q is not a track encoding; use json (version 1, what every platform decodes) or cbor (version 2, compact)", t.Encoding)
+		v.err("tracks.encoding", "%q is not a track encoding; use auto (cbor when the platform says it reads it), json (version 1, what every platform decodes) or cbor (version 2, compact)", t.Encoding)
 	}
 
 	if c.Board.BenchSocket != "" {

@@ -56,10 +56,10 @@ func BenchmarkBudget(b *testing.B) {
 		{name: "parked60", track: 1},
 		{name: "moving60", track: 1, moving: true},
 		{name: "moving10", track: 10, moving: true},
-		// The same with the compact encoding: also proves pttsim reads
-		// the real agent's version 2 batches.
-		{name: "moving10cbor", track: 10, moving: true, yaml: "tracks: {encoding: cbor}\n"},
-		{name: "parked60cbor", track: 1, yaml: "tracks: {encoding: cbor}\n"},
+		// The defaults above send CBOR (version 2): pttsim says it reads
+		// it. The same to a platform that reads JSON only.
+		{name: "moving10json", track: 10, moving: true, platformReads: []int{1}},
+		{name: "parked60json", track: 1, platformReads: []int{1}},
 		// Polls every 10 minutes instead of 2 hours: they ride on the
 		// track messages' wake-ups.
 		{name: "parked60poll10m", track: 1, platformYAML: "  poll_with_events: 10m"},

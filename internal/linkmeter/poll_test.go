@@ -57,7 +57,7 @@ func BenchmarkPollConnection(b *testing.B) {
 		var wg sync.WaitGroup
 		for i, pol := range pollPolicies {
 			m := &Meter{}
-			ps := startPlatform(b, m, false)
+			ps := startPlatform(b, m, false, nil)
 			ps.addDevice(b, "dev-poll", "device-pw", 1)
 			h, err := httpapi.NewHTTP(httpapi.Options{BaseURL: ps.httpsURL, CAFile: ps.ca.CertFile, Timeout: 10 * time.Second})
 			if err != nil {

@@ -39,6 +39,9 @@ type profile struct {
 	// section (for comparisons only: the budget goals hold for the
 	// defaults).
 	yaml, platformYAML string
+	// platformReads are the track versions pttsim says it decodes (nil:
+	// 1 and 2, which makes the default encoding CBOR).
+	platformReads []int
 }
 
 // rig is the handset measured: the real agent binary in a network
@@ -115,7 +118,7 @@ type platformSide struct {
 // startPlatform makes the handset's namespace, the link to it (metered),
 // and pttsim on the platform's side: https always; with broker, mosquitto
 // with a TLS listener on the link, pttsim's MQTT link and its media relay.
-func startPlatform(tb testing.TB, meter *Meter, broker bool) *platformSide {
+func startPlatform(tb testing.TB, meter *Meter, broker bool, trackVersions []int) *platformSide {
 	tb.Helper()
 	needRoot(tb)
 	ps := &platformSide{svc: Services{}}
@@ -141,7 +144,7 @@ func startPlatform(tb testing.TB, meter *Meter, broker bool) *platformSide {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o := pttsim.Options{FileDir: tb.TempDir(), Logger: slog.New(slog.DiscardHandler)}
+	o := pttsim.Options{FileDir: tb.TempDir(), Logger: slog.New(slog.DiscardHandler), TrackVersions: trackVersions}
 	if broker {
 		// The broker: plain on loopback for pttsim, TLS on the link for
 		// the handset.
@@ -212,7 +215,7 @@ func startRig(tb testing.TB, p profile) *rig {
 		tb.Cleanup(func() { f.Close() })
 		r.meter.Log = f
 	}
-	ps := startPlatform(tb, r.meter, true)
+	ps := startPlatform(tb, r.meter, true, p.platformReads)
 	ps.addDevice(tb, r.account, "device-pw", p.track)
 	r.sim, r.svc = ps.sim, ps.svc
 	var mqttPort uint16

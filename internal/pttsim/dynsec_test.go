@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -221,5 +222,40 @@ func TestBrokerRightsFollowMembership(t *testing.T) {
 	}
 	if st := l.sim.DynsecStats(); st.Errors != 0 {
 		t.Errorf("dynsec: %+v", st)
+	}
+}
+
+// With mosquitto-dynsec.conf too, a member reads pttsim's retained
+// capabilities (published at its every connect) and cannot forge them.
+func TestDynsecCarriesPlatformCaps(t *testing.T) {
+	l := startDynsecLab(t)
+	l.member(t, "dev-1")
+	l.member(t, "dev-2")
+	l.inSync(t)
+	capsOf := func(account string) func() (wire.PlatformCaps, bool) {
+		var mu sync.Mutex
+		var got []byte
+		ln := l.listener(t, account)
+		ln.c.SubscribeRetained(wire.PlatformCapsTopic("ptt"), 1, func(_ string, b []byte) {
+			mu.Lock()
+			got = slices.Clone(b)
+			mu.Unlock()
+		})
+		ln.c.Publish(wire.PlatformCapsTopic("ptt"), 1, true, []byte(`{"v":1,"track_versions":[1]}`)).WaitTimeout(5 * time.Second)
+		return func() (wire.PlatformCaps, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			c, err := wire.DecodePlatformCaps(got)
+			return c, err == nil
+		}
+	}
+	caps1 := capsOf("dev-1")
+	wait.For(t, 10*time.Second, "dev-1 reads the platform's capabilities", func() bool { _, ok := caps1(); return ok })
+	caps2 := capsOf("dev-2")
+	wait.For(t, 10*time.Second, "dev-2 reads them", func() bool { _, ok := caps2(); return ok })
+	for _, caps := range []func() (wire.PlatformCaps, bool){caps1, caps2} {
+		if c, _ := caps(); !c.Reads(2) {
+			t.Errorf("caps %+v: a device's forged retained message got through", c)
+		}
 	}
 }

@@ -66,6 +66,11 @@ type Options struct {
 	PublicURL string
 	// MaxTrackPoints caps the points kept per device.
 	MaxTrackPoints int
+	// TrackVersions are the track batch versions the simulator says it
+	// decodes, in its retained capabilities (wire.PlatformCaps); nil: 1
+	// and 2. []int{1} plays a platform that reads JSON only (it still
+	// decodes both).
+	TrackVersions []int
 	// MediaAddr, when set, runs the UDP media relay there (host:port;
 	// port 0 picks one): voice over SRTP beside MQTT. Empty: devices are
 	// told there is none and keep their voice on MQTT.
@@ -243,7 +248,13 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
 			Username: s.o.BrokerUsername, Password: s.o.BrokerPassword, TLS: s.o.BrokerTLS,
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
-			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt")})
+			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt"),
+			// What it reads, retained for every device, again at every
+			// connect (a broker restarted without persistence forgot it).
+			StatusTopic: wire.PlatformCapsTopic(s.o.Prefix),
+			Online: func() []byte {
+				return wire.PlatformCaps{V: 1, TrackVersions: s.trackVersions(), Time: s.now().Unix()}.Encode()
+			}})
 		if f := s.trackFilter(); f != "" {
 			mq.Subscribe(f, 1, s.onTrack)
 		} else {
@@ -286,6 +297,13 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 			s.save()
 		}
 	}
+}
+
+func (s *Sim) trackVersions() []int {
+	if s.o.TrackVersions != nil {
+		return s.o.TrackVersions
+	}
+	return []int{1, 2}
 }
 
 // Connected reports whether the simulator's MQTT link is up.
