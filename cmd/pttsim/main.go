@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,12 +61,21 @@ func run() error {
 		brokerCA   = flag.String("broker-ca", "", "trust this CA `file` for an mqtts:// -broker")
 		dynsec     = flag.Bool("dynsec", false, "keep the broker's per-member read rights as the plugin's admin (deploy/mosquitto/mosquitto-dynsec.conf)")
 		sosHook    = flag.String("emergency-webhook", "", "POST every device's emergency alert and cancel to this `URL` as a seed 003 §3.1 event report")
+		trackVers  = flag.String("track-versions", "1,2", "the track batch `versions` the platform says it reads (retained on ptt/platform/caps); 1: play a platform that reads JSON only")
 	)
 	flag.Parse()
 	if *share != "" {
 		if err := pttsim.CheckShareName(*share); err != nil {
 			return err
 		}
+	}
+	var versions []int
+	for _, f := range strings.Split(*trackVers, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 || v > 2 {
+			return fmt.Errorf("-track-versions %q: a comma-separated list of 1 and 2", *trackVers)
+		}
+		versions = append(versions, v)
 	}
 	var wf *pttsim.WorldFile
 	if *worldFile != "" {
@@ -107,7 +117,7 @@ func run() error {
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
 		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, TrackShare: *share, NATS: *natsURL, Logger: logger,
 		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec,
-		EmergencyWebhook: *sosHook, WebhookToken: *hookToken})
+		EmergencyWebhook: *sosHook, WebhookToken: *hookToken, TrackVersions: versions})
 	if err != nil {
 		return err
 	}
