@@ -12,14 +12,15 @@ import (
 // The second voice path: UDP to the platform's relay (uplink/media),
 // beside the broker. Voice goes over UDP while UDP delivers and over the
 // broker otherwise. The broker's voice subscription of the active group
-// is dropped while the path is up and the relay has confirmed it sends
-// that group's voice over UDP, so a listener never receives a burst
-// twice (at a cell edge, the broker's copy of every burst's start queued
-// the link for seconds). A NAT binding that expired while the handset was
-// idle costs nothing either: the keep-alive the media client sends when
-// a burst starts gives the relay the new address, and the relay then
-// sends the burst from its start. The jitter buffer drops what comes
-// twice. The encoder follows what the link reports (audio/adapt).
+// is dropped while the path is up, not in doubt, and the relay has
+// confirmed it sends that group's voice over UDP, so a listener never
+// receives a burst twice (at a cell edge, the broker's copy of every
+// burst's start queued the link for seconds). A NAT binding that expired
+// while the handset was idle costs nothing either: the keep-alive the
+// media client sends when a burst starts gives the relay the new
+// address, and the relay then sends the burst from its start. The jitter
+// buffer drops what comes twice. The encoder follows what the link
+// reports (audio/adapt).
 
 // MediaPath is the UDP media client as push-to-talk uses it
 // (*media.Client).
@@ -37,6 +38,9 @@ type MediaPath interface {
 	State() (up bool, changed <-chan struct{})
 	// Listening is the group the relay confirmed it sends over UDP.
 	Listening() int64
+	// InDoubt says the path is up but nothing came back in time: the
+	// probes decide whether it is down.
+	InDoubt() bool
 }
 
 // mediaState is the UDP path's state as the loop last saw it.
@@ -65,10 +69,13 @@ func (p *PTT) transport() string {
 }
 
 // subscribeVoice holds the broker's voice subscription of the active
-// group while UDP does not bring it. Runs on the loop.
+// group while UDP does not bring it: down, in doubt (voice expected and
+// none came — the broker's copy carries the burst on while the probes
+// decide, seconds before the path is declared down), or not confirmed
+// for this group. Runs on the loop.
 func (p *PTT) subscribeVoice() {
 	want := ""
-	if p.active != 0 && !(p.mediaUp && p.parts.Media.Listening() == p.active) {
+	if p.active != 0 && !(p.mediaUp && !p.parts.Media.InDoubt() && p.parts.Media.Listening() == p.active) {
 		want = wire.GroupVoice(p.o.TopicPrefix, p.active, "+")
 	}
 	if want == p.voiceSub {

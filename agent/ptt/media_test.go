@@ -15,10 +15,22 @@ import (
 // fakeMedia is a UDP path that is up or down as the test says and keeps
 // what it was given to send.
 type fakeMedia struct {
-	mu      sync.Mutex
-	up      bool
-	changed chan struct{}
-	sent    [][]byte
+	mu        sync.Mutex
+	up        bool
+	doubt     bool
+	listening int64
+	changed   chan struct{}
+	sent      [][]byte
+}
+
+// set changes the fake's state and tells push-to-talk, as State's channel
+// does.
+func (m *fakeMedia) set(f func(m *fakeMedia)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f(m)
+	close(m.changed)
+	m.changed = make(chan struct{})
 }
 
 func (m *fakeMedia) Send(group int64, voice []byte) bool {
@@ -32,7 +44,8 @@ func (m *fakeMedia) Send(group int64, voice []byte) bool {
 }
 func (m *fakeMedia) Listen(int64)     {}
 func (m *fakeMedia) ExpectVoice(bool) {}
-func (m *fakeMedia) Listening() int64 { return 0 }
+func (m *fakeMedia) Listening() int64 { m.mu.Lock(); defer m.mu.Unlock(); return m.listening }
+func (m *fakeMedia) InDoubt() bool    { m.mu.Lock(); defer m.mu.Unlock(); return m.doubt }
 func (m *fakeMedia) State() (bool, <-chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -86,11 +99,7 @@ func TestUDPBurstPacketSize(t *testing.T) {
 			}
 		}
 
-		m.mu.Lock()
-		m.up = false
-		close(m.changed)
-		m.changed = make(chan struct{})
-		m.mu.Unlock()
+		m.set(func(m *fakeMedia) { m.up = false })
 		r.settle()
 		r.press(board.PTT)
 		r.arbiter(wire.Floor{Type: wire.FloorGranted})
@@ -102,6 +111,37 @@ func TestUDPBurstPacketSize(t *testing.T) {
 		for i, p := range ps {
 			if p.Seq != uint32(3*i) || p.NFrames != 3 {
 				t.Fatalf("MQTT packet %d: seq %d, %d frames; want seq %d, 3 frames", i, p.Seq, p.NFrames, 3*i)
+			}
+		}
+	})
+}
+
+// The broker's copy of the active group's voice is taken exactly while UDP
+// does not bring it: the path down or in doubt, or the relay not (yet)
+// sending this group.
+func TestBrokerVoiceFollowsTheUDPPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeMedia{changed: make(chan struct{})}
+		r := start(t, func(_ *rig, _ *ptt.Options, p *ptt.Parts) { p.Media = m })
+		voice := wire.GroupVoice(r.topics.Prefix, patrol, "+")
+		for _, step := range []struct {
+			what   string
+			set    func(m *fakeMedia)
+			broker bool
+		}{
+			{"down", func(m *fakeMedia) {}, true},
+			{"up, the group not confirmed", func(m *fakeMedia) { m.up = true }, true},
+			{"up and confirmed", func(m *fakeMedia) { m.listening = patrol }, false},
+			{"in doubt", func(m *fakeMedia) { m.doubt = true }, true},
+			{"answered again", func(m *fakeMedia) { m.doubt = false }, false},
+			{"another group confirmed", func(m *fakeMedia) { m.listening = harbour }, true},
+			{"back", func(m *fakeMedia) { m.listening = patrol }, false},
+			{"down", func(m *fakeMedia) { m.up = false }, true},
+		} {
+			m.set(step.set)
+			r.settle()
+			if got := slices.Contains(r.link.Subscribed(), voice); got != step.broker {
+				t.Errorf("%s: subscribed to the broker's voice %v, want %v", step.what, got, step.broker)
 			}
 		}
 	})

@@ -123,6 +123,7 @@ type Client struct {
 	lateDone  uint64
 	lastRR    time.Time
 	speaker   string // the last speaker: OnVoice gets it without an allocation
+	doubt     bool   // up, but nothing heard back in time (InDoubt)
 }
 
 // New prepares a client; Run runs it.
@@ -265,6 +266,9 @@ func (c *Client) tick(now time.Time, reqAt *time.Time) time.Time {
 		ka = wire.MediaKeepAlive{Token: uint64(now.Sub(c.epoch)) + 1, Listen: c.listen}
 		_, _, at = c.link.step(c.cfg, now)
 	}
+	// (The doubt's moments — MediaTimeout after what went unanswered, a
+	// probe's ProbeInterval — are the probes' too: step wakes for them.)
+	c.noteDoubtLocked(now)
 	next = earlier(next, at)
 	next = earlier(next, s.until)
 	if !s.rekey.IsZero() {
@@ -423,7 +427,29 @@ func (c *Client) noteStateLocked() {
 	}
 }
 
-// notifyLocked wakes whoever waits on State: Up or Listening changed.
+// noteDoubtLocked notes whether the path, up, is in doubt at now: voice
+// sent or expected and nothing heard back within MediaTimeout, or a probe
+// unanswered for ProbeInterval. A change wakes State's waiters: a listener
+// takes the broker's copy of the voice while the probes decide, instead
+// of hearing nothing until the path is down.
+func (c *Client) noteDoubtLocked(now time.Time) {
+	d := c.cur != nil && c.link.up && !c.link.sendable(c.cfg, now)
+	if d != c.doubt {
+		c.doubt = d
+		c.notifyLocked()
+	}
+}
+
+// InDoubt says whether the path is up but in doubt (see noteDoubtLocked);
+// a change closes State's channel.
+func (c *Client) InDoubt() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.doubt
+}
+
+// notifyLocked wakes whoever waits on State: Up, InDoubt or Listening
+// changed.
 func (c *Client) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -517,7 +543,7 @@ func (c *Client) Nudge() {
 }
 
 // State reports whether UDP delivers now, and a channel closed at the
-// next change (of it, or of Listening).
+// next change (of it, of InDoubt, or of Listening).
 func (c *Client) State() (bool, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

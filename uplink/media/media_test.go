@@ -439,3 +439,38 @@ func TestReportsCarryTheListenersQueue(t *testing.T) {
 		t.Errorf("the queue did not grow: first report %+v, last %+v", first, last)
 	}
 }
+
+// A listener whose UDP path goes silent while voice is expected is in
+// doubt once its probe goes unanswered — seconds before the path is down
+// — so push-to-talk takes the broker's copy meanwhile; the doubt ends with
+// the first packet back.
+func TestSilentPathIsInDoubtBeforeDown(t *testing.T) {
+	r := newRig(t, "t", "l")
+	o := media.Options{MediaTimeout: 300 * time.Millisecond, ProbeInterval: 200 * time.Millisecond, DownAfter: 10}
+	talker, l := r.handset("t", media.Options{}), r.handset("l", o)
+	r.listening(talker, l)
+	talker.talk(r)
+	l.c.ExpectVoice(true)
+	talker.sendUDP(r, 6, 0, 5)
+	if l.c.InDoubt() {
+		t.Fatal("in doubt while voice arrives")
+	}
+	_, changed := l.c.State()
+	r.nat.Set(l.port(), mediatest.Rule{Block: true})
+	blocked := time.Now()
+	wait.For(t, 5*time.Second, "the listener in doubt", func() bool {
+		select {
+		case <-changed:
+		default:
+			return false
+		}
+		_, changed = l.c.State()
+		return l.c.InDoubt()
+	})
+	if up, _ := l.c.State(); !up {
+		t.Error("down already: the doubt should come first")
+	}
+	t.Logf("in doubt %v after the path went silent", time.Since(blocked).Round(10*time.Millisecond))
+	r.nat.Set(l.port(), mediatest.Rule{})
+	wait.For(t, 5*time.Second, "the doubt to end", func() bool { return !l.c.InDoubt() })
+}

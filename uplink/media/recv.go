@@ -69,6 +69,7 @@ func (c *Client) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	if c.link.heardFrom(now) {
 		c.noteStateLocked()
 	}
+	c.noteDoubtLocked(now)
 	c.stats.Received++
 	c.stats.RecvBytes += uint64(len(pkt))
 	if string(speaker) != c.speaker {
@@ -133,6 +134,7 @@ func (c *Client) controlLocked(s *session, pkt []byte, now time.Time) {
 	if c.link.heardFrom(now) {
 		c.noteStateLocked()
 	}
+	c.noteDoubtLocked(now)
 	var rep *Report
 	for _, p := range pkts {
 		switch p := p.(type) {
