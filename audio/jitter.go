@@ -126,6 +126,7 @@ type burst struct {
 	measured   int
 	inStall    bool
 	target     time.Duration
+	initial    time.Duration // the target until the speaker is measured (speakers.start)
 }
 
 // before compares sequence numbers in serial-number arithmetic, so a
@@ -392,7 +393,8 @@ func (j *Jitter) start(b *burst, who string, p *wire.VoicePacket, now time.Time)
 	}
 	*b = burst{ring: b.ring, id: p.Burst, active: true, who: j.spk.get(who, busy),
 		next: p.Seq, highest: p.Seq, base: p.Seq, origin: now}
-	b.target = j.spk.target(b.who, j.initial(), j.most())
+	b.initial = j.spk.start(b.who, j.initial())
+	b.target = j.spk.target(b.who, b.initial, j.most())
 	j.stats.Bursts++
 }
 
@@ -435,7 +437,7 @@ func (j *Jitter) measure(b *burst, p *wire.VoicePacket, now time.Time) {
 	b.prevArr = arr
 	if !b.inStall {
 		b.who.add(score)
-		b.target = j.spk.target(b.who, j.initial(), j.most())
+		b.target = j.spk.target(b.who, b.initial, j.most())
 	}
 }
 

@@ -101,8 +101,29 @@ func (ss *speakers) get(name string, busy *speaker) *speaker {
 	return victim
 }
 
-// target is the playout delay for s: the configured initial value until
-// enough packets were measured, then the measured p95.
+// start is where a burst of s starts before s has been measured enough:
+// the configured initial value, or what every other speaker measured
+// here needs if that is more. All speakers reach this handset over its
+// one downlink, so the least any of them needs is the downlink's part,
+// which a speaker not heard before will need too: on a jittery link its
+// first burst then does not start too early and stretch while it learns.
+// (Computed once per burst: a sort per remembered speaker.)
+func (ss *speakers) start(s *speaker, initial time.Duration) time.Duration {
+	least, any := time.Duration(0), false
+	for i := range ss.slot {
+		o := &ss.slot[i]
+		if o == s || o.used == 0 || o.n < minSamples {
+			continue
+		}
+		if t := o.p95(ss.scratch[:]); !any || t < least {
+			least, any = t, true
+		}
+	}
+	return max(initial, least)
+}
+
+// target is the playout delay for s: initial (see start) until enough
+// packets were measured, then the measured p95.
 func (ss *speakers) target(s *speaker, initial, most time.Duration) time.Duration {
 	t := s.p95(ss.scratch[:])
 	if s.n < minSamples {

@@ -350,6 +350,24 @@ func TestJitterTargetLearntPerSpeaker(t *testing.T) {
 	if got := j.Target(); got != 0 {
 		t.Fatalf("c on a clean link: target %v, want 0", got)
 	}
+
+	// A speaker not heard before starts at what every speaker measured
+	// here needs at least (this handset's downlink), when that is more
+	// than the initial value.
+	j = newJ(t, 2, 100)
+	send("a", 1, func(i int) time.Duration { return time.Duration(i%5/4) * 80 * time.Millisecond }, jt0)
+	j.Reset()
+	j.Put("d", pkt(5, 0, 3, false), jt0.Add(time.Minute))
+	if got := j.Target(); got != 80*time.Millisecond {
+		t.Fatalf("d (never heard, after a at 80ms) starts at %v, want 80ms", got)
+	}
+	j.Reset()
+	send("c", 6, func(int) time.Duration { return 0 }, jt0.Add(2*time.Minute))
+	j.Reset()
+	j.Put("e", pkt(7, 0, 3, false), jt0.Add(3*time.Minute))
+	if got := j.Target(); got != 40*time.Millisecond {
+		t.Fatalf("e (never heard; c needs nothing) starts at %v, want the initial 40ms", got)
+	}
 }
 
 // The speakers remembered are bounded: the least recently heard goes.
