@@ -34,49 +34,23 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 	users := map[string]string{"platform": "platform-secret", "dev-1": "secret-1", "dev-2": "secret-2"}
 	for _, tc := range []struct {
 		name    string
-		start   func(t *testing.T) (string, *tls.Config)
+		start   func(t *testing.T) *aclLab
 		blocked bool
 	}{
-		{"old %c ACL", func(t *testing.T) (string, *tls.Config) {
+		{"old %c ACL", func(t *testing.T) *aclLab {
 			b := mqtttest.Start(t, mqtttest.Options{ACL: oldACL, Passwords: users})
-			return b.URL(), nil
+			return &aclLab{t: t, url: b.URL(), users: users}
 		}, false},
-		{"deploy/mosquitto", func(t *testing.T) (string, *tls.Config) {
-			b, ca := mqtttest.Deployed(t, "mosquitto.conf", mqtttest.Options{Passwords: users})
-			return b.URLAt(0), ca.TLS(t, "")
-		}, true},
+		{"deploy/mosquitto", func(t *testing.T) *aclLab { return newACLLab(t, "mosquitto.conf", users) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url, tlsc := tc.start(t)
-			// Deliveries go into a slice, not a channel: paho's callbacks
-			// may still run after the test has read what it waits for.
-			var mu sync.Mutex
-			var got []string
-			seen := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
-			connect := func(user, id string, subs ...string) paho.Client {
-				c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername(user).
-					SetPassword(users[user]).SetTLSConfig(tlsc).SetAutoReconnect(false))
-				if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-					t.Fatalf("%s: %v", user, tok.Error())
-				}
-				t.Cleanup(func() { c.Disconnect(50) })
-				for _, s := range subs {
-					c.Subscribe(s, 1, func(_ paho.Client, m paho.Message) {
-						mu.Lock()
-						got = append(got, user+" "+m.Topic()+" "+string(m.Payload()))
-						mu.Unlock()
-					}).WaitTimeout(5 * time.Second)
-				}
-				return c
-			}
-			plat := connect("platform", "platform", "ptt/dev/+/floor", "ptt/dev/+/voice/+", "ptt/dev/+/record", "ptt/dev/+/media")
-			connect("dev-2", "dev-2", "ptt/dev/dev-2/floor/ctl", "ptt/dev/dev-2/media/ctl")
+			l := tc.start(t)
+			plat := l.connect("platform", "ptt/dev/+/floor", "ptt/dev/+/voice/+", "ptt/dev/+/record", "ptt/dev/+/media")
+			l.connect("dev-2", "ptt/dev/dev-2/floor/ctl", "ptt/dev/dev-2/media/ctl")
 			// Device 1 with device 2's client id, listening to both trees.
-			dev := connect("dev-1", "dev-2", "ptt/dev/dev-1/floor/ctl", "ptt/group/+/voice/+", "ptt/dev/dev-2/floor/ctl",
+			dev := l.connectAs("dev-1", "dev-2", "ptt/dev/dev-1/floor/ctl", "ptt/group/+/voice/+", "ptt/dev/dev-2/floor/ctl",
 				"ptt/dev/dev-1/media/ctl", "ptt/dev/dev-2/media/ctl")
-			pub := func(c paho.Client, topic, payload string) {
-				c.Publish(topic, 1, false, payload).WaitTimeout(5 * time.Second)
-			}
+			pub := func(c paho.Client, topic, payload string) { l.pub(c, topic, payload, false) }
 			pub(dev, "ptt/dev/dev-1/floor", "request")
 			pub(dev, "ptt/dev/dev-1/voice/5", "voice")
 			pub(dev, "ptt/dev/dev-1/record", "report")
@@ -92,39 +66,95 @@ func TestDocumentedACLCarriesPushToTalk(t *testing.T) {
 			pub(plat, "ptt/dev/dev-1/floor/ctl", "marker")
 			if !tc.blocked {
 				wait.For(t, 5*time.Second, "the attack to read device 2's keys", func() bool {
-					return slices.Contains(seen(), "dev-1 ptt/dev/dev-2/media/ctl dev-2's keys")
+					return slices.Contains(l.seen(), "dev-1 ptt/dev/dev-2/media/ctl dev-2's keys")
 				})
 				return
 			}
-			want := []string{
+			l.expect(
 				"platform ptt/dev/dev-1/floor request", "platform ptt/dev/dev-1/voice/5 voice",
 				"platform ptt/dev/dev-1/record report", "dev-1 ptt/dev/dev-1/floor/ctl granted",
 				"dev-1 ptt/group/5/voice/dev-1 relayed", "dev-1 ptt/dev/dev-1/floor/ctl marker",
 				"platform ptt/dev/dev-1/media media request", "dev-1 ptt/dev/dev-1/media/ctl keys",
 				"dev-2 ptt/dev/dev-2/floor/ctl not for dev-1", "dev-2 ptt/dev/dev-2/media/ctl dev-2's keys",
-			}
-			missing := func() []string {
-				var out []string
-				for _, m := range want {
-					if !slices.Contains(seen(), m) {
-						out = append(out, m)
-					}
-				}
-				return out
-			}
-			defer func() {
-				if t.Failed() {
-					t.Logf("missing %v; got %v", missing(), seen())
-				}
-			}()
-			wait.For(t, 5*time.Second, "every message the ACL lets through", func() bool { return len(missing()) == 0 })
-			// What the ACL wrongly let through would have come by now.
-			time.Sleep(100 * time.Millisecond)
-			for _, m := range seen() {
-				if !slices.Contains(want, m) {
-					t.Errorf("the ACL let through: %s", m)
-				}
-			}
+			)
 		})
+	}
+}
+
+// aclLab is a broker with password logins — a shipped configuration or
+// an ACL under test — and clients whose every received message is noted
+// as "user topic payload".
+type aclLab struct {
+	t     *testing.T
+	url   string
+	tls   *tls.Config
+	users map[string]string
+	mu    sync.Mutex
+	got   []string
+}
+
+// newACLLab starts conf of deploy/mosquitto.
+func newACLLab(t *testing.T, conf string, users map[string]string) *aclLab {
+	b, ca := mqtttest.Deployed(t, conf, mqtttest.Options{Passwords: users})
+	return &aclLab{t: t, url: b.URLAt(0), tls: ca.TLS(t, ""), users: users}
+}
+
+// Deliveries go into a slice, not a channel: paho's callbacks may still
+// run after the test has read what it waits for.
+func (l *aclLab) seen() []string { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.got) }
+
+func (l *aclLab) connect(user string, subs ...string) paho.Client {
+	return l.connectAs(user, user, subs...)
+}
+
+// connectAs logs in as user with client id id.
+func (l *aclLab) connectAs(user, id string, subs ...string) paho.Client {
+	t := l.t
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(l.url).SetClientID(id).SetUsername(user).
+		SetPassword(l.users[user]).SetTLSConfig(l.tls).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("%s: %v", user, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(50) })
+	for _, s := range subs {
+		c.Subscribe(s, 1, func(_ paho.Client, m paho.Message) {
+			l.mu.Lock()
+			l.got = append(l.got, user+" "+m.Topic()+" "+string(m.Payload()))
+			l.mu.Unlock()
+		}).WaitTimeout(5 * time.Second)
+	}
+	return c
+}
+
+func (l *aclLab) pub(c paho.Client, topic, payload string, retained bool) {
+	c.Publish(topic, 1, retained, payload).WaitTimeout(5 * time.Second)
+}
+
+// expect waits for every message of want and then checks that nothing
+// else came through.
+func (l *aclLab) expect(want ...string) {
+	t := l.t
+	t.Helper()
+	missing := func() []string {
+		var out []string
+		for _, m := range want {
+			if !slices.Contains(l.seen(), m) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("missing %v; got %v", missing(), l.seen())
+		}
+	}()
+	wait.For(t, 5*time.Second, "every message the ACL lets through", func() bool { return len(missing()) == 0 })
+	// What the ACL wrongly let through would have come by now.
+	time.Sleep(100 * time.Millisecond)
+	for _, m := range l.seen() {
+		if !slices.Contains(want, m) {
+			t.Errorf("the ACL let through: %s", m)
+		}
 	}
 }
