@@ -294,24 +294,22 @@ func (s *TrackSender) holdUntil(cursor uint64, points int, buf []wire.Point) ([]
 // publish hands a batch to paho. paho keeps the payload until the broker
 // acknowledged it, so each batch needs its own buffer.
 func (s *TrackSender) publish(pts []wire.Point) *inflight {
-	if s.held {
-		s.mu.Lock()
-		s.stats.Held++
-		s.mu.Unlock()
-	}
-	s.waitingSince, s.held, s.prev, s.hasPrev = time.Time{}, false, pts[len(pts)-1], true
 	encode := s.Encode
 	if encode == nil {
 		encode = wire.AppendTrackBatch
 	}
 	payload := encode(make([]byte, 0, s.BatchBytes+256), pts)
-	version := 2
-	if len(payload) > 0 && payload[0] == '{' {
-		version = 1
-	}
 	s.mu.Lock()
-	s.stats.Version = version
+	if s.held {
+		s.stats.Held++
+	}
+	// Version 1 is JSON, an object; version 2 a CBOR array.
+	s.stats.Version = 2
+	if len(payload) > 0 && payload[0] == '{' {
+		s.stats.Version = 1
+	}
 	s.mu.Unlock()
+	s.waitingSince, s.held, s.prev, s.hasPrev = time.Time{}, false, pts[len(pts)-1], true
 	tok := s.MQTT.Publish(s.Topic, 1, false, payload)
 	return &inflight{first: pts[0].Seq, last: pts[len(pts)-1].Seq, n: len(pts), tok: tok, sent: time.Now()}
 }

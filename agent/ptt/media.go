@@ -36,11 +36,10 @@ type MediaPath interface {
 	// State says whether UDP delivers, and closes the channel at the next
 	// change (of it or of Listening).
 	State() (up bool, changed <-chan struct{})
-	// Listening is the group the relay confirmed it sends over UDP.
-	Listening() int64
-	// InDoubt says the path is up but nothing came back in time: the
-	// probes decide whether it is down.
-	InDoubt() bool
+	// Brings says whether UDP brings group's voice now: up, not in
+	// doubt (nothing came back in time), and the relay confirmed the
+	// group. A change closes State's channel too.
+	Brings(group int64) bool
 }
 
 // mediaState is the UDP path's state as the loop last saw it.
@@ -75,7 +74,7 @@ func (p *PTT) transport() string {
 // for this group. Runs on the loop.
 func (p *PTT) subscribeVoice() {
 	want := ""
-	if p.active != 0 && !(p.mediaUp && !p.parts.Media.InDoubt() && p.parts.Media.Listening() == p.active) {
+	if p.active != 0 && !(p.mediaUp && p.parts.Media.Brings(p.active)) {
 		want = wire.GroupVoice(p.o.TopicPrefix, p.active, "+")
 	}
 	if want == p.voiceSub {

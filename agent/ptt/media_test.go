@@ -44,8 +44,11 @@ func (m *fakeMedia) Send(group int64, voice []byte) bool {
 }
 func (m *fakeMedia) Listen(int64)     {}
 func (m *fakeMedia) ExpectVoice(bool) {}
-func (m *fakeMedia) Listening() int64 { m.mu.Lock(); defer m.mu.Unlock(); return m.listening }
-func (m *fakeMedia) InDoubt() bool    { m.mu.Lock(); defer m.mu.Unlock(); return m.doubt }
+func (m *fakeMedia) Brings(group int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.up && !m.doubt && m.listening == group
+}
 func (m *fakeMedia) State() (bool, <-chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

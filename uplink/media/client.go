@@ -516,6 +516,16 @@ func (c *Client) ExpectVoice(on bool) {
 	c.wake()
 }
 
+// Brings says whether UDP brings group's voice now: the path is up, not
+// in doubt, and the relay confirmed it sends this handset that group.
+// While it does, the broker's copy of the group's voice is not needed; a
+// change of the answer closes State's channel.
+func (c *Client) Brings(group int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats.Up && !c.doubt && group != 0 && c.stats.Listening == group
+}
+
 // Listening is the group the relay accepted to send this handset over
 // UDP (0: none, or not confirmed yet); a change closes State's channel
 // too. While it is the group push-to-talk listens to and the path is up,
