@@ -91,7 +91,9 @@ func (r *mediaRelay) latchLocked(sess *mediaSession, from netip.AddrPort, newest
 }
 
 // keepTailLocked remembers an admitted packet of group's burst in
-// progress, for listeners that need it again (resendLocked).
+// progress, for listeners that need it again (resendLocked). voice is
+// kept as it is: relayVoice's payload is never written again (MQTT keeps
+// it too).
 func (r *mediaRelay) keepTailLocked(group int64, speaker string, voice []byte, now time.Time) {
 	if r.tails == nil {
 		r.tails = make(map[int64]*voiceTail)
@@ -105,7 +107,7 @@ func (r *mediaRelay) keepTailLocked(group int64, speaker string, voice []byte, n
 	for drop < len(t.pkts) && now.Sub(t.pkts[drop].at) > resendWindow {
 		drop++
 	}
-	t.pkts = append(t.pkts[:copy(t.pkts, t.pkts[drop:])], tailPacket{now, slices.Clone(voice)})
+	t.pkts = append(t.pkts[:copy(t.pkts, t.pkts[drop:])], tailPacket{now, voice})
 }
 
 // resendLocked prepares, for a listener that moved to a new address
