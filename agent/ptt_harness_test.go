@@ -334,7 +334,9 @@ func (h *handset) output() []int16 {
 }
 
 // waitQuiet waits until the handset plays nothing (no voice, tones or
-// prompts: its output file stops growing).
+// prompts: its output file stops growing) and has no prompt still to
+// render (espeak-ng may take longer than the quiet spell on a busy
+// machine).
 func (h *handset) waitQuiet(d time.Duration) {
 	h.t.Helper()
 	last, since := -1, time.Now()
@@ -347,7 +349,8 @@ func (h *handset) waitQuiet(d time.Duration) {
 		if n != last {
 			last, since = n, time.Now()
 		}
-		return time.Since(since) > 400*time.Millisecond && !h.status().Receiving
+		s := h.status()
+		return time.Since(since) > 400*time.Millisecond && !s.Receiving && s.PromptsPending == 0
 	})
 }
 

@@ -183,6 +183,7 @@ type Prompter struct {
 	bytes int
 	wake  chan struct{}
 	cut   uint64
+	busy  bool // an item is out of the queue, not yet handed to the speaker
 }
 
 // promptItem is a text to speak or a clip to play.
@@ -251,6 +252,18 @@ func (p *Prompter) Queued() (n, bytes int) {
 	return len(p.queue), p.bytes
 }
 
+// Pending is how many prompts and clips are not yet on the speaker:
+// queued, being rendered, or waiting for the speaker's MaxAhead.
+func (p *Prompter) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.queue)
+	if p.busy {
+		n++
+	}
+	return n
+}
+
 // Cut counts prompts and clips cut at MaxSpeech.
 func (p *Prompter) Cut() uint64 {
 	p.mu.Lock()
@@ -268,7 +281,15 @@ func (p *Prompter) pop() (promptItem, bool) {
 	p.queue[0] = promptItem{}
 	p.queue = p.queue[1:]
 	p.bytes -= it.size()
+	p.busy = true
 	return it, true
+}
+
+// handed notes that the item popped last is on the speaker, or gone.
+func (p *Prompter) handed() {
+	p.mu.Lock()
+	p.busy = false
+	p.mu.Unlock()
 }
 
 // aheadPoll is how often a Prompter that is MaxAhead ahead of the speaker
@@ -278,6 +299,7 @@ const aheadPoll = 100 * time.Millisecond
 // Run renders and queues prompts until ctx ends. A prompt that cannot be
 // rendered is logged and skipped: a missing voice must not stop the agent.
 func (p *Prompter) Run(ctx context.Context) error {
+	defer p.handed()
 	for {
 		it, ok := p.pop()
 		if !ok {
@@ -300,6 +322,7 @@ func (p *Prompter) Run(ctx context.Context) error {
 				if p.Logger != nil {
 					p.Logger.Warn("voice prompt not spoken", "text", clip(it.text, 200), "err", err)
 				}
+				p.handed()
 				continue
 			}
 			if cut {
@@ -321,6 +344,7 @@ func (p *Prompter) Run(ctx context.Context) error {
 			}
 		}
 		p.out.PlayPrompt(pcm)
+		p.handed()
 	}
 }
 

@@ -139,9 +139,14 @@ func TestPrompterRendersNoFurtherAheadThanMaxAhead(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for range 20 {
+		for i := range 20 {
 			time.Sleep(time.Second)
 			synctest.Wait()
+			// After a second: two clips (8 s) on the speaker, the third
+			// rendered and waiting for room, five queued.
+			if n := pr.Pending(); i == 0 && n != 6 {
+				t.Errorf("%d clips pending after a second, want 6 (one waiting for the speaker, five queued)", n)
+			}
 			if b := out.PromptBacklog(); b > pr.MaxAhead+4*time.Second {
 				t.Fatalf("%s of prompts handed to the speaker, want at most MaxAhead (%s) and one clip", b, pr.MaxAhead)
 			}
@@ -150,6 +155,9 @@ func TestPrompterRendersNoFurtherAheadThanMaxAhead(t *testing.T) {
 		synctest.Wait()
 		if played, _ := player.Played(); len(played) != 8*4*audio.SampleRate {
 			t.Errorf("played %d samples, want all 8 clips (%d)", len(played), 8*4*audio.SampleRate)
+		}
+		if n := pr.Pending(); n != 0 {
+			t.Errorf("%d clips pending after all were played", n)
 		}
 		cancel()
 		synctest.Wait()

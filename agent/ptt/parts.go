@@ -66,6 +66,8 @@ type Prompter interface {
 	// Play queues a clip of 16 kHz samples (a missed voice message) in
 	// the same order; an error means it was dropped.
 	Play(pcm []int16) error
+	// Pending is how many texts and clips are not yet on the speaker.
+	Pending() int
 	// Run renders the queued texts until ctx ends.
 	Run(ctx context.Context) error
 }

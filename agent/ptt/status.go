@@ -60,6 +60,9 @@ type Status struct {
 	Missed          MissedStatus   `json:"missed"`
 	Online          *OnlineStatus  `json:"online,omitempty"` // who is online in the active group
 	Prompts         uint64         `json:"prompts"`
+	// PromptsPending counts prompts and clips queued or being rendered,
+	// not yet on the speaker.
+	PromptsPending int `json:"prompts_pending,omitempty"`
 	// PromptsDropped counts prompts and tones not played: their queue was full.
 	PromptsDropped uint64 `json:"prompts_dropped"`
 
@@ -110,6 +113,9 @@ func (p *PTT) Status() Status {
 		j := snd.out.VoiceStats()
 		s.Jitter = &j
 		s.PromptsDropped += snd.out.Dropped()
+		if snd.prompter != nil {
+			s.PromptsPending = snd.prompter.Pending()
+		}
 	}
 	if q != nil {
 		r := q.Stats()

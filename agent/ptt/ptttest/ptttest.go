@@ -214,6 +214,9 @@ func (p *Prompter) Play(pcm []int16) error {
 	return nil
 }
 
+// Pending is 0: the fake says everything at once.
+func (p *Prompter) Pending() int { return 0 }
+
 // Clips returns the clips played so far, in order.
 func (p *Prompter) Clips() [][]int16 {
 	p.mu.Lock()
