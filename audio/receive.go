@@ -150,11 +150,12 @@ fill:
 		case PlayFrame, PlayConceal:
 			var err error
 			if kind == PlayFrame {
-				// Heard after what the fifo holds (and the card's latency,
-				// which the Output adds).
+				// Heard after what the fifo holds, what the speed-up
+				// holds (and the card's latency, which the Output adds).
 				if c := r.jit.playedCapUs; c != 0 {
+					ahead := r.fifoN + r.sp.available() + r.sp.held()
 					r.m2e.add(time.Duration(now.UnixMicro()-c)*time.Microsecond +
-						time.Duration(r.fifoN)*time.Second/SampleRate)
+						time.Duration(ahead)*time.Second/SampleRate)
 				}
 				kind, err = r.decode(r.frame[:n])
 			} else {
@@ -349,7 +350,7 @@ func (r *Receiver) Stats() JitterStats {
 	s := r.jit.Stats()
 	s.SilenceSkipped = r.skipped
 	s.MouthToEarP50Ms, s.MouthToEarP95Ms, s.MouthToEarFrames = r.m2e.quantile(0.5), r.m2e.quantile(0.95), r.m2e.n
-	if saved := int64(r.sp.in) - int64(r.sp.out) - int64(r.sp.available()); saved > 0 {
+	if saved := int64(r.sp.in) - int64(r.sp.out) - int64(r.sp.available()) - int64(r.sp.held()); saved > 0 {
 		s.CompressedMs = uint64(saved) * 1000 / SampleRate
 	}
 	return s

@@ -27,7 +27,14 @@ type speedup struct {
 	speed float32
 	in    uint64 // samples written
 	out   uint64 // samples read
+	// saved is how many samples the stream left out, as of the last time
+	// it held no input back (after a write at speed 1, or a flush).
+	saved uint64
 }
+
+// maxHold is the most input the stream holds back above speed 1: two
+// periods of the lowest pitch it looks for (65 Hz).
+const maxHold = 2 * SampleRate / 65
 
 func newSpeedup() (*speedup, error) {
 	s := C.sonicCreateStream(SampleRate, 1)
@@ -61,7 +68,23 @@ func (sp *speedup) write(pcm []int16) error {
 		return errors.New("libsonic: out of memory")
 	}
 	sp.in += uint64(len(pcm))
+	if sp.speed == 1 {
+		sp.noteSaved()
+	}
 	return nil
+}
+
+func (sp *speedup) noteSaved() {
+	sp.saved = sp.in - sp.out - uint64(sp.available())
+}
+
+// held is about how many written samples have not come out yet (nor wait
+// to be read): what a sample written now is heard after, beside what is
+// available. Exact at speed 1 (0); above it an upper bound, as what the
+// stream will leave out of them is not known yet.
+func (sp *speedup) held() int {
+	h := int64(sp.in) - int64(sp.out) - int64(sp.available()) - int64(sp.saved)
+	return int(min(max(h, 0), maxHold))
 }
 
 // read moves up to len(dst) samples of output into dst.
@@ -81,6 +104,7 @@ func (sp *speedup) flush() error {
 	if C.sonicFlushStream(sp.s) == 0 {
 		return errors.New("libsonic: out of memory")
 	}
+	sp.noteSaved()
 	return nil
 }
 
