@@ -2,13 +2,14 @@ package uplink_test
 
 import (
 	"bufio"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
 // link is a TCP proxy between the handset and the broker that plays a bad
@@ -80,7 +81,7 @@ func (k *link) carry(dst, src net.Conn, count *atomic.Int64, drop func(int) bool
 	r := bufio.NewReader(src)
 	start, sent := time.Now(), 0
 	for {
-		pkt, err := readPacket(r)
+		pkt, err := mqtttest.ReadPacket(r)
 		if err != nil {
 			return
 		}
@@ -113,32 +114,4 @@ func (k *link) carry(dst, src net.Conn, count *atomic.Int64, drop func(int) bool
 			time.Sleep(time.Until(due))
 		}
 	}
-}
-
-// readPacket reads one MQTT control packet: the fixed header's first byte,
-// the remaining length (1–4 bytes, 7 bits each) and that many bytes.
-func readPacket(r *bufio.Reader) ([]byte, error) {
-	first, err := r.ReadByte()
-	if err != nil {
-		return nil, err
-	}
-	pkt := []byte{first}
-	length, shift := 0, 0
-	for i := 0; i < 4; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		pkt = append(pkt, b)
-		length |= int(b&0x7f) << shift
-		shift += 7
-		if b&0x80 == 0 {
-			break
-		}
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, err
-	}
-	return append(pkt, body...), nil
 }

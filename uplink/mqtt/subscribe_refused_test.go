@@ -3,7 +3,6 @@ package mqtt_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/pttagent/pttagent/internal/brokers"
 	"github.com/pttagent/pttagent/internal/wait"
 	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
 // A subscription the broker refuses (SUBACK failure) is noticed and tried
@@ -101,7 +101,7 @@ func slowSubAcks(t *testing.T, upstream string, d time.Duration) string {
 			go func() {
 				r := bufio.NewReader(up)
 				for {
-					pkt, err := readPacket(r)
+					pkt, err := mqtttest.ReadPacket(r)
 					if err != nil {
 						down.Close()
 						return
@@ -117,35 +117,4 @@ func slowSubAcks(t *testing.T, upstream string, d time.Duration) string {
 		}
 	}()
 	return l.Addr().String()
-}
-
-// readPacket reads one MQTT control packet whole: fixed header, remaining
-// length, body.
-func readPacket(r *bufio.Reader) ([]byte, error) {
-	h, err := r.ReadByte()
-	if err != nil {
-		return nil, err
-	}
-	pkt := []byte{h}
-	n, mult := 0, 1
-	for i := 0; ; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		pkt = append(pkt, b)
-		n += int(b&0x7f) * mult
-		mult *= 128
-		if b&0x80 == 0 {
-			break
-		}
-		if i == 3 {
-			return nil, errors.New("remaining length too long")
-		}
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, err
-	}
-	return append(pkt, body...), nil
 }
