@@ -153,7 +153,7 @@ fill:
 				// Heard after what the fifo holds, what the speed-up
 				// holds (and the card's latency, which the Output adds).
 				if c := r.jit.playedCapUs; c != 0 {
-					ahead := r.fifoN + r.sp.available() + r.sp.held()
+					ahead := r.fifoN + r.sp.behind()
 					r.m2e.add(time.Duration(now.UnixMicro()-c)*time.Microsecond +
 						time.Duration(ahead)*time.Second/SampleRate)
 				}

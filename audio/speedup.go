@@ -82,8 +82,17 @@ func (sp *speedup) noteSaved() {
 // to be read): what a sample written now is heard after, beside what is
 // available. Exact at speed 1 (0); above it an upper bound, as what the
 // stream will leave out of them is not known yet.
-func (sp *speedup) held() int {
-	h := int64(sp.in) - int64(sp.out) - int64(sp.available()) - int64(sp.saved)
+func (sp *speedup) held() int { return sp.heldWith(sp.available()) }
+
+// behind is what a sample written now is heard after: what waits to be
+// read and what is held (one call into libsonic, once per frame).
+func (sp *speedup) behind() int {
+	a := sp.available()
+	return a + sp.heldWith(a)
+}
+
+func (sp *speedup) heldWith(available int) int {
+	h := int64(sp.in) - int64(sp.out) - int64(available) - int64(sp.saved)
 	return int(min(max(h, 0), maxHold))
 }
 

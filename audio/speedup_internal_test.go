@@ -34,6 +34,9 @@ func TestSpeedupHeld(t *testing.T) {
 		if h < 0 || h > maxHold {
 			t.Fatalf("held %d samples, want 0…%d", h, maxHold)
 		}
+		if b := sp.behind(); b != h+sp.available() {
+			t.Fatalf("behind %d, want held %d + available %d", b, h, sp.available())
+		}
 		most = max(most, h)
 	}
 	if most == 0 {
