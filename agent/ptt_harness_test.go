@@ -350,7 +350,7 @@ func (h *handset) waitQuiet(d time.Duration) {
 			last, since = n, time.Now()
 		}
 		s := h.status()
-		return time.Since(since) > 400*time.Millisecond && !s.Receiving && s.PromptsPending == 0
+		return time.Since(since) > 400*time.Millisecond && !s.Receiving && !s.Playing && s.PromptsPending == 0
 	})
 }
 

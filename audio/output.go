@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,8 @@ type Output struct {
 	dropped    uint64
 	maxQueue   int
 	gain       int32 // Q15: 32768 is unity
+
+	running atomic.Bool // the player's stream is started (Run)
 
 	// OnVoice, if set, is called (from Run) when received voice starts
 	// and stops: the receiving LED.
@@ -176,6 +179,14 @@ func (o *Output) PromptBacklog() time.Duration {
 	return time.Duration(n) * time.Second / SampleRate
 }
 
+// Playing reports whether the speaker is in use: its stream runs, or
+// something waits to be played. When it turns false, everything queued
+// has been handed to the player and the player has stopped (a stop
+// drains what the card buffered).
+func (o *Output) Playing() bool {
+	return o.running.Load() || o.pending()
+}
+
 // Dropped counts tones and prompts dropped because their queue was full.
 func (o *Output) Dropped() uint64 {
 	o.mu.Lock()
@@ -199,8 +210,10 @@ func (o *Output) Run(ctx context.Context) error {
 		if started {
 			o.player.Stop()
 		}
+		o.running.Store(false)
 	}()
 	start := func() error {
+		o.running.Store(true)
 		if err := o.player.Start(); err != nil {
 			return err
 		}
@@ -245,6 +258,7 @@ func (o *Output) Run(ctx context.Context) error {
 				}
 				started = false
 			}
+			o.running.Store(false)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()

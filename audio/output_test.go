@@ -175,12 +175,23 @@ func TestOutputVoiceWinsPromptsNeverOverlap(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
+		if out.Playing() {
+			t.Error("Playing after everything played")
+		}
 		_, starts := player.Played()
-		// A tone after everything went quiet starts the stream again.
+		// A tone after everything went quiet starts the stream again;
+		// the speaker is in use from the moment it is queued until its
+		// last frame is on the card.
 		tone, _ := audio.RenderTone(audio.ToneEnd, 0.5)
 		out.PlayTone(tone)
+		if !out.Playing() {
+			t.Error("not Playing with a tone queued")
+		}
 		time.Sleep(time.Second)
 		synctest.Wait()
+		if out.Playing() {
+			t.Error("Playing after the tone played")
+		}
 		cancel()
 		if err := <-done; err != context.Canceled {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ type Status struct {
 	TalkLimitS      float64 `json:"talk_limit_s,omitempty"` // while talking
 	LastCause       string  `json:"last_cause,omitempty"`   // of the last deny or revoke
 	Receiving       bool    `json:"receiving"`
+	Playing         bool    `json:"playing"` // the speaker plays (or is about to) voice, a prompt or a tone
 	TTS             bool    `json:"tts"`
 	Volume          int     `json:"volume"` // speaker level, 1–10
 	// Transport is the voice path in use: "udp" (the media relay) or
@@ -113,6 +114,7 @@ func (p *PTT) Status() Status {
 		j := snd.out.VoiceStats()
 		s.Jitter = &j
 		s.PromptsDropped += snd.out.Dropped()
+		s.Playing = snd.out.Playing()
 		if snd.prompter != nil {
 			s.PromptsPending = snd.prompter.Pending()
 		}
