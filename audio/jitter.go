@@ -182,6 +182,10 @@ type Jitter struct {
 	// playedCapUs is the capture time of the frame Next last returned
 	// with PlayFrame (for the mouth-to-ear measure).
 	playedCapUs int64
+	// hint, when hinted, replaces cfg.Target as the start of a speaker
+	// not heard before (SetLinkHint).
+	hint   time.Duration
+	hinted bool
 }
 
 // NewJitter checks cfg and allocates the rings.
@@ -398,8 +402,32 @@ func (j *Jitter) start(b *burst, who string, p *wire.VoicePacket, now time.Time)
 	j.stats.Bursts++
 }
 
-func (j *Jitter) initial() time.Duration { return time.Duration(j.cfg.Target) * FrameDuration }
-func (j *Jitter) most() time.Duration    { return time.Duration(j.cfg.Max) * FrameDuration }
+// SetLinkHint says how much the link's delay varies, as the voice path
+// measured it before any voice came (the UDP path's round-trip variation,
+// RFC 6298's RTTVAR); ok false: not measured. A burst of a speaker not
+// heard before then starts at half of it (the nearest whole frame, at
+// least one) when that is below the configured Target: a calm link
+// starts as low as it can (clean UDP: mouth-to-ear p95 of a first burst
+// 125 → 105 ms). A hint never raises the start above Target: the delay
+// is counted from the burst's fastest packet, and the first packet is
+// itself late by about half the spread, so a start at the learnt target
+// plays that much above it until the pauses give it back (3g-poor over
+// UDP, 5 runs each: p95 310–355 ms starting at 60 ms, 305–345 at the
+// default 40; BENCHMARKS.md). What the buffer measures on a speaker's own
+// packets replaces the start after a few packets.
+func (j *Jitter) SetLinkHint(d time.Duration, ok bool) {
+	j.hint, j.hinted = max(d, 0), ok
+}
+
+func (j *Jitter) initial() time.Duration {
+	if !j.hinted {
+		return time.Duration(j.cfg.Target) * FrameDuration
+	}
+	frames := max(1, int((j.hint/2+FrameDuration/2)/FrameDuration))
+	return time.Duration(min(frames, j.cfg.Target)) * FrameDuration
+}
+
+func (j *Jitter) most() time.Duration { return time.Duration(j.cfg.Max) * FrameDuration }
 
 // measure scores the packet's arrival for the speaker's target. A packet
 // leaves when its last frame is captured, so that frame's time is its

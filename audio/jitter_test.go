@@ -91,6 +91,36 @@ func TestJitterStartsAfterTheInitialTarget(t *testing.T) {
 	eq(t, got, "-", "-", "f0", "f1", "f2", "f3")
 }
 
+// A link the voice path measured as calm lets a speaker not heard before
+// start lower than the configured target; a jittery one never raises it,
+// and without a measurement the configured target stands.
+func TestJitterStartFollowsTheLinkHint(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		hint   time.Duration
+		ok     bool
+		starts int // turns of silence before f0
+	}{
+		{"no hint", 0, false, 3},
+		{"clean link: one frame", 300 * time.Microsecond, true, 1},
+		{"4G-like: half of 50 ms is about one frame", 50 * time.Millisecond, true, 1},
+		{"half of 90 ms: two frames", 90 * time.Millisecond, true, 2},
+		{"jittery: no higher than the target", 400 * time.Millisecond, true, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			j := newJ(t, 3, 10) // 60 ms for a speaker not heard before
+			j.SetLinkHint(c.hint, c.ok)
+			got := play(j, 6, puts{0: {pkt(1, 0, 3, false)}, 3: {pkt(1, 3, 3, true)}})
+			want := []string{}
+			for range c.starts {
+				want = append(want, "-")
+			}
+			want = append(want, "f0", "f1", "f2", "f3", "f4", "f5")[:6]
+			eq(t, got, want...)
+		})
+	}
+}
+
 func TestJitterConcealsLossWithFEC(t *testing.T) {
 	j := newJ(t, 2, 10)
 	// frames 2,3 lost; 4,5 in time; 6 lost, 7 is the last packet's

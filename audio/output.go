@@ -121,6 +121,15 @@ func (o *Output) FloorTaken(speaker string) {
 	o.kick()
 }
 
+// SetLinkHint tells the receiver how much the voice path's delay varies
+// (ok false: unknown), so a speaker not heard before starts at a delay
+// that suits the link (Jitter.SetLinkHint).
+func (o *Output) SetLinkHint(d time.Duration, ok bool) {
+	o.mu.Lock()
+	o.rx.SetLinkHint(d, ok)
+	o.mu.Unlock()
+}
+
 // ResetVoice drops the burst being received, if any (the user switched
 // to another group: what the old group says is no longer wanted).
 func (o *Output) ResetVoice() {

@@ -334,6 +334,9 @@ func (r *Receiver) Reset() {
 	r.fifoN, r.endPending, r.catching, r.level, r.decStale = 0, false, false, 0, true
 }
 
+// SetLinkHint: see Jitter.SetLinkHint.
+func (r *Receiver) SetLinkHint(d time.Duration, ok bool) { r.jit.SetLinkHint(d, ok) }
+
 // FloorIdle: see Jitter.FloorIdle.
 func (r *Receiver) FloorIdle(now time.Time) { r.jit.FloorIdle(now) }
 

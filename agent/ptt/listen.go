@@ -75,6 +75,7 @@ func (p *PTT) listen() {
 // being played ("" none): a burst ends when the floor says so, never on a
 // pause alone (a stall is not the end of what was said). Runs on the loop.
 func (p *PTT) floorToPlayout(speaker string) {
+	p.hintPlayout()
 	p.snd.floor(speaker)
 	p.floorHeard(speaker)
 	if p.parts.Media != nil {

@@ -40,6 +40,9 @@ type MediaPath interface {
 	// doubt (nothing came back in time), and the relay confirmed the
 	// group. A change closes State's channel too.
 	Brings(group int64) bool
+	// RoundTrip is the path's smoothed round trip and its variation
+	// (RFC 6298), ok false before the first measurement.
+	RoundTrip() (srtt, rttvar time.Duration, ok bool)
 }
 
 // mediaState is the UDP path's state as the loop last saw it.
@@ -56,8 +59,27 @@ func (p *PTT) followMedia(up bool) {
 		p.log.Info("voice path", "udp", up)
 	}
 	p.mediaUp = up
+	p.hintPlayout()
 	p.subscribeVoice()
 	p.setStatus(func(s *Status) { s.Transport = p.transport() })
+}
+
+// hintPlayout tells the playout how much the voice path's delay varies,
+// so a speaker not heard before starts at a delay that suits the link:
+// over UDP the round-trip variation of the relay's echoes; over the
+// broker nothing is measured, and the configured audio.jitter_target
+// applies. Runs on the loop (when the path changes and when the floor
+// is taken, before the voice comes).
+func (p *PTT) hintPlayout() {
+	if p.snd == nil {
+		return
+	}
+	var d time.Duration
+	ok := false
+	if p.mediaUp {
+		_, d, ok = p.parts.Media.RoundTrip()
+	}
+	p.snd.out.SetLinkHint(d, ok)
 }
 
 func (p *PTT) transport() string {

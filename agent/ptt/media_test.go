@@ -44,6 +44,9 @@ func (m *fakeMedia) Send(group int64, voice []byte) bool {
 }
 func (m *fakeMedia) Listen(int64)     {}
 func (m *fakeMedia) ExpectVoice(bool) {}
+func (m *fakeMedia) RoundTrip() (time.Duration, time.Duration, bool) {
+	return 0, 0, false
+}
 func (m *fakeMedia) Brings(group int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -124,6 +124,7 @@ type Client struct {
 	lastRR    time.Time
 	speaker   string // the last speaker: OnVoice gets it without an allocation
 	doubt     bool   // up, but nothing heard back in time (InDoubt)
+	rtt       roundTrip
 }
 
 // New prepares a client; Run runs it.

@@ -93,6 +93,10 @@ func TestVoiceThroughTheRelay(t *testing.T) {
 	if ls := l.c.Stats(); ls.Received != 13 || ls.Lost != 0 || ls.Listening != r.group || ls.RTTMs <= 0 {
 		t.Errorf("listener stats %+v", ls)
 	}
+	// The echoes measured the round trip: loopback, well under 50 ms.
+	if srtt, rttvar, ok := l.c.RoundTrip(); !ok || srtt <= 0 || srtt > 50*time.Millisecond || rttvar <= 0 || rttvar > srtt {
+		t.Errorf("listener round trip %v ± %v (ok %v)", srtt, rttvar, ok)
+	}
 }
 
 // A third party that knows the relay's address and a session's SSRC but

@@ -53,7 +53,8 @@ type Stats struct {
 	Foreign      uint64  `json:"foreign"` // from an address that is not the relay's
 	Probes       uint64  `json:"probes"`  // keep-alives sent
 	Echoes       uint64  `json:"echoes"`
-	RTTMs        float64 `json:"rtt_ms,omitempty"` // of the last echo
+	RTTMs        float64 `json:"rtt_ms,omitempty"`     // of the last echo
+	RTTVarMs     float64 `json:"rtt_var_ms,omitempty"` // how much it varies (RoundTrip)
 	Listening    int64   `json:"listening,omitempty"`
 	Report       *Report `json:"report,omitempty"`
 }
