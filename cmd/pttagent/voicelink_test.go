@@ -112,8 +112,11 @@ func TestVoiceOverCellularLinks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name(), func(t *testing.T) {
 			var rs []voiceResult
-			for range runs {
+			for i := range runs {
 				rs = append(rs, runVoiceCase(t, c))
+				if runs > 1 {
+					t.Logf("run %d: %s", i+1, rs[i].row(c))
+				}
 			}
 			slices.SortFunc(rs, func(a, b voiceResult) int { return cmp.Compare(a.heard, b.heard) })
 			r := rs[len(rs)/2]
