@@ -123,16 +123,7 @@ audio:
 board: {bench_socket: %s, battery: none}
 recordings: {enabled: false}
 `, name, broker.URL(), s.URL, audioYAML, p.bench))
-		exe := bin
-		if os.Getenv("PTTAGENT_BENCH_AFTER_TRIM") != "" {
-			// Each agent from its own copy, as on a handset: pages two
-			// processes map are not trimmed.
-			exe = filepath.Join(dir, "pttagent")
-			if out, err := exec.Command("cp", bin, exe).CombinedOutput(); err != nil {
-				b.Fatalf("%v: %s", err, out)
-			}
-		}
-		p.cmd = exec.Command(exe, "run", "--config", cfg)
+		p.cmd = exec.Command(bin, "run", "--config", cfg)
 		p.cmd.Env = append(os.Environ(), env...)
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, _ := p.cmd.StderrPipe()
@@ -209,15 +200,6 @@ recordings: {enabled: false}
 	// A first burst settles the subscriptions; it is not counted.
 	var access []float64
 	for i := -1; i < b.N; i++ {
-		if i == 0 && os.Getenv("PTTAGENT_BENCH_AFTER_TRIM") != "" {
-			// The bursts counted come after both agents gave their
-			// start-up pages back (internal/memtrim): the first of them
-			// runs code that must come back from storage.
-			trimmed := regexp.MustCompile(`start-up pages returned`)
-			wait(2*time.Minute, "the start-up trim", func() bool {
-				return trimmed.MatchString(a.log.String()) && trimmed.MatchString(h.log.String())
-			})
-		}
 		mu.Lock()
 		clear(first)
 		mu.Unlock()
