@@ -413,7 +413,14 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 			t.Errorf("pttsim has a's seqs %v, want 1..%d", seqs, last)
 		}
 		if s := sim.Stats(); s.TrackMissing != 0 {
-			t.Errorf("pttsim counted %d points missing", s.TrackMissing)
+			t.Errorf("pttsim counted %d points missing (late ones that filled a gap: %d)", s.TrackMissing, s.TrackLate)
+			for _, name := range []string{"a", "b", "c"} {
+				var seqs []uint64
+				for _, p := range sim.Tracks(name) {
+					seqs = append(seqs, p.Seq)
+				}
+				t.Logf("%s's seqs at pttsim: %v", name, seqs)
+			}
 		}
 		t.Logf("a: %d points, all delivered; pttsim dropped %d duplicates in all", last, sim.Stats().TrackDuplicates)
 		// No will for a: its node died with it. a said online again itself.

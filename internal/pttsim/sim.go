@@ -137,7 +137,8 @@ type Stats struct {
 	Logins, Refreshes, RefreshRefused, TokenRefused int
 	EventsPublished, EventsDropped                  int
 	TrackPoints, TrackDuplicates, TrackBad          int
-	TrackMissing                                    int // seqs skipped: points the handsets lost
+	TrackMissing                                    int // seqs skipped and not come since: points the handsets lost
+	TrackLate                                       int // points that came after newer ones and filled a gap
 	Records, RecordDuplicates, RecordsBad           int
 }
 

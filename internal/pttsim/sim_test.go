@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,31 @@ func TestTrackGapsAreCounted(t *testing.T) {
 	wait.For(t, 5*time.Second, "5 points", func() bool { return len(s.Tracks("dev-9")) == 5 })
 	if st := s.Stats(); st.TrackMissing-base.TrackMissing != 2+1000 {
 		t.Errorf("missing %d, want 1002 (3–4 and 7–1006)", st.TrackMissing-base.TrackMissing)
+	}
+
+	// Late after all (a broker redelivering out of order): points that
+	// fill a gap are stored in their place and no longer missing; one
+	// stored already, or older than the first kept, is a duplicate.
+	for _, seqs := range [][]uint64{{4}, {3, 5}, {1}} {
+		var batch []wire.Point
+		for _, q := range seqs {
+			batch = append(batch, wire.Point{Seq: q, Created: now, Latitude: 22.6, Longitude: 115, Mode: 3})
+		}
+		cli.Publish("ptt/dev/dev-9/track", 1, false, wire.AppendTrackBatch(nil, batch)).WaitTimeout(5 * time.Second)
+	}
+	wait.For(t, 5*time.Second, "the late points", func() bool { return len(s.Tracks("dev-9")) == 7 })
+	var seqs []uint64
+	for _, p := range s.Tracks("dev-9") {
+		seqs = append(seqs, p.Seq)
+	}
+	if want := []uint64{1, 2, 3, 4, 5, 6, 1007}; !slices.Equal(seqs, want) {
+		t.Errorf("seqs %v, want %v", seqs, want)
+	}
+	wait.For(t, 5*time.Second, "the duplicates counted", func() bool {
+		return s.Stats().TrackDuplicates-base.TrackDuplicates == 1+2 // 6 before; 5 and 1 now
+	})
+	if st := s.Stats(); st.TrackMissing-base.TrackMissing != 1000 || st.TrackLate-base.TrackLate != 2 {
+		t.Errorf("missing %d, late %d; want 1000 (7–1006) and 2 (3, 4)", st.TrackMissing-base.TrackMissing, st.TrackLate-base.TrackLate)
 	}
 }
 

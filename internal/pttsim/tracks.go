@@ -11,7 +11,11 @@ import (
 // wire.DecodeTrackBatch, de-duplicated by seq per device (docs/protocol.md:
 // a point whose seq is not above the highest stored is a redelivery). A
 // seq above the next one expected means points lost on the handset (queue
-// full, disk full, a store lost): counted and logged.
+// full, disk full, a store lost): counted and logged — unless they come
+// after all: a broker may hand a QoS 1 message over late, after newer
+// ones (a NATS cluster redelivering through a new JetStream leader after
+// a node died), and a point that fills a gap between two stored ones is
+// stored in its place and no longer counted missing.
 func (s *Sim) onTrack(topic string, payload []byte) {
 	acct := wire.DeviceOf(s.o.Prefix, topic)
 	pts, err := wire.DecodeTrackBatch(payload)
@@ -34,6 +38,14 @@ func (s *Sim) onTrack(topic string, payload []byte) {
 	)
 	for _, p := range pts {
 		if p.Seq <= tl.LastSeq {
+			if tl.fill(p) {
+				tl.Missing--
+				s.stats.TrackMissing--
+				s.stats.TrackLate++
+				stored = append(stored, p)
+				s.stats.TrackPoints++
+				continue
+			}
 			tl.Dups++
 			s.stats.TrackDuplicates++
 			continue
@@ -91,4 +103,24 @@ func num(v float64) any {
 		return nil
 	}
 	return v
+}
+
+// fill stores p in its place if it falls in a gap between two stored
+// points (a gap counted missing when the later one came); false if it is
+// stored already or older than what is kept (a redelivery).
+func (tl *trackLog) fill(p wire.Point) bool {
+	i, found := slices.BinarySearchFunc(tl.Points, p.Seq, func(q wire.Point, seq uint64) int {
+		switch {
+		case q.Seq < seq:
+			return -1
+		case q.Seq > seq:
+			return 1
+		}
+		return 0
+	})
+	if found || i == 0 || i == len(tl.Points) || tl.Missing == 0 {
+		return false
+	}
+	tl.Points = slices.Insert(tl.Points, i, p)
+	return true
 }
