@@ -9,7 +9,7 @@ import (
 
 // onTrack stores a batch from {prefix}/dev/{account}/track: decoded with
 // wire.DecodeTrackBatch, de-duplicated by seq per device (docs/protocol.md:
-// a point whose seq is not above the highest stored is a redelivery). A
+// a point whose seq is stored already is a redelivery). A
 // seq above the next one expected means points lost on the handset (queue
 // full, disk full, a store lost): counted and logged — unless they come
 // after all: a broker may hand a QoS 1 message over late, after newer
