@@ -66,6 +66,11 @@ type UplinkStatus struct {
 	// grow.
 	FailedAttempts int    `json:"failed_attempts"`
 	LastError      string `json:"last_error,omitempty"`
+	// RTTMs and RTTVarMs: the broker's round trip and how much it varies,
+	// from its SUBACKs (where a new speaker's first burst over the broker
+	// starts: audio.jitter_target).
+	RTTMs    float64 `json:"rtt_ms,omitempty"`
+	RTTVarMs float64 `json:"rtt_var_ms,omitempty"`
 }
 
 type TrackStatus struct {
@@ -125,7 +130,7 @@ func (a *Agent) Status() Status {
 
 	m := a.p.MQTT.Stats()
 	s.Uplink = UplinkStatus{Connected: m.Connected, Broker: m.Broker, Since: m.Since, Reconnects: m.Reconnects,
-		FailedAttempts: m.Failures, LastError: m.LastError}
+		FailedAttempts: m.Failures, LastError: m.LastError, RTTMs: m.RTTMs, RTTVarMs: m.RTTVarMs}
 	s.Tracks = a.trackStatus()
 	s.Platform = a.platformStatus()
 	if a.p.Media != nil {

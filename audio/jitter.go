@@ -403,8 +403,8 @@ func (j *Jitter) start(b *burst, who string, p *wire.VoicePacket, now time.Time)
 }
 
 // SetLinkHint says how much the link's delay varies, as the voice path
-// measured it before any voice came (the UDP path's round-trip variation,
-// RFC 6298's RTTVAR); ok false: not measured. A burst of a speaker not
+// measured it before any voice came (RFC 6298's RTTVAR of the UDP path's
+// echoes or of the broker's SUBACKs); ok false: not measured. A burst of a speaker not
 // heard before then starts at half of it (the nearest whole frame, at
 // least one) when that is below the configured Target: a calm link
 // starts as low as it can (clean UDP: mouth-to-ear p95 of a first burst

@@ -33,8 +33,8 @@ type Audio struct {
 	// packet costs less overhead than an MQTT message.
 	UDPFramesPerPacket int `yaml:"udp_frames_per_packet"`
 	// JitterTarget is the receive delay for a speaker not heard before
-	// (over UDP, lower on a link measured calm); after a few packets the
-	// buffer measures each speaker's link.
+	// (lower on a link measured calm); after a few packets the buffer
+	// measures each speaker's link.
 	JitterTarget Duration `yaml:"jitter_target"`
 	// JitterMax is the hard bound of what the receive buffer holds: a
 	// smaller backlog is played faster, frames beyond it are dropped.

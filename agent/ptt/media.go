@@ -64,12 +64,18 @@ func (p *PTT) followMedia(up bool) {
 	p.setStatus(func(s *Status) { s.Transport = p.transport() })
 }
 
+// roundTripper is a Link that measures its round trip (*mqtt.Client,
+// from its SUBACKs).
+type roundTripper interface {
+	RoundTrip() (srtt, rttvar time.Duration, ok bool)
+}
+
 // hintPlayout tells the playout how much the voice path's delay varies,
 // so a speaker not heard before starts at a delay that suits the link:
-// over UDP the round-trip variation of the relay's echoes; over the
-// broker nothing is measured, and the configured audio.jitter_target
-// applies. Runs on the loop (when the path changes and when the floor
-// is taken, before the voice comes).
+// over UDP the round-trip variation of the relay's echoes, over the
+// broker that of its SUBACKs; with neither the configured
+// audio.jitter_target applies. Runs on the loop (when the path changes
+// and when the floor is taken, before the voice comes).
 func (p *PTT) hintPlayout() {
 	if p.snd == nil {
 		return
@@ -78,6 +84,8 @@ func (p *PTT) hintPlayout() {
 	ok := false
 	if p.mediaUp {
 		_, d, ok = p.parts.Media.RoundTrip()
+	} else if rt, is := p.parts.Link.(roundTripper); is {
+		_, d, ok = rt.RoundTrip()
 	}
 	p.snd.out.SetLinkHint(d, ok)
 }

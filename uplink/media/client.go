@@ -29,6 +29,7 @@ import (
 
 	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/uplink/rtt"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -124,7 +125,7 @@ type Client struct {
 	lastRR    time.Time
 	speaker   string // the last speaker: OnVoice gets it without an allocation
 	doubt     bool   // up, but nothing heard back in time (InDoubt)
-	rtt       roundTrip
+	rtt       rtt.Estimator
 }
 
 // New prepares a client; Run runs it.
@@ -593,4 +594,14 @@ func (c *Client) Stats() Stats {
 		st.Report = &r
 	}
 	return st
+}
+
+// RoundTrip is the UDP path's smoothed round trip and how much it
+// varies (RFC 6298's SRTT and RTTVAR), from the relay's echoes; ok is
+// false before the first echo. Push-to-talk starts a new speaker's first
+// burst from the variation (audio.Output.SetLinkHint).
+func (c *Client) RoundTrip() (srtt, rttvar time.Duration, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtt.Get()
 }

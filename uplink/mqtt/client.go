@@ -27,6 +27,7 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/radio"
+	"github.com/pttagent/pttagent/uplink/rtt"
 )
 
 // Options configure a Client.
@@ -84,6 +85,7 @@ type Client struct {
 	changed chan struct{}
 	subs    map[string]sub
 	stats   Stats
+	rtt     rtt.Estimator // over the SUBACKs
 }
 
 type sub struct {
@@ -111,6 +113,9 @@ type Stats struct {
 	// SubscribeRefused counts subscriptions the broker refused (SUBACK
 	// failure), each tried again while the link lasts.
 	SubscribeRefused uint64
+	// RTTMs and RTTVarMs: the broker's round trip and how much it varies
+	// (RoundTrip), from the SUBACKs; 0 before the first.
+	RTTMs, RTTVarMs float64
 }
 
 // ErrNotConnected is the error of a publish attempted while offline.
@@ -418,6 +423,9 @@ func (c *Client) State() (bool, <-chan struct{}) {
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	st := c.stats
+	if srtt, v, ok := c.rtt.Get(); ok {
+		st.RTTMs, st.RTTVarMs = float64(srtt)/float64(time.Millisecond), float64(v)/float64(time.Millisecond)
+	}
 	c.mu.Unlock()
 	st.Oversize, st.OversizeLargest = c.oversize.n.Load(), c.oversize.largest.Load()
 	st.Retained = c.retained.Load()
@@ -486,6 +494,7 @@ const subAckFailure = 0x80
 const subAckPatience = time.Minute
 
 func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int) {
+	sent := time.Now()
 	tok := cli.Subscribe(filter, s.qos, func(_ paho.Client, m paho.Message) {
 		if m.Retained() && !s.retained {
 			c.retained.Add(1)
@@ -524,6 +533,11 @@ func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int
 			err = ErrSubscribeRefused
 		}
 		if err == nil {
+			// A round trip the connection made anyway: push-to-talk
+			// starts a new speaker from how much these vary.
+			c.mu.Lock()
+			c.rtt.Add(time.Since(sent))
+			c.mu.Unlock()
 			return
 		}
 		if !errors.Is(err, ErrSubscribeRefused) {
@@ -547,6 +561,17 @@ func (c *Client) subscribeTry(cli paho.Client, filter string, s sub, attempt int
 			}
 		})
 	}()
+}
+
+// RoundTrip is the broker's smoothed round trip and how much it varies
+// (RFC 6298), from the SUBACKs of this client's subscriptions (a few at
+// every connect, one at every group change); ok is false before the
+// first. A broker that makes each subscription slowly (a NATS node's
+// JetStream consumer) shows as a long, varying round trip.
+func (c *Client) RoundTrip() (srtt, rttvar time.Duration, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtt.Get()
 }
 
 // ErrSubscribeRefused: the broker answered a SUBSCRIBE with failure.

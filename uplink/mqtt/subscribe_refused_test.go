@@ -118,3 +118,29 @@ func slowSubAcks(t *testing.T, upstream string, d time.Duration) string {
 	}()
 	return l.Addr().String()
 }
+
+// The SUBACKs measure the broker's round trip (push-to-talk starts a new
+// speaker from how much it varies): here every SUBACK is held 200 ms.
+func TestRoundTripFromSubAcks(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	proxy := slowSubAcks(t, strings.TrimPrefix(b.URL(), "tcp://"), 200*time.Millisecond)
+	c := mqtt.New(mqtt.Options{Brokers: []string{"tcp://" + proxy}, ClientID: "dev-rtt", KeepAlive: 10 * time.Second,
+		ConnectTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if _, _, ok := c.RoundTrip(); ok {
+		t.Fatal("a round trip before any SUBACK")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	c.Subscribe("ptt/a", 1, func(string, []byte) {})
+	c.Subscribe("ptt/b", 0, func(string, []byte) {})
+	wait.For(t, 10*time.Second, "two SUBACKs", func() bool { return c.Stats().RTTMs > 0 })
+	srtt, rttvar, ok := c.RoundTrip()
+	if !ok || srtt < 200*time.Millisecond || srtt > 2*time.Second || rttvar <= 0 {
+		t.Errorf("round trip %v ± %v (ok %v), want ≥ 200 ms", srtt, rttvar, ok)
+	}
+	if st := c.Stats(); st.RTTMs < 200 || st.RTTVarMs <= 0 {
+		t.Errorf("stats: rtt %.1f ms ± %.1f", st.RTTMs, st.RTTVarMs)
+	}
+}
