@@ -404,11 +404,11 @@ func (j *Jitter) start(b *burst, who string, p *wire.VoicePacket, now time.Time)
 
 // SetLinkHint says how much the link's delay varies, as the voice path
 // measured it before any voice came (RFC 6298's RTTVAR of the UDP path's
-// echoes or of the broker's SUBACKs); ok false: not measured. A burst of a speaker not
-// heard before then starts at half of it (the nearest whole frame, at
-// least one) when that is below the configured Target: a calm link
-// starts as low as it can (clean UDP: mouth-to-ear p95 of a first burst
-// 125 → 105 ms). A hint never raises the start above Target: the delay
+// echoes or of the broker's SUBACKs); ok false: not measured. A burst of
+// a speaker not heard before then starts at half of it (the nearest
+// whole frame, at least one) when that is below the configured Target: a
+// calm link starts as low as it can (clean UDP: mouth-to-ear p95 of a
+// first burst 125 → 105 ms). A hint never raises the start above Target: the delay
 // is counted from the burst's fastest packet, and the first packet is
 // itself late by about half the spread, so a start at the learnt target
 // plays that much above it until the pauses give it back (3g-poor over

@@ -40,9 +40,7 @@ type MediaPath interface {
 	// doubt (nothing came back in time), and the relay confirmed the
 	// group. A change closes State's channel too.
 	Brings(group int64) bool
-	// RoundTrip is the path's smoothed round trip and its variation
-	// (RFC 6298), ok false before the first measurement.
-	RoundTrip() (srtt, rttvar time.Duration, ok bool)
+	roundTripper
 }
 
 // mediaState is the UDP path's state as the loop last saw it.
@@ -64,9 +62,12 @@ func (p *PTT) followMedia(up bool) {
 	p.setStatus(func(s *Status) { s.Transport = p.transport() })
 }
 
-// roundTripper is a Link that measures its round trip (*mqtt.Client,
+// roundTripper is a voice path that measures its round trip: the UDP
+// path always (the relay's echoes), the Link when it can (*mqtt.Client,
 // from its SUBACKs).
 type roundTripper interface {
+	// RoundTrip is the path's smoothed round trip and its variation
+	// (RFC 6298), ok false before the first measurement.
 	RoundTrip() (srtt, rttvar time.Duration, ok bool)
 }
 

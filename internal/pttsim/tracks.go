@@ -3,15 +3,16 @@ package pttsim
 import (
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/pttagent/pttagent/wire"
 )
 
 // onTrack stores a batch from {prefix}/dev/{account}/track: decoded with
 // wire.DecodeTrackBatch, de-duplicated by seq per device (docs/protocol.md:
-// a point whose seq is stored already is a redelivery). A
-// seq above the next one expected means points lost on the handset (queue
-// full, disk full, a store lost): counted and logged — unless they come
+// a point whose seq is stored already is a redelivery). A seq above the
+// next one expected means points lost on the handset (queue full, disk
+// full, a store lost): counted and logged — unless they come
 // after all: a broker may hand a QoS 1 message over late, after newer
 // ones (a NATS cluster redelivering through a new JetStream leader after
 // a node died), and a point that fills a gap between two stored ones is
@@ -109,15 +110,8 @@ func num(v float64) any {
 // points (a gap counted missing when the later one came); false if it is
 // stored already or older than what is kept (a redelivery).
 func (tl *trackLog) fill(p wire.Point) bool {
-	i, found := slices.BinarySearchFunc(tl.Points, p.Seq, func(q wire.Point, seq uint64) int {
-		switch {
-		case q.Seq < seq:
-			return -1
-		case q.Seq > seq:
-			return 1
-		}
-		return 0
-	})
+	i := sort.Search(len(tl.Points), func(k int) bool { return tl.Points[k].Seq >= p.Seq })
+	found := i < len(tl.Points) && tl.Points[i].Seq == p.Seq
 	if found || i == 0 || i == len(tl.Points) || tl.Missing == 0 {
 		return false
 	}

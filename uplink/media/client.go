@@ -578,6 +578,9 @@ func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.stats
+	if _, v, ok := c.rtt.Get(); ok {
+		st.RTTVarMs = float64(v) / float64(time.Millisecond)
+	}
 	st.Path = "mqtt"
 	if c.cur != nil && c.link.sendable(c.cfg, now) {
 		st.Path = "udp"

@@ -90,7 +90,7 @@ func TestVoiceThroughTheRelay(t *testing.T) {
 	if st.Path != "udp" || !st.Up || st.Sent != 10 || st.AuthFailures != 0 {
 		t.Errorf("talker stats %+v", st)
 	}
-	if ls := l.c.Stats(); ls.Received != 13 || ls.Lost != 0 || ls.Listening != r.group || ls.RTTMs <= 0 {
+	if ls := l.c.Stats(); ls.Received != 13 || ls.Lost != 0 || ls.Listening != r.group || ls.RTTMs <= 0 || ls.RTTVarMs <= 0 {
 		t.Errorf("listener stats %+v", ls)
 	}
 	// The echoes measured the round trip: loopback, well under 50 ms.

@@ -153,9 +153,7 @@ func (c *Client) controlLocked(s *session, pkt []byte, now time.Time) {
 				if sent := time.Duration(k.Token - 1); k.Token != 0 && sent <= now.Sub(c.epoch) {
 					r := now.Sub(c.epoch) - sent
 					c.rtt.Add(r)
-					_, v, _ := c.rtt.Get()
 					c.stats.RTTMs = float64(r) / float64(time.Millisecond)
-					c.stats.RTTVarMs = float64(v) / float64(time.Millisecond)
 				}
 				if k.Listen != c.stats.Listening && c.listen != 0 && k.Listen != c.listen {
 					c.log.Warn("the relay does not send this group's voice over UDP (not a member?)", "group", c.listen)
