@@ -108,12 +108,14 @@ func StartNATS(o NATSOptions) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{bin: bin}
+	ports, err := freePorts(4 * o.Nodes)
+	if err != nil {
+		return nil, err
+	}
 	for i := range o.Nodes {
 		n := &Node{Name: "n" + strconv.Itoa(i+1)}
 		for _, p := range []*int{&n.ClientPort, &n.RoutePort, &n.MQTTPort, &n.MonitorPort} {
-			if *p, err = FreePort(); err != nil {
-				return nil, err
-			}
+			*p, ports = ports[0], ports[1:]
 		}
 		c.Nodes = append(c.Nodes, n)
 	}
@@ -344,6 +346,24 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freePorts returns n distinct loopback TCP ports that were free a moment
+// ago: all are held open until the last is found, so the kernel cannot
+// hand the same one out twice (FreePort called n times once gave a node
+// the same port for its clients and its routes, and the node died on
+// "address already in use").
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // ErrNotRunning is the error of asking a killed node.
