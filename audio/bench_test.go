@@ -234,17 +234,26 @@ func BenchmarkReceivePath(b *testing.B) {
 }
 
 // catchUpPath is the receive path playing a backlog faster: packets keep
-// coming 25 % faster than real time, so the buffer is always behind and
-// every turn decodes about 1.25 frames, leaves out the quiet ones and
-// time-compresses the rest (libsonic).
+// coming faster than real time (rate frames per turn), so the buffer is
+// always behind — by lead frames or more. With a stall's backlog
+// (newCatchUpPath: 600 ms, 25 % faster) every turn decodes about 1.25
+// frames, leaves out the quiet ones and time-compresses the rest
+// (libsonic); with a late packet's (newGiveBackPath: 100 ms, 5 % faster)
+// it leaves out quiet frames and pitch periods (accelerate.go).
 type catchUpPath struct {
 	*recvPath
 	turns, frames int
+	lead          int
+	rate          float64
 }
 
-func newCatchUpPath(t testing.TB) *catchUpPath {
-	c := &catchUpPath{recvPath: newRecvPath(t)}
-	for range 10 { // a backlog to start with
+func newCatchUpPath(t testing.TB) *catchUpPath { return newBehindPath(t, 30, 1.25) }
+
+func newGiveBackPath(t testing.TB) *catchUpPath { return newBehindPath(t, 5, 1.05) }
+
+func newBehindPath(t testing.TB, lead int, rate float64) *catchUpPath {
+	c := &catchUpPath{recvPath: newRecvPath(t), lead: lead, rate: rate}
+	for c.frames < lead { // a backlog to start with
 		c.put(t)
 	}
 	return c
@@ -263,7 +272,7 @@ func (c *catchUpPath) put(t testing.TB) {
 
 // turn is one 20 ms turn of output.
 func (c *catchUpPath) turn(t testing.TB) {
-	for c.frames < 30+c.turns*5/4 {
+	for c.frames < c.lead+int(float64(c.turns)*c.rate) {
 		c.put(t)
 	}
 	c.turns++
@@ -290,6 +299,34 @@ func TestCatchUpPathAllocatesNothing(t *testing.T) {
 	if s := c.rx.Stats(); s.CompressedMs < 500 || s.SilenceSkipped == 0 || s.Late != 0 || s.Trimmed != 0 {
 		t.Fatalf("the path did not catch up by compression: %+v", s)
 	}
+}
+
+func TestGiveBackPathAllocatesNothing(t *testing.T) {
+	c := newGiveBackPath(t)
+	for range 50 {
+		c.turn(t)
+	}
+	if a := testing.AllocsPerRun(300, func() { c.turn(t) }); a != 0 {
+		t.Fatalf("%v allocations per turn while giving back", a)
+	}
+	if s := c.rx.Stats(); s.CompressedMs == 0 || s.Late != 0 || s.Trimmed != 0 {
+		t.Fatalf("no pitch period left out: %+v", s)
+	}
+}
+
+// BenchmarkReceivePathGivingBack: as BenchmarkReceivePath, while a late
+// packet's excess is given back; per 20 ms of audio played.
+func BenchmarkReceivePathGivingBack(b *testing.B) {
+	c := newGiveBackPath(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.turn(b)
+	}
+	reportAudioCPU(b, 1)
+	s := c.rx.Stats()
+	b.ReportMetric(float64(c.frames)/float64(c.turns), "frames-in/frame-out")
+	b.ReportMetric(float64(s.CompressedMs)/float64(c.turns*20), "compressed/played")
+	b.ReportMetric(float64(s.DelayMs-s.TargetMs), "excess-ms")
 }
 
 // BenchmarkReceivePathCatchingUp: as BenchmarkReceivePath, while a

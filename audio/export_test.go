@@ -1,1 +1,4 @@
 package audio
+
+// PitchPeriod and DropPeriod: see pitchPeriod, dropPeriod.
+var PitchPeriod, DropPeriod = pitchPeriod, dropPeriod
