@@ -82,3 +82,24 @@ func TestVerdict(t *testing.T) {
 		t.Errorf("group name not escaped: %q", got)
 	}
 }
+
+// The start-up trim waits while voice is being said or heard: the voice
+// path's pages must not come back from storage mid-burst.
+func TestVoiceIdleForTheStartupTrim(t *testing.T) {
+	for _, c := range []struct {
+		p    *ptt.Status
+		idle bool
+	}{
+		{nil, true},
+		{&ptt.Status{Floor: "idle"}, true},
+		{&ptt.Status{Floor: "queued"}, true},
+		{&ptt.Status{Floor: "idle", Receiving: true}, false},
+		{&ptt.Status{Floor: "idle", Playing: true}, false},
+		{&ptt.Status{Floor: "has-permission"}, false},
+		{&ptt.Status{Floor: "pending-release"}, false},
+	} {
+		if got := voiceIdle(c.p); got != c.idle {
+			t.Errorf("voiceIdle(%+v) = %v", c.p, got)
+		}
+	}
+}
