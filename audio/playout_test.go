@@ -272,7 +272,7 @@ func TestPlayoutGivesBackALatePacketInsideSpeech(t *testing.T) {
 		t.Errorf("%.2f of the speech heard, want ≥ 0.95", heard)
 	}
 	// Given back in the pauses alone, 137 turns of 628 were more than
-	// 20 ms above target (mean excess 23 ms); a period at a time, 63
+	// 20 ms above target (mean excess 23 ms); a period at a time, 64
 	// (14 ms).
 	if above > playing*15/100 || s.CompressedMs == before.CompressedMs {
 		t.Errorf("%d of %d turns more than 20 ms above target, want ≤ 15 %%, and voiced frames shortened", above, playing)

@@ -265,9 +265,9 @@ func (r *Receiver) play(now time.Time) error {
 		}
 		n := FrameSamples
 		r.dropCredit = min(r.dropCredit+FrameSamples*dropShare, maxPeriod)
-		if !quiet {
-			if p := pitchPeriod(r.pcm[:]); p > 0 && float64(p) <= r.dropCredit &&
-				time.Duration(p)*time.Second/SampleRate <= ahead-catchUpStop {
+		room := min(r.dropCredit, float64((ahead-catchUpStop)*SampleRate/time.Second))
+		if !quiet && room >= minPeriod { // else no period could go: spare the search
+			if p := pitchPeriod(r.pcm[:]); p > 0 && float64(p) <= room {
 				n = dropPeriod(r.pcm[:], p)
 				r.dropCredit -= float64(p)
 			}
