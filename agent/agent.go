@@ -234,6 +234,6 @@ func (a *Agent) trimStartup() {
 		return
 	}
 	mib := func(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
-	a.log.Info("start-up pages unmapped", "mappings", r.Mappings, "left", r.Skipped,
+	a.log.Info("start-up pages unmapped", "mappings", r.Mappings, "left_written", r.Skipped, "left_loaded_later", r.Later,
 		"rss_before_mib", mib(r.RSSBefore), "rss_after_mib", mib(r.RSSAfter), "took", time.Since(t0).Round(time.Millisecond))
 }

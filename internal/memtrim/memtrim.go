@@ -21,7 +21,12 @@
 // MADV_DONTNEED on a private mapping discards what the process wrote to
 // it, so a mapping with any anonymous page — relocated read-only data of
 // a library (RELRO), a debugger's breakpoint — is never chosen: only
-// mappings whose every resident page is the file's own. It needs no
+// mappings whose every resident page is the file's own. And only files
+// that were mapped before main ran — the binary and the libraries the
+// loader linked, which are never unloaded: a plugin loaded later (ALSA
+// loads some when a device opens) may be unloaded and another library
+// mapped at its address, relocated, between reading smaps and the
+// advice. It needs no
 // privilege (MADV_PAGEOUT, which would evict the pages, works on file
 // pages only for their owner: the service's user does not own its
 // binary).
@@ -42,13 +47,14 @@ type Result struct {
 	Mappings  int   // file mappings unmapped
 	Bytes     int64 // their size
 	Skipped   int   // read-only file mappings left alone: pages of the process's own in them
+	Later     int   // … and of files mapped after start (plugins that may be unloaded)
 	RSSBefore int64 // VmRSS, bytes
 	RSSAfter  int64
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d mappings (%.1f MiB; %d left: written to), RSS %.1f → %.1f MiB",
-		r.Mappings, mib(r.Bytes), r.Skipped, mib(r.RSSBefore), mib(r.RSSAfter))
+	return fmt.Sprintf("%d mappings (%.1f MiB; left: %d written to, %d loaded later), RSS %.1f → %.1f MiB",
+		r.Mappings, mib(r.Bytes), r.Skipped, r.Later, mib(r.RSSBefore), mib(r.RSSAfter))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

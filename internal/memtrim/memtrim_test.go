@@ -142,10 +142,39 @@ func TestUnmap(t *testing.T) {
 	}
 	defer unix.Munmap(m)
 	m[0] = 'b'
-	_ = m[2*os.Getpagesize()] // a clean page of the file beside it
+	if m[2*os.Getpagesize()] != 'a' { // a clean page of the file beside it
+		t.Fatal("the file's third page is not the file's")
+	}
 	if err := unix.Mprotect(m, unix.PROT_READ); err != nil {
 		t.Fatal(err)
 	}
+	// As if the loader had mapped it before main: else it is left alone
+	// for being mapped later, before its pages are looked at.
+	startFiles[file] = true
+	defer delete(startFiles, file)
+	// A clean file mapped after start, read from: left mapped.
+	later := filepath.Join(t.TempDir(), "plugin")
+	if err := os.WriteFile(later, []byte(strings.Repeat("p", 4*os.Getpagesize())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lf, err := os.Open(later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	lm, err := unix.Mmap(int(lf.Fd()), 0, 4*os.Getpagesize(), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(lm)
+	var sum int
+	for i := 0; i < len(lm); i += os.Getpagesize() {
+		sum += int(lm[i])
+	}
+	if sum != 4*'p' {
+		t.Fatalf("read %d from the plugin's pages", sum)
+	}
+	laterBefore := mappedKiB(t, later)
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -163,6 +192,9 @@ func TestUnmap(t *testing.T) {
 	}
 	if r.Skipped < 1 {
 		t.Errorf("no read-only mapping left alone; the written one should have been")
+	}
+	if got := mappedKiB(t, later); r.Later < 1 || laterBefore == 0 || got != laterBefore {
+		t.Errorf("a file mapped after start: %d KiB mapped before, %d after (%d such mappings counted): want it left alone", laterBefore, got, r.Later)
 	}
 	if r.Mappings < 2 || r.Bytes < before<<10 {
 		t.Errorf("unmapped %d mappings, %d bytes: the binary's text and read-only data should be among them", r.Mappings, r.Bytes)
