@@ -30,6 +30,9 @@ const (
 	// correlates a little less (the copy is crude) before it is refined.
 	decimate          = 4
 	coarsePeriodicity = 0.8
+	// minTonePeriod: shorter periods than a voice's, down to 2 kHz, are
+	// looked for to tell a tone from a voice (tone).
+	minTonePeriod = SampleRate / 2000
 )
 
 // pitchPeriod is the pitch period, in samples, of the voiced frame in
@@ -91,10 +94,26 @@ func pitchPeriod(pcm []int16) int {
 	// periods is twice the audible change.
 	for _, k := range cand[:n] {
 		if k.c >= max(minPeriodicity, 0.97*best) {
+			if tone(xf[:], k.p) {
+				return 0
+			}
 			return k.p
 		}
 	}
 	return 0
+}
+
+// tone says whether the frame, periodic at lag p, repeats at a fraction
+// of it shorter than a voice's shortest period (2.5 ms) too: a tone or a
+// siren above the voice's range (an emergency call starts with one), whose
+// waveform listeners and tests compare — it is played whole.
+func tone(xf []float64, p int) bool {
+	for k := p/minPeriod + 1; p/k >= minTonePeriod; k++ {
+		if normCorr(xf, (p+k/2)/k, corrWindow) >= minPeriodicity {
+			return true
+		}
+	}
+	return false
 }
 
 // normCorr is the normalised cross-correlation of v[:w] with v[lag:lag+w];

@@ -31,8 +31,9 @@ func TestPitchPeriodOfVoicedFrames(t *testing.T) {
 	}
 }
 
-// Frames where leaving a period out would be heard — not periodic, or a
-// pitch below what fits twice in a frame — are left whole.
+// Frames where leaving a period out would be heard or seen — not
+// periodic, a pitch below the voice's range, a tone above it — are left
+// whole.
 func TestPitchPeriodRefusesWhatIsNotVoiced(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	noise := make([]int16, FrameSamples)
@@ -43,11 +44,17 @@ func TestPitchPeriodRefusesWhatIsNotVoiced(t *testing.T) {
 	for i := range onset {
 		onset[i] = int16(float64(onset[i]) * math.Pow(float64(i)/FrameSamples, 3))
 	}
+	siren, err := RenderTone(ToneEmergency, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, pcm := range map[string][]int16{
-		"silence": make([]int16, FrameSamples),
-		"noise":   noise,
-		"70 Hz":   vowel(70, 0),
-		"onset":   onset,
+		"the siren's 1400 Hz": siren[SampleRate*50/1000 : SampleRate*50/1000+FrameSamples],
+		"the siren's 900 Hz":  siren[SampleRate*125/1000 : SampleRate*125/1000+FrameSamples],
+		"silence":             make([]int16, FrameSamples),
+		"noise":               noise,
+		"70 Hz":               vowel(70, 0),
+		"onset":               onset,
 	} {
 		if p := pitchPeriod(pcm); p != 0 {
 			t.Errorf("%s: period %d, want none", name, p)
