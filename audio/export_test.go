@@ -1,4 +1,1 @@
 package audio
-
-// PitchPeriod and DropPeriod: see pitchPeriod, dropPeriod.
-var PitchPeriod, DropPeriod = pitchPeriod, dropPeriod

@@ -117,6 +117,27 @@ func mappedKiB(t *testing.T, file string) int64 {
 	return kb
 }
 
+// mapFile writes a file of four pages of fill and maps it privately with
+// prot; the mapping goes at the end of the test.
+func mapFile(t *testing.T, name string, fill byte, prot int) (string, []byte) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, bytes.Repeat([]byte{fill}, 4*os.Getpagesize()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // the mapping outlives the descriptor
+	m, err := unix.Mmap(int(f.Fd()), 0, 4*os.Getpagesize(), prot, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) })
+	return file, m
+}
+
 // The test binary's pages are unmapped and the process runs on: what it
 // needs comes back on demand. A read-only private mapping the process
 // wrote to before it was made read-only (as the loader does to a
@@ -127,20 +148,7 @@ func TestUnmap(t *testing.T) {
 	}
 	// The written mapping: a file of 'a's, its first byte changed to 'b'
 	// in a private copy, then made read-only.
-	file := filepath.Join(t.TempDir(), "relro")
-	if err := os.WriteFile(file, []byte(strings.Repeat("a", 4*os.Getpagesize())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fd.Close()
-	m, err := unix.Mmap(int(fd.Fd()), 0, 4*os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
+	file, m := mapFile(t, "relro", 'a', unix.PROT_READ|unix.PROT_WRITE)
 	m[0] = 'b'
 	if m[2*os.Getpagesize()] != 'a' { // a clean page of the file beside it
 		t.Fatal("the file's third page is not the file's")
@@ -153,20 +161,7 @@ func TestUnmap(t *testing.T) {
 	startFiles[file] = true
 	defer delete(startFiles, file)
 	// A clean file mapped after start, read from: left mapped.
-	later := filepath.Join(t.TempDir(), "plugin")
-	if err := os.WriteFile(later, []byte(strings.Repeat("p", 4*os.Getpagesize())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	lf, err := os.Open(later)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lf.Close()
-	lm, err := unix.Mmap(int(lf.Fd()), 0, 4*os.Getpagesize(), unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(lm)
+	later, lm := mapFile(t, "plugin", 'p', unix.PROT_READ)
 	var sum int
 	for i := 0; i < len(lm); i += os.Getpagesize() {
 		sum += int(lm[i])
