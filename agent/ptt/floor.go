@@ -145,6 +145,9 @@ func (p *PTT) onKey(ev board.KeyEvent) {
 		p.step(floor.Input{Kind: floor.KeyPress, Group: p.active})
 	case board.GroupUp, board.GroupDown:
 		if ev.Down {
+			// Like a press of PTT, judged by the platform's latest word: a
+			// group the sync has just added may not have reached the loop.
+			p.catchUpModel()
 			p.switchGroup(map[board.KeyName]int{board.GroupUp: 1, board.GroupDown: -1}[ev.Key])
 		}
 	case board.VolumeUp, board.VolumeDown:

@@ -11,6 +11,7 @@ import (
 	"github.com/pttagent/pttagent/agent/ptt"
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/board"
+	"github.com/pttagent/pttagent/platform"
 	"github.com/pttagent/pttagent/wire"
 )
 
@@ -150,6 +151,28 @@ func TestGroupSwitch(t *testing.T) {
 		r.tap(board.GroupDown)
 		if s := r.status(); s.ActiveGroup != patrol {
 			t.Errorf("group down: active %d", s.ActiveGroup)
+		}
+	})
+}
+
+// A group key pressed right after the platform added a group, before
+// the sync's notification reached the loop, moves by the new list (a
+// CI run once found the old one used: the key "switched" to where the
+// handset already was).
+func TestGroupKeyUsesTheLatestModel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t)
+		const ferry = 9
+		m := testModel()
+		m.Groups = append(m.Groups, platform.Group{ID: ferry, Name: "Ferry", Priority: 3, My: m.Groups[0].My})
+		announce := r.models.SetUnannounced(m)
+		defer announce()
+		r.tap(board.GroupDown) // from Patrol, the first, back round to the last
+		if s := r.status(); s.ActiveGroup != ferry || s.ActiveGroupName != "Ferry" {
+			t.Errorf("group down with Ferry just added: active %d %q", s.ActiveGroup, s.ActiveGroupName)
+		}
+		if said := r.voice.Said(); len(said) != 1 || said[0] != "Ferry" {
+			t.Errorf("said %q", said)
 		}
 	})
 }

@@ -169,6 +169,18 @@ func (s *Models) Set(m *platform.Model) {
 	s.changed = make(chan struct{})
 }
 
+// SetUnannounced replaces the model as Set does but holds back its
+// notification until announce is called: the real sync's notification
+// reaches the loop after the change, and a key can come in between.
+func (s *Models) SetUnannounced(m *platform.Model) (announce func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.model = m
+	changed := s.changed
+	s.changed = make(chan struct{})
+	return func() { close(changed) }
+}
+
 func (s *Models) Watch() (*platform.Model, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
