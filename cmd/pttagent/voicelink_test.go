@@ -48,6 +48,8 @@ import (
 //	PTTAGENT_VOICE_PROFILES=all go test -run TestVoiceOverCellularLinks -v -timeout 30m ./cmd/pttagent/
 //
 // (or a comma-separated list of profile/transport, e.g. "3g-poor/udp").
+// PTTAGENT_VOICE_MQTT_FRAMES sets the talker's audio.frames_per_packet
+// (default 3), to weigh the packet size over the broker.
 
 type voiceCase struct {
 	profile   string        // linkemu preset on the listener's link
@@ -252,10 +254,11 @@ audio:
   playback_device: fileout
   pace: true
   udp: %v
+  frames_per_packet: %s
 board: {bench_socket: %s, battery: none}
 recordings: {enabled: false}
 tts: {enabled: false}
-`, name, brokerURL, s.URL, c.transport == "udp", p.bench))
+`, name, brokerURL, s.URL, c.transport == "udp", cmp.Or(os.Getenv("PTTAGENT_VOICE_MQTT_FRAMES"), "3"), p.bench))
 		if in != nil {
 			p.cmd = in.Command(bin, "run", "--config", p.config)
 		} else {
