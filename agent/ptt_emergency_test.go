@@ -173,9 +173,11 @@ func TestEmergencyKey(t *testing.T) {
 		}
 
 		w.restart(c)
-		wait.For(t, 15*time.Second, "C back, still in the emergency", func() bool {
+		// The emergency's track period reaches the track reporter through
+		// its own loop, after push-to-talk has restored the emergency.
+		wait.For(t, 15*time.Second, "C back, still in the emergency, reporting every 5 s", func() bool {
 			s := c.status()
-			return s.Emergency != nil && s.Emergency.ID == id && s.AudioError == ""
+			return s.Emergency != nil && s.Emergency.ID == id && s.AudioError == "" && c.a.Status().Tracks.PeriodS == 5
 		})
 		if s := c.a.Status(); s.Alerts == nil || s.Alerts.Pending != 1 || s.Tracks.PeriodS != 5 {
 			t.Fatalf("after the restart: outbox %+v, track period %v s", s.Alerts, s.Tracks.PeriodS)
