@@ -178,7 +178,8 @@ func New(o Options) *Client {
 const stableAfter = 30 * time.Second
 
 // Run connects and stays connected until ctx is cancelled, then publishes
-// the offline status and disconnects.
+// the offline status and disconnects. It may be called again once it has
+// returned: the subscriptions are kept and made again.
 func (c *Client) Run(ctx context.Context) error {
 	attempt, flaps := 0, 0
 	for {
@@ -236,6 +237,13 @@ func (c *Client) connect(ctx context.Context) error {
 		select {
 		case <-tok.Done():
 		case <-ctx.Done():
+			// A connection that comes up after all is closed, so that Run
+			// can be called again (the voice copy connects on demand).
+			go func() {
+				if <-tok.Done(); tok.Error() == nil {
+					cli.Disconnect(0)
+				}
+			}()
 			return ctx.Err()
 		}
 		if err := tok.Error(); err != nil {
