@@ -16,8 +16,20 @@ type PlatformCaps struct {
 	// TrackVersions are the track batch versions the platform decodes:
 	// 1 (JSON) always, 2 (CBOR) if it reads AppendTrackBatchCBOR's.
 	TrackVersions []int `json:"track_versions"`
-	Time          int64 `json:"ts,omitempty"`
+	// VoiceCopy: a device may open a second, listen-only connection with
+	// the login VoiceLogin(its username) and its own password, for a copy
+	// of its group's voice (docs/protocol.md, "Voice copy").
+	VoiceCopy bool  `json:"voice_copy,omitempty"`
+	Time      int64 `json:"ts,omitempty"`
 }
+
+// VoiceLogin is the username (and client id) of a device's voice copy
+// connection: its own username and "/voice". No device account holds a
+// "/" (the account is a level of every device topic), so the login can
+// be no other device's, and where the broker makes the username the
+// client id (use_username_as_clientid) it takes no other connection
+// over.
+func VoiceLogin(username string) string { return username + "/voice" }
 
 // maxCaps bounds the message: a few fields.
 const maxCaps = 1024

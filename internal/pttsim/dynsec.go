@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pttagent/pttagent/uplink/mqtt"
+	"github.com/pttagent/pttagent/wire"
 )
 
 // The broker's read rights follow group membership (issue 13, item 2).
@@ -310,6 +311,16 @@ func (s *Sim) dynsecDiff() ([]dynsecCommand, dynsecTarget) {
 	d.mu.Lock()
 	pending := maps.Clone(d.passwords)
 	d.mu.Unlock()
+	if !s.o.NoVoiceCopy {
+		// Each device's voice login: its groups' voice and nothing else,
+		// with the device's password.
+		for _, acct := range slices.Collect(maps.Keys(want)) {
+			want[wire.VoiceLogin(acct)] = want[acct]
+			if pw, ok := pending[acct]; ok {
+				pending[wire.VoiceLogin(acct)] = pw
+			}
+		}
+	}
 
 	after := dynsecTarget{clients: map[string]*dynsecClient{}, roles: maps.Clone(d.roles), passwords: map[string]string{}}
 	for name, c := range d.clients {

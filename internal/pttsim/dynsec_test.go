@@ -83,10 +83,17 @@ type listener struct {
 
 func (l *dynsecLab) listener(t *testing.T, account string, groups ...int64) *listener {
 	t.Helper()
+	return l.listenerAs(t, account, account+"-secret", groups...)
+}
+
+// listenerAs is listener with another login (a voice copy's).
+func (l *dynsecLab) listenerAs(t *testing.T, login, password string, groups ...int64) *listener {
+	t.Helper()
+	account := login
 	def := config.Default().MQTT
 	ln := &listener{heard: map[int64][]time.Time{}}
-	ln.c = mqtt.New(mqtt.Options{Brokers: []string{l.broker.URLAt(0)}, ClientID: account, Username: account,
-		Password: account + "-secret", TLS: l.ca.TLS(t, ""), KeepAlive: def.KeepAlive.D(), ConnectTimeout: def.ConnectTimeout.D(),
+	ln.c = mqtt.New(mqtt.Options{Brokers: []string{l.broker.URLAt(0)}, ClientID: login, Username: login,
+		Password: password, TLS: l.ca.TLS(t, ""), KeepAlive: def.KeepAlive.D(), ConnectTimeout: def.ConnectTimeout.D(),
 		ReconnectMin: def.ReconnectMin.D(), ReconnectMax: def.ReconnectMax.D(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, g := range groups {
 		ln.c.Subscribe(wire.GroupVoice("ptt", g, "+"), 0, func(string, []byte) {
@@ -257,5 +264,55 @@ func TestDynsecCarriesPlatformCaps(t *testing.T) {
 		if c, _ := caps(); !c.Reads(2) {
 			t.Errorf("caps %+v: a device's forged retained message got through", c)
 		}
+	}
+}
+
+// A device's voice login (wire.VoiceLogin) is made with the device, with
+// its password: beside the device's own connection — which it does not
+// take over, though the broker makes the username the client id — it
+// hears the device's groups' voice, and nothing else: not the device's
+// floor messages, not another group; it publishes nothing.
+func TestDynsecVoiceLogin(t *testing.T) {
+	l := startDynsecLab(t)
+	talker, a := l.member(t, "dev-t"), l.member(t, "dev-a")
+	g, err := l.sim.CreateGroup(pttsim.GroupSpec{Name: "Patrol", TalkTime: 600, Members: []int64{talker.ID, a.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := l.sim.CreateGroup(pttsim.GroupSpec{Name: "Other", TalkTime: 600, Members: []int64{talker.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.inSync(t)
+	main := l.listener(t, "dev-a", g.ID)
+	copy := l.listenerAs(t, wire.VoiceLogin("dev-a"), "dev-a-secret", g.ID, other.ID)
+	var ctl sync.Mutex
+	var ctlGot int
+	copy.c.Subscribe(wire.Topics{Prefix: "ptt", Account: "dev-a"}.FloorDown(), 1, func(string, []byte) { ctl.Lock(); ctlGot++; ctl.Unlock() })
+	start := time.Now()
+	l.talk(t, "dev-t", g.ID, l.ca.TLS(t, ""))
+	wait.For(t, 5*time.Second, "the voice login to hear the group", func() bool { return copy.hearsSince(g.ID, start) })
+	wait.For(t, 5*time.Second, "the device's own connection to hear it too", func() bool { return main.hearsSince(g.ID, start) })
+	if st := main.c.Stats(); st.Reconnects != 0 || !st.Connected {
+		t.Errorf("the device's own connection: %+v", st)
+	}
+	// It publishes nothing: a floor request in the device's name never
+	// reaches the platform.
+	copy.c.Publish(wire.Topics{Prefix: "ptt", Account: "dev-a"}.FloorUp(), 1, false,
+		wire.Floor{Type: wire.FloorRequest, Group: g.ID, Req: 9}.Encode()).WaitTimeout(2 * time.Second)
+	l.talk(t, "dev-t", other.ID, l.ca.TLS(t, ""))
+	time.Sleep(500 * time.Millisecond)
+	if !copy.last(other.ID).IsZero() {
+		t.Error("the voice login heard a group its device is not in")
+	}
+	for _, e := range l.sim.FloorEvents() {
+		if e.From == "dev-a" {
+			t.Errorf("the platform got %+v from the voice login", e)
+		}
+	}
+	ctl.Lock()
+	defer ctl.Unlock()
+	if ctlGot != 0 {
+		t.Errorf("the voice login read %d of the device's floor messages", ctlGot)
 	}
 }

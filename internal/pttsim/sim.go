@@ -45,6 +45,10 @@ type Options struct {
 	// changes, as the admin of mosquitto's dynamic security plugin
 	// (dynsec.go; deploy/mosquitto/mosquitto-dynsec.conf).
 	Dynsec bool
+	// NoVoiceCopy leaves voice_copy out of the capabilities: the broker
+	// does not take the devices' voice logins (wire.VoiceLogin). With
+	// Dynsec they are made beside the devices' own.
+	NoVoiceCopy bool
 	// Events chooses the event dialect: "corp" (default) or "wapi"; "none"
 	// publishes no event for an operator's change (a platform whose only
 	// news is its webhooks, forwarded by WebhookToken).
@@ -254,7 +258,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 			// connect (a broker restarted without persistence forgot it).
 			StatusTopic: wire.PlatformCapsTopic(s.o.Prefix),
 			Online: func() []byte {
-				return wire.PlatformCaps{V: 1, TrackVersions: s.trackVersions(), Time: s.now().Unix()}.Encode()
+				return wire.PlatformCaps{V: 1, TrackVersions: s.trackVersions(), VoiceCopy: !s.o.NoVoiceCopy, Time: s.now().Unix()}.Encode()
 			}})
 		if f := s.trackFilter(); f != "" {
 			mq.Subscribe(f, 1, s.onTrack)
