@@ -322,9 +322,7 @@ func (j *Jitter) Put(who string, p *wire.VoicePacket, now time.Time) (started bo
 		j.start(b, who, p, now)
 		started = true
 	}
-	if !b.holds(p) {
-		j.measure(b, p, now)
-	}
+	j.measure(b, p, now)
 	b.lastPut = now
 	ringLen := uint32(len(b.ring))
 	for i := 0; i < p.NFrames; i++ {
@@ -437,21 +435,6 @@ func (j *Jitter) most() time.Duration { return time.Duration(j.cfg.Max) * FrameD
 // a sender that repeats the previous packet's last frame at the head of
 // the next (the UDP path's redundancy) is timed like one that does not.
 // The last packet is sent early, at the release, and is not measured.
-// holds says whether b already has (or has played) the last frame of p:
-// p is a second copy (the broker's beside UDP's, or push-to-talk's voice
-// copy over a second broker connection), and when it arrives says
-// nothing of how late the voice comes — the first copy did. Measured, a
-// copy held up by its connection's retransmission would raise the
-// target by the very stall the first copy hid.
-func (b *burst) holds(p *wire.VoicePacket) bool {
-	if p.NFrames == 0 {
-		return false
-	}
-	last := p.Seq + uint32(p.NFrames-1)
-	s := &b.ring[last%uint32(len(b.ring))]
-	return s.seq == last && (s.valid || s.played)
-}
-
 func (j *Jitter) measure(b *burst, p *wire.VoicePacket, now time.Time) {
 	if p.NFrames == 0 || p.Last {
 		return // an end is sent on release, not on the frame clock

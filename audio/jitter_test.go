@@ -2,7 +2,6 @@ package audio
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -591,37 +590,5 @@ func TestJitterRetransmissionsDoNotRaiseTheTarget(t *testing.T) {
 	}
 	if got := j.Target(); got > 20*time.Millisecond {
 		t.Fatalf("target %v after retransmission stalls on a link without jitter, want ≤ 20ms", got)
-	}
-}
-
-// Two copies of every packet (the voice copy over a second broker
-// connection): one connection now and then held up by a retransmission,
-// the other on time. The late copies are duplicates, and they must not
-// teach the buffer that the link is late: the first copy hid the stall.
-func TestJitterSecondCopiesDoNotRaiseTheTarget(t *testing.T) {
-	j := newJ(t, 0, 100)
-	type arrival struct {
-		at time.Time
-		i  int
-	}
-	var as []arrival
-	for i := range 200 {
-		at := jt0.Add(time.Duration(i) * 60 * time.Millisecond)
-		late := 5 * time.Millisecond
-		if i%10 == 5 {
-			late = 120 * time.Millisecond // this copy's connection retransmits (a 4G round trip and a bit)
-		}
-		as = append(as, arrival{at, i}, arrival{at.Add(late), i})
-	}
-	slices.SortStableFunc(as, func(a, b arrival) int { return a.at.Compare(b.at) })
-	for _, a := range as {
-		j.Put("a", pkt(1, uint32(3*a.i), 3, false), a.at)
-		j.Next(a.at, make([]byte, wire.MaxOpusFrame))
-	}
-	if got := j.Target(); got > 20*time.Millisecond {
-		t.Fatalf("target %v from copies that came second, want ≤ 20ms", got)
-	}
-	if s := j.Stats(); s.Duplicates != 600 || s.Late != 0 {
-		t.Errorf("duplicates %d (want 600), late %d", s.Duplicates, s.Late)
 	}
 }
