@@ -65,6 +65,8 @@ type Parts struct {
 	// Alerts are the SOS key's emergency messages waiting for the
 	// platform; nil without push-to-talk.
 	Alerts *alert.Outbox
+
+	caps *capsFollowers // the parts following the platform's capabilities
 }
 
 // Agent is one running handset daemon.

@@ -34,7 +34,7 @@ import (
 func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, error) {
 	topics := wire.Topics{Prefix: cfg.MQTT.TopicPrefix, Account: cfg.Device.Account}
 	p := Parts{Version: version, Account: cfg.Device.Account, Name: cfg.Device.Name, Logger: log,
-		Health: health.New(log), Brokers: cfg.MQTT.Brokers, Dialect: cfg.Platform.Dialect}
+		Health: health.New(log), Brokers: cfg.MQTT.Brokers, Dialect: cfg.Platform.Dialect, caps: &capsFollowers{}}
 	// Every link reports its traffic here, so that what can wait rides on
 	// a wake-up of the radio that happens anyway.
 	rad := &radio.Radio{}
@@ -66,7 +66,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 		BatchPoints: cfg.Tracks.Queue.BatchPoints, BatchBytes: cfg.Tracks.Queue.BatchBytes,
 		MaxInflight: cfg.Tracks.Queue.MaxInflight, AckTimeout: cfg.MQTT.AckTimeout.D(),
 		Hold:  uplink.Hold{Delay: cfg.Tracks.Queue.SendDelay.D(), ParkedDelay: cfg.Tracks.Queue.ParkedSendDelay.D()},
-		Radio: rad, PingDue: p.MQTT.KeepAliveDue, Encode: trackEncoding(cfg.Tracks.Encoding, topics.Prefix, p.MQTT, log),
+		Radio: rad, PingDue: p.MQTT.KeepAliveDue, Encode: trackEncoding(cfg.Tracks.Encoding, p.caps, log),
 		Logger: log.With("part", "uplink")}
 	var plat *platformClients
 	if p.Sync, plat, err = newSync(cfg, topics, p.MQTT, rad, log); err != nil {
@@ -93,6 +93,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	if p.PTT, err = newPTT(cfg, p, plat, log); err != nil {
 		return nil, err
 	}
+	p.caps.subscribe(p.MQTT, topics.Prefix)
 	return New(p), nil
 }
 
@@ -127,13 +128,13 @@ func newMQTT(cfg *config.Config, topics wire.Topics, rad *radio.Radio, log *slog
 
 // trackEncoding is the encoder of tracks.encoding; for auto it follows
 // the platform's retained capabilities.
-func trackEncoding(name, prefix string, mq *mqtt.Client, log *slog.Logger) func([]byte, []wire.Point) []byte {
+func trackEncoding(name string, caps *capsFollowers, log *slog.Logger) func([]byte, []wire.Point) []byte {
 	switch name {
 	case "cbor":
 		return wire.AppendTrackBatchCBOR
 	case "auto":
 		e := &uplink.AutoEncoding{Logger: log.With("part", "uplink")}
-		mq.SubscribeRetained(wire.PlatformCapsTopic(prefix), 1, e.OnCaps)
+		caps.add(e.OnCaps)
 		return e.Encode
 	}
 	return wire.AppendTrackBatch

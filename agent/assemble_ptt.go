@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/adapt"
 	"github.com/pttagent/pttagent/board"
+	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/media"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/wire"
@@ -62,6 +64,18 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 	if parts.Media != nil {
 		pp.Media = parts.Media
 	}
+	if cfg.Audio.MQTTVoiceCopy != "off" {
+		vc, err := newVoiceCopy(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		pp.VoiceCopy = vc
+		if cfg.Audio.MQTTVoiceCopy == "auto" {
+			offer := &voiceCopyOffer{log: log}
+			parts.caps.add(offer.onCaps)
+			pp.VoiceCopyOffered = offer.offered
+		}
+	}
 	if parts.Sync != nil {
 		pp.Models = parts.Sync
 	}
@@ -101,6 +115,25 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 		})
 	}
 	return ptt.New(o, pp), nil
+}
+
+// newVoiceCopy is the second broker connection for a copy of the voice
+// (ptt.VoiceCopy): the login wire.VoiceLogin of the device's username
+// (also its client id), the device's password and TLS, no presence or
+// will — the platform sees the device by its one main connection.
+func newVoiceCopy(cfg *config.Config, log *slog.Logger) (*mqtt.Client, error) {
+	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
+		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
+	if err != nil {
+		return nil, err
+	}
+	login := wire.VoiceLogin(cmp.Or(cfg.MQTT.Username, cfg.Device.Account))
+	return mqtt.New(mqtt.Options{
+		Brokers: cfg.MQTT.Brokers, ClientID: login, Username: login,
+		Password: cfg.Secrets.MQTTPassword, TLS: tlsConf, KeepAlive: cfg.MQTT.KeepAlive.D(),
+		ConnectTimeout: cfg.MQTT.ConnectTimeout.D(), ReconnectMin: cfg.MQTT.ReconnectMin.D(), ReconnectMax: cfg.MQTT.ReconnectMax.D(),
+		Logger: log.With("part", "voice-copy"),
+	}), nil
 }
 
 // newMedia is the UDP voice path: what it receives goes where the

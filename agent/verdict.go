@@ -130,7 +130,11 @@ func (s Status) facts(now time.Time) []string {
 	if p := s.PTT; p != nil {
 		f = append(f, s.pttFact())
 		if p.AudioError == "" && p.Transport != "" {
-			f = append(f, "voice over "+strings.ToUpper(p.Transport))
+			v := "voice over " + strings.ToUpper(p.Transport)
+			if p.VoiceCopy {
+				v += " (two connections)"
+			}
+			f = append(f, v)
 		}
 	}
 	if t := s.Tracks; !t.LocShare || t.PeriodS == 0 {

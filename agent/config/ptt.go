@@ -56,6 +56,10 @@ type Audio struct {
 	// the platform offers a media relay, falling back to MQTT by itself
 	// whenever UDP does not get through.
 	UDP bool `yaml:"udp"`
+	// MQTTVoiceCopy lets a second broker connection carry a copy of the
+	// voice while it comes over MQTT, around talk: "auto" when the
+	// platform's capabilities offer it, "on", "off" (docs/config.md).
+	MQTTVoiceCopy string `yaml:"mqtt_voice_copy"`
 }
 
 // Recordings: each talk burst is kept as an Ogg Opus file in
@@ -157,11 +161,12 @@ func pttDefaults(c *Config) {
 		JitterTarget: Duration(40 * time.Millisecond),
 		// Longer than a handover stall's backlog (1–2 s), which is played
 		// faster, not dropped.
-		JitterMax:    Duration(4 * time.Second),
-		BurstTimeout: Duration(5 * time.Second),
-		ToneVolume:   0.5,
-		Volume:       8,
-		UDP:          true,
+		JitterMax:     Duration(4 * time.Second),
+		BurstTimeout:  Duration(5 * time.Second),
+		ToneVolume:    0.5,
+		Volume:        8,
+		UDP:           true,
+		MQTTVoiceCopy: "auto",
 	}
 	c.Board = Board{
 		SysfsRoot:     "/sys",
@@ -221,6 +226,11 @@ func (c *Config) validatePTT(v *validation) {
 		v.warn("audio.frames_per_packet", "%d frames (%d ms) per message add that much to every listener's delay; 2–3 is usual", a.FramesPerPacket, 20*a.FramesPerPacket)
 	}
 	v.intBetween("audio.udp_frames_per_packet", a.UDPFramesPerPacket, 1, 10)
+	switch a.MQTTVoiceCopy {
+	case "auto", "on", "off":
+	default:
+		v.err("audio.mqtt_voice_copy", "%q: use auto (when the platform says its broker takes the voice login), on or off", a.MQTTVoiceCopy)
+	}
 	v.between("audio.jitter_target", a.JitterTarget, 0, 2*time.Second)
 	v.between("audio.jitter_max", a.JitterMax, max(a.JitterTarget.D(), time.Second), 10*time.Second)
 	v.between("audio.burst_timeout", a.BurstTimeout, time.Second, time.Minute)

@@ -35,11 +35,15 @@ func (p *PTT) HearVoice(group int64, speaker string, payload []byte) {
 		return
 	}
 	var pkt wire.VoicePacket
-	if err := wire.DecodeVoicePacket(payload, &pkt); err == nil && pkt.Burst != p.rxBurst.Load() && pkt.NFrames > 0 {
-		p.rxBurst.Store(pkt.Burst)
-		p.rxCapture.Store(pkt.TimeMicro - int64(pkt.Seq)*audio.FrameDuration.Microseconds())
+	now := time.Now()
+	if err := wire.DecodeVoicePacket(payload, &pkt); err == nil && pkt.NFrames > 0 {
+		if pkt.Burst != p.rxBurst.Load() {
+			p.rxBurst.Store(pkt.Burst)
+			p.rxCapture.Store(pkt.TimeMicro - int64(pkt.Seq)*audio.FrameDuration.Microseconds())
+		}
+		p.observeCopy(pkt.Burst, pkt.TimeMicro, now)
 	}
-	if err := p.snd.out.PutVoiceFrom(speaker, payload, time.Now()); err != nil {
+	if err := p.snd.out.PutVoiceFrom(speaker, payload, now); err != nil {
 		p.setStatus(func(s *Status) { s.VoiceBad++ })
 		return
 	}
@@ -75,6 +79,7 @@ func (p *PTT) listen() {
 // being played ("" none): a burst ends when the floor says so, never on a
 // pause alone (a stall is not the end of what was said). Runs on the loop.
 func (p *PTT) floorToPlayout(speaker string) {
+	p.copyFloor(speaker)
 	p.hintPlayout()
 	p.snd.floor(speaker)
 	p.floorHeard(speaker)

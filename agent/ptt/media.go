@@ -59,6 +59,7 @@ func (p *PTT) followMedia(up bool) {
 	p.mediaUp = up
 	p.hintPlayout()
 	p.subscribeVoice()
+	p.followCopy()
 	p.setStatus(func(s *Status) { s.Transport = p.transport() })
 }
 
@@ -118,6 +119,7 @@ func (p *PTT) subscribeVoice() {
 	if want != "" {
 		p.parts.Link.Subscribe(want, 0, p.onVoice)
 	}
+	p.followCopy()
 }
 
 // tuner retunes the encoder from the link's reports: over UDP the relay's

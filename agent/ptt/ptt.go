@@ -114,6 +114,11 @@ type Parts struct {
 	Uploader Uploader
 	// Media is the UDP voice path; nil: voice only over Link.
 	Media MediaPath
+	// VoiceCopy is a second broker connection for a copy of the voice
+	// that comes over Link, around talk (voicecopy.go); nil: none.
+	// VoiceCopyOffered, if set, says whether the platform takes it now.
+	VoiceCopy        VoiceCopy
+	VoiceCopyOffered func() bool
 	// History reads a group's missed messages and their voice; nil: no
 	// catch-up. Roster says who is online; nil: nobody asks.
 	History platform.History
@@ -189,6 +194,7 @@ type PTT struct {
 	announced int64 // the active group last told to the platform
 	noticePCM []int16
 	em        emergency
+	vc        voiceCopy
 	sosTone   []int16
 
 	// Read by the voice handlers.
@@ -357,6 +363,9 @@ func (p *PTT) shutdown() {
 		p.step(floor.Input{Kind: floor.Cancel})
 	}
 	p.stopTalk()
+	if p.vc.timer != nil {
+		p.vc.timer.Stop()
+	}
 	for i := range p.timers {
 		if p.timers[i] != nil {
 			p.timers[i].Stop()

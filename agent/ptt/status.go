@@ -23,6 +23,12 @@ type Status struct {
 	// Transport is the voice path in use: "udp" (the media relay) or
 	// "mqtt" (the broker).
 	Transport string `json:"transport"`
+	// VoiceCopy: a second broker connection carries a copy of the voice
+	// (over MQTT, around talk); VoiceCopies counts its openings, and
+	// VoiceCopyBackOffs the times it closed because voice queued.
+	VoiceCopy         bool   `json:"voice_copy"`
+	VoiceCopies       uint64 `json:"voice_copies,omitempty"`
+	VoiceCopyBackOffs uint64 `json:"voice_copy_back_offs,omitempty"`
 	// Bitrate is the encoder's, when the link adaptation changed it.
 	Bitrate int `json:"bitrate,omitempty"`
 

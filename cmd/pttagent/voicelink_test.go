@@ -357,9 +357,9 @@ tts: {enabled: false}
 	if st.PTT.Jitter != nil {
 		r.jit = *st.PTT.Jitter
 	}
-	t.Logf("%s: played %.1f s of %.1f s; heard %.0f %%; jitter %+v; link down %+v up %+v",
+	t.Logf("%s: played %.1f s of %.1f s; heard %.0f %%; jitter %+v; voice copy opened %d, backed off %d; link down %+v up %+v",
 		c.name(), r.playedS, float64(len(speech))/audio.SampleRate, 100*r.heard, r.jit,
-		link.Stats(linkemu.Downlink), link.Stats(linkemu.Uplink))
+		st.PTT.VoiceCopies, st.PTT.VoiceCopyBackOffs, link.Stats(linkemu.Downlink), link.Stats(linkemu.Uplink))
 	return r
 }
 
