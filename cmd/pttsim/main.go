@@ -60,6 +60,7 @@ func run() error {
 		brokerPwF  = flag.String("broker-password-file", "", "the -broker-user's password, in this `file`")
 		brokerCA   = flag.String("broker-ca", "", "trust this CA `file` for an mqtts:// -broker")
 		dynsec     = flag.Bool("dynsec", false, "keep the broker's per-member read rights as the plugin's admin (deploy/mosquitto/mosquitto-dynsec.conf)")
+		noCopy     = flag.Bool("no-voice-copy", false, "do not offer the handsets a second, listen-only voice connection (voice_copy in the capabilities; docs/protocol.md \"Voice copy\")")
 		sosHook    = flag.String("emergency-webhook", "", "POST every device's emergency alert and cancel to this `URL` as a seed 003 §3.1 event report")
 		trackVers  = flag.String("track-versions", "1,2", "the track batch `versions` the platform says it reads (retained on ptt/platform/caps); 1: play a platform that reads JSON only")
 	)
@@ -116,7 +117,7 @@ func run() error {
 	s, err := pttsim.New(pttsim.Options{Prefix: *prefix, Broker: *broker, EmbedBroker: *embed, Events: *events,
 		TokenTTL: *tokenTTL, RefreshTTL: *refreshTTL, StateFile: *state, FileDir: *files,
 		MediaAddr: *mediaAddr, MediaPublic: *mediaPub, MediaTTL: *mediaTTL, TrackShare: *share, NATS: *natsURL, Logger: logger,
-		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec,
+		BrokerUsername: *brokerUser, BrokerPassword: brokerPw, BrokerTLS: brokerTLS, Dynsec: *dynsec, NoVoiceCopy: *noCopy,
 		EmergencyWebhook: *sosHook, WebhookToken: *hookToken, TrackVersions: versions})
 	if err != nil {
 		return err

@@ -311,7 +311,7 @@ func (s *Sim) dynsecDiff() ([]dynsecCommand, dynsecTarget) {
 	d.mu.Lock()
 	pending := maps.Clone(d.passwords)
 	d.mu.Unlock()
-	if !s.o.NoVoiceCopy {
+	if s.offersVoiceCopy() {
 		// Each device's voice login: its groups' voice and nothing else,
 		// with the device's password.
 		for _, acct := range slices.Collect(maps.Keys(want)) {

@@ -47,7 +47,9 @@ type Options struct {
 	Dynsec bool
 	// NoVoiceCopy leaves voice_copy out of the capabilities: the broker
 	// does not take the devices' voice logins (wire.VoiceLogin). With
-	// Dynsec they are made beside the devices' own.
+	// Dynsec they are made beside the devices' own. With the NATS ingest
+	// it is never offered: every MQTT connect there is a replicated
+	// JetStream session (docs/fleet.md).
 	NoVoiceCopy bool
 	// Events chooses the event dialect: "corp" (default) or "wapi"; "none"
 	// publishes no event for an operator's change (a platform whose only
@@ -258,7 +260,7 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 			// connect (a broker restarted without persistence forgot it).
 			StatusTopic: wire.PlatformCapsTopic(s.o.Prefix),
 			Online: func() []byte {
-				return wire.PlatformCaps{V: 1, TrackVersions: s.trackVersions(), VoiceCopy: !s.o.NoVoiceCopy, Time: s.now().Unix()}.Encode()
+				return wire.PlatformCaps{V: 1, TrackVersions: s.trackVersions(), VoiceCopy: s.offersVoiceCopy(), Time: s.now().Unix()}.Encode()
 			}})
 		if f := s.trackFilter(); f != "" {
 			mq.Subscribe(f, 1, s.onTrack)
@@ -303,6 +305,9 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		}
 	}
 }
+
+// offersVoiceCopy: the capabilities' voice_copy.
+func (s *Sim) offersVoiceCopy() bool { return !s.o.NoVoiceCopy && s.o.NATS == "" }
 
 func (s *Sim) trackVersions() []int {
 	if s.o.TrackVersions != nil {
