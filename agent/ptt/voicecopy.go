@@ -17,7 +17,8 @@ import (
 // voice subscription: a loss on one connection then seldom meets a loss
 // on the other, and the jitter buffer plays whichever copy comes first
 // (the other counts as a duplicate). It connects when the floor is taken
-// (by anyone, this handset too: the answer comes next) and closes
+// by another member, or when this handset's own talk ends (the answer
+// comes next), and closes
 // copyLinger after the floor was last held, so a parked handset pays
 // nothing. It doubles the voice coming down, so it is scavenger traffic:
 // when the voice starts to queue on the way (a link too narrow for two
@@ -49,7 +50,8 @@ type voiceCopy struct {
 	sub      string             // the filter the copy holds; "" none
 	cancel   context.CancelFunc // non-nil while Run runs
 	ran      chan struct{}      // closed when the last Run returned
-	held     bool               // someone holds the floor of the active group
+	held     bool               // someone else holds the floor of the active group
+	self     bool               // this handset holds it
 	until    time.Time          // wanted until then (the floor last held + copyLinger)
 	offUntil time.Time          // backed off until then
 	backOff  time.Duration      // the last back-off
@@ -59,13 +61,22 @@ type voiceCopy struct {
 }
 
 // copyFloor follows the floor of the active group (speaker "" when
-// nobody holds it).
+// nobody holds it). This handset's own talk opens no copy while it lasts
+// (the copy would only bring its own voice back twice) but counts as the
+// floor held: the copy opens when it ends, ready for the answer.
 func (p *PTT) copyFloor(speaker string) {
 	c := &p.vc
-	if p.parts.VoiceCopy == nil || (speaker == "" && !c.held) {
+	if p.parts.VoiceCopy == nil {
 		return
 	}
-	c.held = speaker != ""
+	if speaker == p.o.Account {
+		c.held, c.self = false, true
+		return
+	}
+	if speaker == "" && !c.held && !c.self {
+		return
+	}
+	c.held, c.self = speaker != "", false
 	c.until = time.Now().Add(copyLinger)
 	if c.timer == nil {
 		c.timer = time.AfterFunc(copyLinger, func() { p.post(p.followCopy) })

@@ -119,13 +119,18 @@ func TestVoiceCopyAroundTalk(t *testing.T) {
 		if runs, running := vc.state(); runs != 1 || running != 0 || len(vc.Subscribed()) != 0 || r.status().VoiceCopy {
 			t.Fatalf("two minutes after the floor: %d runs, %d running, subscribed %v", runs, running, vc.Subscribed())
 		}
-		// It opens again for the next talk: this handset's own.
+		// This handset's own talk opens it when it ends, ready for the
+		// answer: while it talks, the copy would bring only its own voice.
 		r.press(board.PTT)
 		r.arbiter(wire.Floor{Type: wire.FloorGranted, Group: harbour})
-		if runs, running := vc.state(); runs != 2 || running != 1 {
+		if runs, running := vc.state(); runs != 1 || running != 0 {
 			t.Errorf("talking: %d runs, %d running", runs, running)
 		}
 		r.release(board.PTT)
+		r.arbiter(wire.Floor{Type: wire.FloorIdle, Group: harbour, TimeMs: time.Now().UnixMilli()})
+		if runs, running := vc.state(); runs != 2 || running != 1 {
+			t.Errorf("after this handset's talk: %d runs, %d running", runs, running)
+		}
 	})
 }
 
