@@ -18,9 +18,8 @@ import (
 // on the other, and the jitter buffer plays whichever copy comes first
 // (the other counts as a duplicate). It connects when the floor is taken
 // by another member, or when this handset's own talk ends (the answer
-// comes next), and closes
-// copyLinger after the floor was last held, so a parked handset pays
-// nothing. It doubles the voice coming down, so it is scavenger traffic:
+// comes next), and closes copyLinger after the floor was last held, so a
+// parked handset pays nothing. It doubles the voice coming down, so it is scavenger traffic:
 // when the voice starts to queue on the way (a link too narrow for two
 // copies: the least delay of the last half second or so 100 ms above the
 // burst's least) it closes for copyBackOff, twice as long each time
