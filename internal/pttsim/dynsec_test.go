@@ -274,12 +274,12 @@ func TestDynsecCarriesPlatformCaps(t *testing.T) {
 // floor messages, not another group; it publishes nothing.
 func TestDynsecVoiceLogin(t *testing.T) {
 	l := startDynsecLab(t)
-	talker, a := l.member(t, "dev-t"), l.member(t, "dev-a")
+	talker, a, u := l.member(t, "dev-t"), l.member(t, "dev-a"), l.member(t, "dev-u")
 	g, err := l.sim.CreateGroup(pttsim.GroupSpec{Name: "Patrol", TalkTime: 600, Members: []int64{talker.ID, a.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := l.sim.CreateGroup(pttsim.GroupSpec{Name: "Other", TalkTime: 600, Members: []int64{talker.ID}})
+	other, err := l.sim.CreateGroup(pttsim.GroupSpec{Name: "Other", TalkTime: 600, Members: []int64{u.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,9 @@ func TestDynsecVoiceLogin(t *testing.T) {
 	// reaches the platform.
 	copy.c.Publish(wire.Topics{Prefix: "ptt", Account: "dev-a"}.FloorUp(), 1, false,
 		wire.Floor{Type: wire.FloorRequest, Group: g.ID, Req: 9}.Encode()).WaitTimeout(2 * time.Second)
-	l.talk(t, "dev-t", other.ID, l.ca.TLS(t, ""))
+	// Another member talks in a group dev-a is not in (its own
+	// connection: one per login, the broker makes the login the client id).
+	l.talk(t, "dev-u", other.ID, l.ca.TLS(t, ""))
 	time.Sleep(500 * time.Millisecond)
 	if !copy.last(other.ID).IsZero() {
 		t.Error("the voice login heard a group its device is not in")
