@@ -42,17 +42,30 @@ func (b *Bench) Run(ctx context.Context, events chan<- KeyEvent) error {
 	if err := os.Remove(b.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return &DeviceError{Op: "remove old socket", Device: b.Path, Err: err}
 	}
-	ln, err := net.Listen("unix", b.Path)
+	// Bound under a temporary name, given its mode, then renamed into
+	// place: there is no moment in which the socket is there with the
+	// umask's looser mode (as agent/statussock does; a clean-clone run
+	// under qemu connected in between and saw 0755).
+	tmp := b.Path + ".tmp" + strconv.Itoa(os.Getpid())
+	os.Remove(tmp)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
-		return &DeviceError{Op: "listen", Device: b.Path, Err: err}
+		return &DeviceError{Op: "listen", Device: tmp, Err: err}
 	}
+	ln.SetUnlinkOnClose(false) // the temporary name is renamed away
 	mode := b.Mode
 	if mode == 0 {
 		mode = 0o600
 	}
-	if err := os.Chmod(b.Path, mode); err != nil {
+	if err := os.Chmod(tmp, mode); err != nil {
 		ln.Close()
-		return &DeviceError{Op: "chmod", Device: b.Path, Err: err}
+		os.Remove(tmp)
+		return &DeviceError{Op: "chmod", Device: tmp, Err: err}
+	}
+	if err := os.Rename(tmp, b.Path); err != nil {
+		ln.Close()
+		os.Remove(tmp)
+		return &DeviceError{Op: "rename", Device: b.Path, Err: err}
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
