@@ -327,6 +327,11 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 		wait.For(t, 5*time.Second, "b's tts changed by the event", func() bool { return b.ptt().TTS == want })
 	})
 
+	// grantWait bounds a grant; after a node's death it is wider: the
+	// floor answer is QoS 1, and the surviving nodes' JetStream may still
+	// be electing leaders for a while after every handset is back (a
+	// clean-clone run under the whole suite's load: > 5 s).
+	grantWait := 5 * time.Second
 	talk := func(t *testing.T, talker *handset, listeners ...*handset) {
 		t.Helper()
 		heard := map[string]uint64{}
@@ -334,7 +339,20 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 			heard[l.name] = l.ptt().BurstsHeard
 		}
 		talker.key("ptt down")
-		wait.For(t, 5*time.Second, talker.name+" granted", func() bool { return talker.ptt().Floor == "has-permission" })
+		pressed := time.Now()
+		wait.For(t, grantWait, talker.name+" granted", func() bool {
+			switch f := talker.ptt().Floor; {
+			case f == "has-permission":
+				return true
+			case f == "idle" && time.Since(pressed) > time.Second:
+				// Refused or unanswered (the handset's timeout deny):
+				// press again, as a user would.
+				talker.key("ptt up")
+				talker.key("ptt down")
+				pressed = time.Now()
+			}
+			return false
+		})
 		for _, l := range listeners {
 			wait.For(t, 5*time.Second, l.name+" sees "+talker.name+" talk", func() bool { return l.ptt().Speaker == talker.name })
 		}
@@ -389,6 +407,7 @@ func TestAgentsOnNATSCluster(t *testing.T) {
 		// subscribed, a is heard again.
 		ready(t, 60*time.Second)
 		t.Logf("all handsets ready again %v after the kill", time.Since(killed).Round(time.Millisecond))
+		grantWait = 30 * time.Second
 		talk(t, a, b, c)
 
 		// Every point a took is at pttsim, once, in order: 1..N.
