@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
@@ -97,33 +98,40 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	return New(p), nil
 }
 
-// newMQTT is the broker connection: TLS from the config's files, the
-// device's retained presence.
-func newMQTT(cfg *config.Config, topics wire.Topics, rad *radio.Radio, log *slog.Logger, version string, group func() int64) (*mqtt.Client, error) {
+// brokerLogin is what every connection of the device to its broker
+// shares: the brokers, TLS from the config's files, the login
+// (mqtt.username, else the account) and the timing.
+func brokerLogin(cfg *config.Config) (mqtt.Options, error) {
 	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
 		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
 	if err != nil {
-		return nil, err
+		return mqtt.Options{}, err
 	}
-	user := cfg.MQTT.Username
-	if user == "" {
-		user = cfg.Device.Account
-	}
-	return mqtt.New(mqtt.Options{
-		Brokers: cfg.MQTT.Brokers, ClientID: cfg.Device.Account, Username: user, Password: cfg.Secrets.MQTTPassword,
+	return mqtt.Options{
+		Brokers: cfg.MQTT.Brokers, Username: cmp.Or(cfg.MQTT.Username, cfg.Device.Account), Password: cfg.Secrets.MQTTPassword,
 		TLS: tlsConf, KeepAlive: cfg.MQTT.KeepAlive.D(), ConnectTimeout: cfg.MQTT.ConnectTimeout.D(),
 		ReconnectMin: cfg.MQTT.ReconnectMin.D(), ReconnectMax: cfg.MQTT.ReconnectMax.D(),
-		StatusTopic: topics.Status(),
-		Online: func() []byte {
-			return wire.Presence{State: "online", Time: time.Now().Unix(), Version: version, Group: group()}.Encode()
-		},
-		OfflineWill: wire.Presence{State: "offline"}.Encode(),
-		Offline: func() []byte {
-			return wire.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
-		},
-		Radio:  rad,
-		Logger: log.With("part", "mqtt"),
-	}), nil
+	}, nil
+}
+
+// newMQTT is the broker connection: the device's login, its client id
+// and retained presence.
+func newMQTT(cfg *config.Config, topics wire.Topics, rad *radio.Radio, log *slog.Logger, version string, group func() int64) (*mqtt.Client, error) {
+	o, err := brokerLogin(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.ClientID = cfg.Device.Account
+	o.StatusTopic = topics.Status()
+	o.Online = func() []byte {
+		return wire.Presence{State: "online", Time: time.Now().Unix(), Version: version, Group: group()}.Encode()
+	}
+	o.OfflineWill = wire.Presence{State: "offline"}.Encode()
+	o.Offline = func() []byte {
+		return wire.Presence{State: "offline", Time: time.Now().Unix(), Reason: "shutdown"}.Encode()
+	}
+	o.Radio, o.Logger = rad, log.With("part", "mqtt")
+	return mqtt.New(o), nil
 }
 
 // trackEncoding is the encoder of tracks.encoding; for auto it follows

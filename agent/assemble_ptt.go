@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/pttagent/pttagent/audio"
 	"github.com/pttagent/pttagent/audio/adapt"
 	"github.com/pttagent/pttagent/board"
-	"github.com/pttagent/pttagent/uplink/dial"
 	"github.com/pttagent/pttagent/uplink/media"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/wire"
@@ -122,18 +120,13 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 // (also its client id), the device's password and TLS, no presence or
 // will — the platform sees the device by its one main connection.
 func newVoiceCopy(cfg *config.Config, log *slog.Logger) (*mqtt.Client, error) {
-	tlsConf, err := dial.LoadTLS(cfg.MQTT.TLS.CAFile, cfg.MQTT.TLS.CertFile, cfg.MQTT.TLS.KeyFile,
-		cfg.MQTT.TLS.ServerName, cfg.MQTT.TLS.InsecureSkipVerify)
+	o, err := brokerLogin(cfg)
 	if err != nil {
 		return nil, err
 	}
-	login := wire.VoiceLogin(cmp.Or(cfg.MQTT.Username, cfg.Device.Account))
-	return mqtt.New(mqtt.Options{
-		Brokers: cfg.MQTT.Brokers, ClientID: login, Username: login,
-		Password: cfg.Secrets.MQTTPassword, TLS: tlsConf, KeepAlive: cfg.MQTT.KeepAlive.D(),
-		ConnectTimeout: cfg.MQTT.ConnectTimeout.D(), ReconnectMin: cfg.MQTT.ReconnectMin.D(), ReconnectMax: cfg.MQTT.ReconnectMax.D(),
-		Logger: log.With("part", "voice-copy"),
-	}), nil
+	o.Username = wire.VoiceLogin(o.Username)
+	o.ClientID, o.Logger = o.Username, log.With("part", "voice-copy")
+	return mqtt.New(o), nil
 }
 
 // newMedia is the UDP voice path: what it receives goes where the
