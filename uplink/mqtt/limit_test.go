@@ -3,8 +3,6 @@ package mqtt_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pttagent/pttagent/internal/wait"
-	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
@@ -26,19 +23,13 @@ import (
 func TestOversizedMessageIsDroppedUnread(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
 	link := mqtttest.NewProxy(t, b.Addr())
-	c := mqtt.New(mqtt.Options{Brokers: []string{link.URL()}, ClientID: "dev-big", KeepAlive: 5 * time.Second,
-		ConnectTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := quickClient(link.URL(), "dev-big")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
 	wait.For(t, 10*time.Second, "the client connected", func() bool { up, _ := c.State(); return up })
 
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("pub").SetWriteTimeout(30 * time.Second))
-	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(50)
+	pub := publisherWith(t, paho.NewClientOptions().AddBroker(b.URL()).SetClientID("pub").SetWriteTimeout(30*time.Second))
 	const big = 64 << 20
 	if tok := pub.Publish("ptt/dev/dev-big/event", 1, true, bytes.Repeat([]byte("x"), big)); !tok.WaitTimeout(60*time.Second) || tok.Error() != nil {
 		t.Fatalf("publishing the big message: %v", tok.Error())

@@ -39,11 +39,7 @@ func TestHandlersSeeMessagesInOrder(t *testing.T) {
 	wait.For(t, 5*time.Second, "the connection", func() bool { up, _ := c.State(); return up })
 	time.Sleep(200 * time.Millisecond) // the subscription is in place
 
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("publisher"))
-	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(50)
+	pub := publisher(t, b.URL(), "publisher")
 	const n = 200
 	var toks []paho.Token
 	for i := 1; i <= n; i++ {
@@ -94,11 +90,7 @@ func TestSubscribeRacingAConnectIsKept(t *testing.T) {
 		wait.For(t, 5*time.Second, "the reconnect", func() bool { up, _ := c.State(); return up })
 	}
 	time.Sleep(300 * time.Millisecond) // the last SUBACKs
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("racepub"))
-	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(50)
+	pub := publisher(t, b.URL(), "racepub")
 	defer func() {
 		if !t.Failed() {
 			return

@@ -2,16 +2,11 @@ package mqtt_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/pttagent/pttagent/internal/wait"
-	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
@@ -20,19 +15,13 @@ import (
 // are. SubscribeRetained (presence) gets retained messages.
 func TestRetainedMessagesOnlyWhereAskedFor(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("planter"))
-	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(50)
+	pub := publisher(t, b.URL(), "planter")
 	pub.Publish("ptt/dev/dev-r/event", 1, true, []byte(`{"msg_type":"corp-group-delete"}`)).Wait()
 	pub.Publish("ptt/dev/dev-x/status", 1, true, []byte(`{"state":"online"}`)).Wait()
 	defer pub.Publish("ptt/dev/dev-r/event", 1, true, nil).Wait()
 	defer pub.Publish("ptt/dev/dev-x/status", 1, true, nil).Wait()
 
-	c := mqtt.New(mqtt.Options{Brokers: []string{b.URL()}, ClientID: "dev-r", KeepAlive: 5 * time.Second,
-		ConnectTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := quickClient(b.URL(), "dev-r")
 	var events, presence atomic.Int32
 	c.Subscribe("ptt/dev/dev-r/event", 1, func(string, []byte) { events.Add(1) })
 	c.SubscribeRetained("ptt/dev/+/status", 1, func(string, []byte) { presence.Add(1) })

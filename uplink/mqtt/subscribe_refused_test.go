@@ -28,9 +28,7 @@ func TestRefusedSubscriptionIsTriedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Stop)
-	c := mqtt.New(mqtt.Options{Brokers: []string{cl.Nodes[0].URL()}, ClientID: "dev-refused", KeepAlive: 5 * time.Second,
-		ConnectTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := quickClient(cl.Nodes[0].URL(), "dev-refused")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)

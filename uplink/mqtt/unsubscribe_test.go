@@ -2,16 +2,11 @@ package mqtt_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/pttagent/pttagent/internal/wait"
-	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/mqtt/mqtttest"
 )
 
@@ -20,19 +15,13 @@ import (
 // voice this way).
 func TestUnsubscribe(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
-	c := mqtt.New(mqtt.Options{Brokers: []string{b.URL()}, ClientID: "dev-unsub", KeepAlive: 5 * time.Second,
-		ConnectTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := quickClient(b.URL(), "dev-unsub")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
 	var got atomic.Int32
 	c.Subscribe("ptt/group/1/voice/+", 0, func(string, []byte) { got.Add(1) })
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("pub"))
-	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(50)
+	pub := publisher(t, b.URL(), "pub")
 	var probes atomic.Int32
 	c.Subscribe("ptt/probe", 1, func(string, []byte) { probes.Add(1) })
 	// publishUntil publishes on topic until cond holds.
