@@ -15,8 +15,15 @@ import (
 	"github.com/pttagent/pttagent/wire"
 )
 
-// burst encodes d of a sine as the voice packets another handset sends.
+// burst encodes d of a sine as the voice packets another handset sends,
+// every frame stamped captured now.
 func burst(t *testing.T, id uint32, d time.Duration) [][]byte {
+	t.Helper()
+	return burstCaptured(t, id, d, func(int) time.Time { return time.Now() })
+}
+
+// burstCaptured is burst with frame i captured at captured(i).
+func burstCaptured(t *testing.T, id uint32, d time.Duration, captured func(frame int) time.Time) [][]byte {
 	t.Helper()
 	enc, err := audio.NewEncoder(audio.EncoderConfig{Bitrate: 20000, Complexity: 5})
 	if err != nil {
@@ -32,7 +39,7 @@ func burst(t *testing.T, id uint32, d time.Duration) [][]byte {
 	pcm := sine(d)
 	var out [][]byte
 	for i := 0; i+audio.FrameSamples <= len(pcm); i += audio.FrameSamples {
-		p, err := pk.Add(pcm[i:i+audio.FrameSamples], time.Now())
+		p, err := pk.Add(pcm[i:i+audio.FrameSamples], captured(i/audio.FrameSamples))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,33 +41,13 @@ func (c *fakeCopy) state() (runs, running int) {
 	return c.runs, c.running
 }
 
-// timedBurst encodes n packets of 3 frames of a sine, captured from at
-// on: packet i's first frame at at + i·60 ms.
+// timedBurst is n packets of 3 frames of a sine and the burst's end, as
+// captured from at on: packet i's first frame at at + i·60 ms.
 func timedBurst(t *testing.T, id uint32, n int, at time.Time) [][]byte {
 	t.Helper()
-	enc, err := audio.NewEncoder(audio.EncoderConfig{Bitrate: 20000, Complexity: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := audio.NewPacketizer(enc, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pk.Begin(id); err != nil {
-		t.Fatal(err)
-	}
-	pcm := sine(time.Duration(n) * 3 * audio.FrameDuration)
-	var out [][]byte
-	for i := 0; i+audio.FrameSamples <= len(pcm); i += audio.FrameSamples {
-		p, err := pk.Add(pcm[i:i+audio.FrameSamples], at.Add(time.Duration(i/audio.FrameSamples)*audio.FrameDuration))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p != nil {
-			out = append(out, append([]byte(nil), p...))
-		}
-	}
-	return out
+	return burstCaptured(t, id, time.Duration(3*n)*audio.FrameDuration, func(frame int) time.Time {
+		return at.Add(time.Duration(frame) * audio.FrameDuration)
+	})
 }
 
 // While voice comes over the broker, the floor taken in the active group
@@ -88,7 +68,8 @@ func TestVoiceCopyAroundTalk(t *testing.T) {
 			t.Fatalf("floor taken: %d running, subscribed %v, status %+v", running, vc.Subscribed(), r.status())
 		}
 		// Both connections bring the burst; it plays once.
-		pkts := timedBurst(t, 0xc0b1, 25, time.Now())
+		const n = 25
+		pkts := timedBurst(t, 0xc0b1, n, time.Now()) // and an empty end
 		for _, p := range pkts {
 			r.link.Deliver(wire.GroupVoice("ptt", patrol, "other"), p)
 			time.Sleep(5 * time.Millisecond)
@@ -98,8 +79,8 @@ func TestVoiceCopyAroundTalk(t *testing.T) {
 		r.sleep(time.Second)
 		r.arbiter(wire.Floor{Type: wire.FloorIdle, TimeMs: time.Now().UnixMilli()})
 		s := r.status()
-		if s.Jitter == nil || s.Jitter.Duplicates != 3*uint64(len(pkts)) || s.Jitter.Late != 0 || s.VoiceReceived != 2*uint64(len(pkts)) {
-			t.Errorf("two copies of %d packets: jitter %+v, received %d", len(pkts), s.Jitter, s.VoiceReceived)
+		if s.Jitter == nil || s.Jitter.Duplicates != 3*n || s.Jitter.Late != 0 || s.VoiceReceived != 2*uint64(len(pkts)) {
+			t.Errorf("two copies of %d packets: jitter %+v, received %d", n, s.Jitter, s.VoiceReceived)
 		}
 		if s.VoiceCopyBackOffs != 0 {
 			t.Errorf("backed off on a calm link: %+v", s)
