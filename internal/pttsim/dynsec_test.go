@@ -89,7 +89,6 @@ func (l *dynsecLab) listener(t *testing.T, account string, groups ...int64) *lis
 // listenerAs is listener with another login (a voice copy's).
 func (l *dynsecLab) listenerAs(t *testing.T, login, password string, groups ...int64) *listener {
 	t.Helper()
-	account := login
 	def := config.Default().MQTT
 	ln := &listener{heard: map[int64][]time.Time{}}
 	ln.c = mqtt.New(mqtt.Options{Brokers: []string{l.broker.URLAt(0)}, ClientID: login, Username: login,
@@ -106,7 +105,7 @@ func (l *dynsecLab) listenerAs(t *testing.T, login, password string, groups ...i
 	done := make(chan struct{})
 	go func() { ln.c.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	wait.For(t, 10*time.Second, account+" to connect", func() bool { up, _ := ln.c.State(); return up })
+	wait.For(t, 10*time.Second, login+" to connect", func() bool { up, _ := ln.c.State(); return up })
 	return ln
 }
 
