@@ -57,6 +57,11 @@ const (
 	// age beyond which a listener's report no longer counts.
 	reportEvery = time.Second
 	downlinkAge = 3 * reportEvery
+	// A listener's report of its downlink queue grown by downRiseMs (it
+	// reports early when it grows, uplink/media) goes to the talker with
+	// its next packet, reportSoonest after its last report at the least.
+	reportSoonest = 250 * time.Millisecond
+	downRiseMs    = 50
 	// resendWindow: how much of the burst in progress a listener that
 	// moved (a NAT binding renewed at the burst's start, a handover) or
 	// joined mid-burst is sent again — enough for a keep-alive's round
@@ -74,7 +79,10 @@ type mediaRelay struct {
 	bySSRC map[uint32]*mediaSession
 	byAcct map[string]*mediaAccount
 	tails  map[int64]*voiceTail // per group: the burst in progress, its last resendWindow
-	stats  MediaStats
+	// downRise: per group, when a listener last reported its downlink
+	// queue grown (noteDownRiseLocked).
+	downRise map[int64]time.Time
+	stats    MediaStats
 }
 
 // voiceTail is what one speaker's burst relayed in the last resendWindow.

@@ -52,7 +52,7 @@ func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	resend := r.resendLocked(sess, moved, now)
 	r.stats.VoiceIn++
 	var report []byte
-	if now.Sub(sess.reported) >= reportEvery {
+	if since := now.Sub(sess.reported); since >= reportEvery || since >= reportSoonest && r.downRise[group].After(sess.reported) {
 		sess.reported = now
 		report = media.ReceiverReport(sess.ssrc, &sess.rx.Stats,
 			media.AppPacket(sess.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, r.linkLocked(sess, group, now))))
@@ -188,6 +188,9 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 			if p.Name == wire.MediaAppName && p.SubType == wire.MediaAppLink {
 				// A listener's own downlink queue, beside its receiver report.
 				if d, err := wire.DecodeMediaLink(p.Data); err == nil {
+					if d.DownQueueMs >= sess.down.queueMs+downRiseMs && sess.listen != 0 {
+						r.noteDownRiseLocked(sess.listen, now)
+					}
 					sess.down.queueMs = d.DownQueueMs
 				} else {
 					r.stats.Malformed++
@@ -234,6 +237,16 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 	r.mu.Unlock()
 	tx.WriteControl(r.conn, from, media.AppPacket(ssrc, wire.MediaAppEcho, wire.AppendMediaKeepAlive(nil, *keepAlive)))
 	resend()
+}
+
+// noteDownRiseLocked remembers that a listener of group said its
+// downlink queue grew: the group's talker hears of it with its next
+// packet, not a report period later.
+func (r *mediaRelay) noteDownRiseLocked(group int64, now time.Time) {
+	if r.downRise == nil {
+		r.downRise = make(map[int64]time.Time)
+	}
+	r.downRise[group] = now
 }
 
 // linkLocked is the report's addition for the talker: its uplink queueing

@@ -60,6 +60,18 @@ const (
 )
 
 const (
+	// A listener reports sooner than ReportInterval when voice starts to
+	// queue on its downlink: once the mean queueing delay since its last
+	// report is earlyReportRise over what that report said, and at least
+	// earlyReportGap after it. The relay passes such a rise on to the
+	// talker at once, so the talker steps its bitrate down within a round
+	// trip of the queue's growth, not one to two report periods later (at
+	// 64 kbit/s a period of a burst too big for the link queues ~200 ms
+	// more). Jitter alone does not do it: at the cell edge's σ 75 ms the
+	// mean over 250 ms (six packets) stays within ±50 ms of its own mean.
+	earlyReportGap  = 250 * time.Millisecond
+	earlyReportRise = 100 * ClockRate / 1000 // 100 ms in RTP units
+
 	// sessionGrace is how long the keys of a replaced session still open
 	// packets: those in flight, and the relay's until it has heard the
 	// new session.
@@ -126,6 +138,9 @@ type Client struct {
 	speaker   string // the last speaker: OnVoice gets it without an allocation
 	doubt     bool   // up, but nothing heard back in time (InDoubt)
 	rtt       rtt.Estimator
+	// lastRRQueue is the downlink queueing delay lastRR reported (RTP
+	// units): a rise over it reports early.
+	lastRRQueue uint32
 }
 
 // New prepares a client; Run runs it.

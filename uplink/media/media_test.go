@@ -444,6 +444,45 @@ func TestReportsCarryTheListenersQueue(t *testing.T) {
 	}
 }
 
+// A queue that grows is news the talker gets within a fraction of a
+// second, not once a second: the listener reports early when its queue
+// rose 100 ms over its last report, and the relay passes the rise on with
+// the talker's next packet. Voice that does not queue keeps the reports
+// at one a second (each wakes the talker's radio).
+func TestQueueRiseReportsEarly(t *testing.T) {
+	r := newRig(t, "t", "l")
+	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
+	r.listening(talker, l)
+	talker.talk(r)
+	// reportsDuring sends 40 packets of 60 ms of voice, gap apart, and
+	// counts the talker's reports in that time and the largest queue they
+	// told.
+	reportsDuring := func(burst uint32, gap time.Duration) (n int, most float64) {
+		before := len(talker.lastReports())
+		for i := uint32(0); i < 40; i++ {
+			talker.c.Send(r.group, voicePacket(burst, i, false))
+			time.Sleep(gap)
+		}
+		reps := talker.lastReports()[before:]
+		for _, rep := range reps {
+			most = max(most, rep.DownQueueMs)
+		}
+		return len(reps), most
+	}
+	// 60 ms of voice every 60 ms: nothing queues. 2.4 s: a report when
+	// the burst starts and then one a second, three at the most.
+	if n, most := reportsDuring(7, 60*time.Millisecond); n > 3 || most >= 100 {
+		t.Errorf("steady voice: %d reports in 2.4 s, the largest queue %v ms; want at most 3, under 100 ms", n, most)
+	}
+	time.Sleep(1100 * time.Millisecond) // the next burst starts a report period afresh
+	// Every 80 ms: 20 ms more queue a packet, 800 ms by the end (3.2 s).
+	// Once a second that is four reports; early, twice as many or more.
+	n, most := reportsDuring(8, 80*time.Millisecond)
+	if n < 7 || most < 300 {
+		t.Errorf("a growing queue: %d reports in 3.2 s, the largest queue %v ms; want 7 or more, and 300 ms or more", n, most)
+	}
+}
+
 // A listener whose UDP path goes silent while voice is expected is in
 // doubt once its probe goes unanswered — seconds before the path is down
 // — so push-to-talk takes the broker's copy meanwhile; the doubt ends with

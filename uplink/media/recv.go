@@ -77,9 +77,11 @@ func (c *Client) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	}
 	sp, onVoice := c.speaker, c.o.OnVoice
 	var rr []byte
-	if now.Sub(c.lastRR) >= c.o.ReportInterval {
+	if since := now.Sub(c.lastRR); since >= c.o.ReportInterval ||
+		since >= earlyReportGap && s.rx.Stats.MeanQueue() >= c.lastRRQueue+earlyReportRise {
 		c.lastRR = now
-		q := min(65535, JitterMs(s.rx.Stats.IntervalQueue()))
+		c.lastRRQueue = s.rx.Stats.IntervalQueue()
+		q := min(65535, JitterMs(c.lastRRQueue))
 		rr = ReceiverReport(s.ssrc, &s.rx.Stats,
 			AppPacket(s.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, wire.MediaLink{DownQueueMs: uint16(q)})))
 	}

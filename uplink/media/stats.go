@@ -75,12 +75,18 @@ func (r *RecvStats) Update(seq uint16, ts uint32, marker bool, arrival time.Time
 // clumps that queue behind each other, which the mean shows and the
 // interval's quickest packet does not. 0 when no packet came.
 func (r *RecvStats) IntervalQueue() uint32 {
-	q := uint32(0)
-	if r.qN > 0 {
-		q = uint32(max(0, r.qSum/r.qN))
-	}
+	q := r.MeanQueue()
 	r.qSum, r.qN = 0, 0
 	return q
+}
+
+// MeanQueue is the mean queueing delay of the packets since the last
+// IntervalQueue, without starting a new interval.
+func (r *RecvStats) MeanQueue() uint32 {
+	if r.qN == 0 {
+		return 0
+	}
+	return uint32(max(0, r.qSum/r.qN))
 }
 
 // Queue is how much later than at its quickest in this burst the last
