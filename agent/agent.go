@@ -33,6 +33,7 @@ import (
 	"github.com/pttagent/pttagent/uplink/media"
 	"github.com/pttagent/pttagent/uplink/mqtt"
 	"github.com/pttagent/pttagent/uplink/queue"
+	"github.com/pttagent/pttagent/uplink/radio"
 )
 
 // Parts are the agent's components, built (Assemble does it from the
@@ -67,6 +68,7 @@ type Parts struct {
 	Alerts *alert.Outbox
 
 	caps *capsFollowers // the parts following the platform's capabilities
+	rad  *radio.Radio   // when the cellular radio is awake, and whether voice flows
 }
 
 // Agent is one running handset daemon.

@@ -39,6 +39,7 @@ func Assemble(cfg *config.Config, log *slog.Logger, version string) (*Agent, err
 	// Every link reports its traffic here, so that what can wait rides on
 	// a wake-up of the radio that happens anyway.
 	rad := &radio.Radio{}
+	p.rad = rad
 	var err error
 	// The active group goes out with the device's presence, for the
 	// platform's "who listens to this group" (platform.Roster).
@@ -191,7 +192,7 @@ func newSync(cfg *config.Config, topics wire.Topics, mq *mqtt.Client, rad *radio
 		poll = p.PollWithEvents.D()
 	}
 	client = radioClient{Client: client, radio: rad, maxWait: cfg.MQTT.KeepAlive.D(), closeIdle: pc.closeIdle,
-		linkUp: func() bool { up, _ := mq.State(); return up }}
+		voiceMax: voiceWait, linkUp: func() bool { up, _ := mq.State(); return up }}
 	e := &platformsync.Engine{Client: client, Dialect: p.Dialect, Account: pc.account,
 		StatePath: filepath.Join(cfg.StateDir, "platform.json"), Poll: poll, GonePoll: p.Poll.D(),
 		FullRefresh: p.FullRefresh.D(), MQTT: mq, Logger: log}

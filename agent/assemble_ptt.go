@@ -77,6 +77,8 @@ func newPTT(cfg *config.Config, parts Parts, plat *platformClients, log *slog.Lo
 	if parts.Sync != nil {
 		pp.Models = parts.Sync
 	}
+	// While voice flows, the platform sync waits (agent/radio.go).
+	pp.VoiceFlows = parts.rad.SetVoice
 	if plat != nil {
 		// Missed messages come from the corp history (a wapi handset logs
 		// in to the corp API of the same platform, as for uploads).

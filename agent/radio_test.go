@@ -79,3 +79,56 @@ func TestPollRidesOnAWakeUp(t *testing.T) {
 		t.Error("a cancelled wait fetched")
 	}
 }
+
+// While voice flows, a fetch waits for it to stop — its kilobytes would
+// queue ahead of the voice on a slow link — at most voiceMax; with the
+// broker down it goes at once.
+func TestFetchWaitsForTheVoice(t *testing.T) {
+	rad := &radio.Radio{}
+	rad.Used() // awake: only the voice holds the fetch
+	up := true
+	inner := fetchClock{at: make(chan time.Time, 1)}
+	c := radioClient{Client: inner, radio: rad, maxWait: time.Minute, voiceMax: time.Minute,
+		linkUp: func() bool { return up }, closeIdle: func() {}}
+
+	rad.SetVoice(true)
+	done := make(chan error, 1)
+	go func() { _, err := c.Fetch(context.Background(), nil); done <- err }()
+	select {
+	case <-inner.at:
+		t.Fatal("fetched while voice flows")
+	case <-time.After(300 * time.Millisecond):
+	}
+	stopped := time.Now()
+	rad.SetVoice(false)
+	if at := <-inner.at; at.Before(stopped) {
+		t.Fatal("fetched before the voice stopped")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Voice that goes on: at most voiceMax.
+	rad.SetVoice(true)
+	rad.Used()
+	c.voiceMax = 200 * time.Millisecond
+	began := time.Now()
+	c.Fetch(context.Background(), nil)
+	if waited := time.Since(began); waited < 200*time.Millisecond {
+		t.Errorf("waited %v while voice flows, want voiceMax", waited)
+	}
+	<-inner.at
+
+	// Stopping ends the wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	c.voiceMax = time.Hour
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	if _, err := c.Fetch(ctx, nil); err == nil {
+		t.Error("a cancelled wait fetched")
+	}
+
+	// The broker down: the poll is the only news; at once.
+	up = false
+	c.Fetch(context.Background(), nil)
+	<-inner.at
+}

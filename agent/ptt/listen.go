@@ -93,6 +93,8 @@ func (p *PTT) floorToPlayout(speaker string) {
 // → the same frame heard, given the clocks agree).
 func (p *PTT) onVoicePlaying(on bool) {
 	p.setLED(p.parts.LEDs.Receiving, on)
+	p.hearing.Store(on)
+	p.voiceFlows()
 	m2e := 0.0
 	if c := p.rxCapture.Load(); on && c != 0 {
 		m2e = float64(time.Now().Add(p.snd.dev.Latency).UnixMicro()-c) / 1000
@@ -107,4 +109,15 @@ func (p *PTT) onVoicePlaying(on bool) {
 			}
 		}
 	})
+}
+
+// voiceFlows tells Parts.VoiceFlows whether a burst is heard or sent now.
+// Any goroutine; the lock keeps a stale answer from landing last.
+func (p *PTT) voiceFlows() {
+	if p.parts.VoiceFlows == nil {
+		return
+	}
+	p.flowMu.Lock()
+	defer p.flowMu.Unlock()
+	p.parts.VoiceFlows(p.hearing.Load() || p.talking.Load())
 }

@@ -134,6 +134,9 @@ type Parts struct {
 	Alerts   Alerts
 	Position func(now time.Time) *wire.EmergencyFix
 	Boost    func(period time.Duration, until time.Time)
+	// VoiceFlows, if set, hears whether voice flows — a burst heard or
+	// sent — so that traffic that can wait does (radio.Radio.SetVoice).
+	VoiceFlows func(on bool)
 }
 
 // Timings that are not settings.
@@ -200,6 +203,8 @@ type PTT struct {
 	// Read by the voice handlers.
 	listening atomic.Pointer[listenTo]
 	talking   atomic.Bool
+	hearing   atomic.Bool // a received burst plays (onVoicePlaying)
+	flowMu    sync.Mutex  // orders the calls of Parts.VoiceFlows
 	rxBurst   atomic.Uint32
 	rxCapture atomic.Int64 // Unix µs when the current received burst's frame 0 was captured
 

@@ -23,6 +23,9 @@ const (
 	// rosterWait is how long a switch's prompt waits for the count;
 	// without it the name is said alone.
 	rosterWait = 2 * time.Second
+	// rosterAfterVoice: a refresh due while voice flows looks again this
+	// much later.
+	rosterAfterVoice = 5 * time.Second
 )
 
 // OnlineStatus is who is online in the active group, in `status`.
@@ -117,6 +120,19 @@ func (p *PTT) askRoster() {
 	})
 }
 
+// refreshRoster asks again for status — after the burst when voice
+// flows: the answer is a few kilobytes that would queue ahead of the
+// voice on a slow link.
+func (p *PTT) refreshRoster(gen uint64) {
+	switch {
+	case gen != p.ro.gen || p.ro.running:
+	case p.hearing.Load() || p.talking.Load():
+		p.ro.every = p.after(rosterAfterVoice, func() { p.refreshRoster(gen) })
+	default:
+		p.askRoster()
+	}
+}
+
 // rosterRead shows the answer, says the switch's prompt, and asks again
 // in rosterEvery.
 func (p *PTT) rosterRead(gen uint64, group int64, pr platform.Presence, err error) {
@@ -124,11 +140,7 @@ func (p *PTT) rosterRead(gen uint64, group int64, pr platform.Presence, err erro
 		return
 	}
 	p.ro.running = false
-	p.ro.every = p.after(rosterEvery, func() {
-		if gen == p.ro.gen && !p.ro.running {
-			p.askRoster()
-		}
-	})
+	p.ro.every = p.after(rosterEvery, func() { p.refreshRoster(gen) })
 	st := OnlineStatus{Group: group, Checked: time.Now(), Members: []string{}}
 	if err != nil {
 		st.Error = err.Error()

@@ -443,6 +443,51 @@ func TestGroupSwitchSaysWhoIsOnline(t *testing.T) {
 	})
 }
 
+// While voice flows the handset asks nothing that can wait: the roster's
+// refresh falls due mid-burst and goes after it, and the agent hears
+// when voice flows (for the platform sync, agent/radio.go).
+func TestRosterWaitsForTheVoice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ro := ptttest.NewRoster()
+		var mu sync.Mutex
+		var flows []bool
+		r := start(t, func(r *rig, _ *ptt.Options, p *ptt.Parts) {
+			p.Roster = ro
+			p.VoiceFlows = func(on bool) { mu.Lock(); flows = append(flows, on); mu.Unlock() }
+		})
+		r.settle()
+		asked := ro.Calls()
+		if asked == 0 {
+			t.Fatal("no roster asked when the handset began listening")
+		}
+		// Talk from 1 min 50 s to 2 min 20 s: the refresh is due at 2 min.
+		r.sleep(110 * time.Second)
+		r.press(board.PTT)
+		r.arbiter(wire.Floor{Type: wire.FloorGranted})
+		r.sleep(25 * time.Second)
+		if n := ro.Calls(); n != asked {
+			t.Errorf("roster asked %d times while talking", n-asked)
+		}
+		r.release(board.PTT)
+		r.sleep(10 * time.Second)
+		if n := ro.Calls(); n != asked+1 {
+			t.Errorf("roster asked %d times after the burst, want 1", n-asked)
+		}
+		// Hearing a burst: the same.
+		r.arbiter(wire.Floor{Type: wire.FloorTaken, Speaker: "other", TimeMs: time.Now().UnixMilli()})
+		for _, pkt := range burst(t, 0x5eed, time.Second) {
+			r.link.Deliver(wire.GroupVoice("ptt", patrol, "other"), pkt)
+			time.Sleep(3 * audio.FrameDuration)
+		}
+		r.sleep(time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(flows, []bool{true, false, true, false}) {
+			t.Errorf("VoiceFlows heard %v, want [true false true false]: talk, then a burst heard", flows)
+		}
+	})
+}
+
 var errPlatformDown = errors.New("platform down")
 
 func newOggWriter(w io.Writer) (*ogg.Writer, error) { return ogg.NewWriter(w, ogg.Options{Serial: 1}) }

@@ -77,6 +77,7 @@ func (p *PTT) startTalk(group int64) {
 	t.cancel = cancel
 	p.talk = t
 	p.talking.Store(true)
+	p.voiceFlows()
 	p.setLED(p.parts.LEDs.Transmitting, true)
 	topic := p.topics.Voice(group)
 	keyAt := p.keyAt
@@ -130,6 +131,7 @@ func (p *PTT) stopTalk() {
 	p.talk = nil
 	t.cancel()
 	p.talking.Store(false)
+	p.voiceFlows()
 	p.setLED(p.parts.LEDs.Transmitting, false)
 	wait := time.NewTimer(stopWait)
 	defer wait.Stop()

@@ -8,6 +8,11 @@
 // the last packet: traffic that follows other traffic within seconds
 // costs its bytes only; traffic at a moment of its own costs a wake-up
 // and a whole tail (internal/linkmeter measures both).
+//
+// Voice comes first: while a burst is heard or sent (SetVoice), traffic
+// that can wait waits for it to end (VoiceDone). At a cell edge's 64
+// kbit/s a platform sync's few kilobytes ahead of a burst's first second
+// queue that voice by half a second.
 package radio
 
 import (
@@ -24,6 +29,39 @@ type Radio struct {
 
 	mu   sync.Mutex
 	woke chan struct{}
+	// voice is open while voice flows (SetVoice), closed when it stops;
+	// nil when none flows.
+	voice chan struct{}
+}
+
+// SetVoice says whether voice flows now: a burst being heard or sent.
+func (r *Radio) SetVoice(on bool) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case on && r.voice == nil:
+		r.voice = make(chan struct{})
+	case !on && r.voice != nil:
+		close(r.voice)
+		r.voice = nil
+	}
+}
+
+// VoiceDone is nil when no voice flows, else a channel closed when it
+// stops: what traffic that can wait waits for.
+func (r *Radio) VoiceDone() <-chan struct{} {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.voice == nil {
+		return nil
+	}
+	return r.voice
 }
 
 // Used records traffic now. It is cheap (an atomic store) unless a part

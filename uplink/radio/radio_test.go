@@ -40,10 +40,39 @@ func TestRadio(t *testing.T) {
 	<-woke
 }
 
+func TestVoice(t *testing.T) {
+	var r Radio
+	if r.VoiceDone() != nil {
+		t.Fatal("voice flows on a new radio")
+	}
+	r.SetVoice(true)
+	r.SetVoice(true) // heard and sent at once: one spell
+	done := r.VoiceDone()
+	if done == nil {
+		t.Fatal("no voice after SetVoice(true)")
+	}
+	select {
+	case <-done:
+		t.Fatal("done while voice flows")
+	default:
+	}
+	r.SetVoice(false)
+	select {
+	case <-done:
+	default:
+		t.Fatal("SetVoice(false) did not end the wait")
+	}
+	if r.VoiceDone() != nil {
+		t.Error("voice after SetVoice(false)")
+	}
+	r.SetVoice(false)
+}
+
 func TestNilRadio(t *testing.T) {
 	var r *Radio
 	r.Used()
-	if r.Awake(time.Hour) || r.Woke() != nil || !r.Last().IsZero() {
+	r.SetVoice(true)
+	if r.Awake(time.Hour) || r.Woke() != nil || !r.Last().IsZero() || r.VoiceDone() != nil {
 		t.Error("a nil radio must be inert")
 	}
 }
