@@ -271,7 +271,8 @@ func DecodeMediaKeepAlive(b []byte) (MediaKeepAlive, error) {
 // MediaLink is what the relay adds to its receiver report to a talker:
 //
 //	0  1  the worst listener's fraction lost, in 1/256 (RFC 3550's encoding)
-//	1  1  listeners that reported in the last seconds
+//	1  1  listeners that reported since the relay's last report to this
+//	      talker (the listener fields are theirs; 0: no news of listeners)
 //	2  2  the talker's uplink queueing delay, ms (capped at 65535): how much
 //	      later than at their quickest in this burst its packets arrive now —
 //	      voice queueing behind itself, which cellular links with deep

@@ -7,13 +7,16 @@
 // setting with audio.Encoder's setters.
 //
 // The rules: step the bitrate down at once when voice queues (over 200
-// ms), the jitter says a queue is building, or loss passes 10 % (two steps
-// when it is severe); step up one level only after five clean reports in
-// a row — additive increase after multiplicative decrease, as congestion
-// control does, so the bitrate settles below what the link carries
-// instead of oscillating about it. Over UDP, FEC follows the smoothed
-// loss (on from 1 %, off under 0.5 %); over MQTT it is off: TCP never
-// loses a frame, so FEC would only spend bits.
+// ms) or the jitter says a queue is building; step it down when the loss
+// averaged over reports passes 10 % (two steps past 25 %); step up one
+// level only after five clean reports in a row — additive increase after
+// multiplicative decrease, as congestion control does, so the bitrate
+// settles below what the link carries instead of oscillating about it.
+// Loss moves the bitrate only on average: at a cell edge's 5 % random
+// loss one second in eight loses 3 packets of 25 (12 %), and a lower
+// bitrate does not make the air lose less — FEC is what helps there. Over
+// UDP, FEC follows the loss at once (on from 1 %, off under 0.5 %); over
+// MQTT it is off: TCP never loses a frame, so FEC would only spend bits.
 package adapt
 
 import (
@@ -99,8 +102,11 @@ type Setting struct {
 type State struct {
 	Level int     // step of the bitrate ladder (0: MaxBitrate)
 	Good  int     // clean reports in a row
-	Loss  float64 // smoothed loss
-	FEC   bool
+	Loss  float64 // the loss FEC prepares for: up at once, down slowly
+	// LossAvg is the loss averaged over reports (each new one counts a
+	// third): what the bitrate follows.
+	LossAvg float64
+	FEC     bool
 }
 
 // ladder is the bitrates tried, highest first: MaxBitrate, then the
@@ -136,14 +142,15 @@ func (c Config) Step(s State, in Input) (State, Setting) {
 	} else {
 		s.Loss = s.Loss*2/3 + loss/3
 	}
+	s.LossAvg = s.LossAvg*2/3 + loss/3
 	steps := 0
 	switch {
-	case in.Queue >= c.QueueHuge || s.Loss >= c.LossHuge:
+	case in.Queue >= c.QueueHuge || s.LossAvg >= c.LossHuge:
 		steps = 2
-	case in.Queue >= c.QueueHigh || in.JitterMs >= c.JitterHigh || s.Loss >= c.LossHigh:
+	case in.Queue >= c.QueueHigh || in.JitterMs >= c.JitterHigh || s.LossAvg >= c.LossHigh:
 		steps = 1
 	}
-	clean := in.Queue < c.QueueHigh/4 && in.JitterMs < c.JitterHigh/3 && s.Loss < 0.02
+	clean := in.Queue < c.QueueHigh/4 && in.JitterMs < c.JitterHigh/3 && s.LossAvg < c.LossHigh/2
 	switch {
 	case steps > 0:
 		s.Level += steps

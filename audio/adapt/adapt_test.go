@@ -34,11 +34,22 @@ func TestStep(t *testing.T) {
 			{clean, Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 1}}, // 0.0066: between the thresholds
 			{clean, Setting{Bitrate: 20000}},
 		}},
-		{"heavy loss steps down, severe loss two steps; FEC capped at 30 %", []step{
-			{udp(0.12, 10, 0), Setting{Bitrate: 16000, FEC: true, ExpectedLoss: 12}},
-			{udp(0.40, 10, 0), Setting{Bitrate: 10000, FEC: true, ExpectedLoss: 30}},
-			{udp(0.40, 10, 0), Setting{Bitrate: 8000, FEC: true, ExpectedLoss: 30}},
-			{udp(0.40, 10, 0), Setting{Bitrate: 8000, FEC: true, ExpectedLoss: 30}}, // the floor
+		{"one lossy second arms FEC and leaves the bitrate; heavy loss that lasts steps down, severe loss two steps; FEC capped at 30 %", []step{
+			{udp(0.12, 10, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 12}}, // average 0.04
+			{udp(0.12, 10, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 12}}, // 0.067
+			{udp(0.12, 10, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 12}}, // 0.084
+			{udp(0.12, 10, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 12}}, // 0.096
+			{udp(0.12, 10, 0), Setting{Bitrate: 16000, FEC: true, ExpectedLoss: 12}}, // 0.104
+			{udp(0.40, 10, 0), Setting{Bitrate: 12000, FEC: true, ExpectedLoss: 30}}, // 0.20
+			{udp(0.40, 10, 0), Setting{Bitrate: 8000, FEC: true, ExpectedLoss: 30}},  // 0.27: two steps
+			{udp(0.40, 10, 0), Setting{Bitrate: 8000, FEC: true, ExpectedLoss: 30}},  // the floor
+		}},
+		{"5 % random loss: a second that loses 3 packets of 25 does not lower the bitrate", []step{
+			{udp(0.04, 50, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 4}},
+			{udp(0.12, 50, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 12}},
+			{udp(0.04, 50, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 10}},
+			{udp(0.16, 50, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 16}},
+			{udp(0, 50, 0), Setting{Bitrate: 20000, FEC: true, ExpectedLoss: 11}},
 		}},
 		{"voice queueing behind itself steps down before anything is lost", []step{
 			{udp(0, 30, 250*time.Millisecond), Setting{Bitrate: 16000}},

@@ -53,15 +53,15 @@ const (
 	// mediaIdle: a session not heard from for this long gets no voice
 	// (its handset is gone, or its NAT binding with it).
 	mediaIdle = 90 * time.Second
-	// reportEvery is the period of the link reports to a talker, and the
-	// age beyond which a listener's report no longer counts.
-	reportEvery = time.Second
-	downlinkAge = 3 * reportEvery
-	// A listener's report of its downlink queue grown by downRiseMs (it
-	// reports early when it grows, uplink/media) goes to the talker with
-	// its next packet, reportSoonest after its last report at the least.
+	// A talker gets a link report with its next packet once a listener of
+	// its group has reported since its last one (each listener report
+	// goes to it once, so one lossy second lowers its bitrate once), at
+	// most every reportSoonest; with no listener news (no UDP listeners),
+	// every reportQuiet, about its uplink. A listener's report counts for
+	// downlinkAge.
 	reportSoonest = 250 * time.Millisecond
-	downRiseMs    = 50
+	reportQuiet   = 2 * time.Second
+	downlinkAge   = 3 * time.Second
 	// resendWindow: how much of the burst in progress a listener that
 	// moved (a NAT binding renewed at the burst's start, a handover) or
 	// joined mid-burst is sent again — enough for a keep-alive's round
@@ -79,10 +79,9 @@ type mediaRelay struct {
 	bySSRC map[uint32]*mediaSession
 	byAcct map[string]*mediaAccount
 	tails  map[int64]*voiceTail // per group: the burst in progress, its last resendWindow
-	// downRise: per group, when a listener last reported its downlink
-	// queue grown (noteDownRiseLocked).
-	downRise map[int64]time.Time
-	stats    MediaStats
+	// downAt: per group, when a listener last reported (reportDueLocked).
+	downAt map[int64]time.Time
+	stats  MediaStats
 }
 
 // voiceTail is what one speaker's burst relayed in the last resendWindow.

@@ -52,10 +52,11 @@ func (r *mediaRelay) handle(pkt []byte, from netip.AddrPort, now time.Time) {
 	resend := r.resendLocked(sess, moved, now)
 	r.stats.VoiceIn++
 	var report []byte
-	if since := now.Sub(sess.reported); since >= reportEvery || since >= reportSoonest && r.downRise[group].After(sess.reported) {
+	if r.reportDueLocked(sess, group, now) {
+		link := r.linkLocked(sess, group, now)
 		sess.reported = now
 		report = media.ReceiverReport(sess.ssrc, &sess.rx.Stats,
-			media.AppPacket(sess.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, r.linkLocked(sess, group, now))))
+			media.AppPacket(sess.ssrc, wire.MediaAppLink, wire.AppendMediaLink(nil, link)))
 		r.stats.Reports++
 	}
 	acct, addr, tx := sess.acct, sess.addr, sess.tx
@@ -188,9 +189,6 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 			if p.Name == wire.MediaAppName && p.SubType == wire.MediaAppLink {
 				// A listener's own downlink queue, beside its receiver report.
 				if d, err := wire.DecodeMediaLink(p.Data); err == nil {
-					if d.DownQueueMs >= sess.down.queueMs+downRiseMs && sess.listen != 0 {
-						r.noteDownRiseLocked(sess.listen, now)
-					}
 					sess.down.queueMs = d.DownQueueMs
 				} else {
 					r.stats.Malformed++
@@ -210,6 +208,7 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 			for _, b := range p.Reports {
 				if b.SSRC == sess.ssrc {
 					sess.down.fraction, sess.down.jitter, sess.down.at = b.FractionLost, b.Jitter, now
+					r.noteDownLocked(sess.listen, now)
 				}
 			}
 		}
@@ -239,23 +238,34 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 	resend()
 }
 
-// noteDownRiseLocked remembers that a listener of group said its
-// downlink queue grew: the group's talker hears of it with its next
-// packet, not a report period later.
-func (r *mediaRelay) noteDownRiseLocked(group int64, now time.Time) {
-	if r.downRise == nil {
-		r.downRise = make(map[int64]time.Time)
+// noteDownLocked remembers that a listener of group reported: news for
+// the group's talker (reportDueLocked).
+func (r *mediaRelay) noteDownLocked(group int64, now time.Time) {
+	if group == 0 {
+		return
 	}
-	r.downRise[group] = now
+	if r.downAt == nil {
+		r.downAt = make(map[int64]time.Time)
+	}
+	r.downAt[group] = now
+}
+
+// reportDueLocked says whether talker's packet of group carries a link
+// report back: a listener reported since the last (reportSoonest apart
+// at the least), or reportQuiet passed without news.
+func (r *mediaRelay) reportDueLocked(talker *mediaSession, group int64, now time.Time) bool {
+	since := now.Sub(talker.reported)
+	return since >= reportQuiet || since >= reportSoonest && r.downAt[group].After(talker.reported)
 }
 
 // linkLocked is the report's addition for the talker: its uplink queueing
-// delay and the worst recent downlink among the group's UDP listeners.
+// delay and the worst downlink among the group's UDP listeners that
+// reported since its last report (each listener report counts once).
 func (r *mediaRelay) linkLocked(talker *mediaSession, group int64, now time.Time) wire.MediaLink {
 	d := wire.MediaLink{QueueMs: uint16(min(65535, media.JitterMs(talker.rx.Stats.Queue())))}
 	for acct, a := range r.byAcct {
 		s := a.live()
-		if acct == talker.acct || s == nil || s.listen != group || now.Sub(s.down.at) > downlinkAge {
+		if acct == talker.acct || s == nil || s.listen != group || !s.down.at.After(talker.reported) || now.Sub(s.down.at) > downlinkAge {
 			continue
 		}
 		d.FractionLost = max(d.FractionLost, s.down.fraction)

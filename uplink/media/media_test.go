@@ -371,6 +371,59 @@ func TestReportsMeasureInjectedLoss(t *testing.T) {
 	}
 }
 
+// Each listener report reaches the talker once: a listener whose reports
+// stop (its uplink lost, the handset gone) is not reported again and
+// again, which would lower the talker's bitrate for one lossy second
+// again and again. The talker hears of no listener instead.
+func TestAListenerReportCountsOnce(t *testing.T) {
+	r := newRig(t, "t", "l")
+	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
+	r.listening(talker, l)
+	talker.talk(r)
+	r.nat.Set(l.port(), mediatest.Rule{DownEvery: 5})
+	i := uint32(0)
+	send := func(until func() bool) {
+		for ; !until(); i++ {
+			if i > 2000 {
+				t.Fatalf("%d reports after %d packets", len(talker.lastReports()), i)
+			}
+			talker.c.Send(r.group, voicePacket(3, i, false))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	send(func() bool {
+		n := 0
+		for _, rep := range talker.lastReports() {
+			if rep.Listeners > 0 && rep.DownLoss > 0 {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	// The listener's reports stop reaching the relay; its voice still comes.
+	r.nat.Set(l.port(), mediatest.Rule{UpEvery: 1, DownEvery: 5})
+	before := len(talker.lastReports())
+	stopped := time.Now()
+	send(func() bool { return time.Since(stopped) > 3500*time.Millisecond })
+	after := talker.lastReports()[before:]
+	if len(after) == 0 {
+		t.Fatal("no report in 3.5 s without listener news: the talker's uplink is still news")
+	}
+	// One listener report may have been on its way.
+	news, none := 0, 0
+	for _, rep := range after {
+		switch {
+		case rep.Listeners > 0:
+			news++
+		case rep.DownLoss == 0 && rep.DownJitterMs == 0:
+			none++
+		}
+	}
+	if news > 1 || none == 0 {
+		t.Errorf("after the listener's reports stopped: %d reports with listener news, %d without; want at most 1, and some without: %+v", news, none, after)
+	}
+}
+
 // New keys at every MQTT connect: after the broker restarts, the handset
 // has a new session (another SSRC) and voice goes on over UDP, the old
 // keys covering the packets in between.
@@ -470,9 +523,10 @@ func TestQueueRiseReportsEarly(t *testing.T) {
 		return len(reps), most
 	}
 	// 60 ms of voice every 60 ms: nothing queues. 2.4 s: a report when
-	// the burst starts and then one a second, three at the most.
-	if n, most := reportsDuring(7, 60*time.Millisecond); n > 3 || most >= 100 {
-		t.Errorf("steady voice: %d reports in 2.4 s, the largest queue %v ms; want at most 3, under 100 ms", n, most)
+	// the burst starts, then one for each of the listener's (its first
+	// packet's, then one a second): four at the most.
+	if n, most := reportsDuring(7, 60*time.Millisecond); n > 4 || most >= 100 {
+		t.Errorf("steady voice: %d reports in 2.4 s, the largest queue %v ms; want at most 4, under 100 ms", n, most)
 	}
 	time.Sleep(1100 * time.Millisecond) // the next burst starts a report period afresh
 	// Every 80 ms: 20 ms more queue a packet, 800 ms by the end (3.2 s).

@@ -13,7 +13,8 @@ type Report struct {
 	// its packets reach the relay now: voice queueing behind itself.
 	UpQueueMs float64 `json:"up_queue_ms"`
 	// DownLoss and DownJitterMs are the worst listener's over UDP, of
-	// Listeners that reported.
+	// the Listeners that reported since the relay's last report (each
+	// listener report reaches the talker once; 0 Listeners: no news).
 	DownLoss     float64 `json:"down_loss"`
 	DownJitterMs float64 `json:"down_jitter_ms"`
 	// DownQueueMs is the worst listener's queueing delay: voice that
