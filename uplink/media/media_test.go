@@ -103,10 +103,7 @@ func TestVoiceThroughTheRelay(t *testing.T) {
 // not its keys can neither inject voice nor read it, and replaying a
 // captured packet gets nothing relayed. None of it is answered.
 func TestThirdPartyCanNeitherListenNorInject(t *testing.T) {
-	r := newRig(t, "t", "l")
-	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	r.listening(talker, l)
-	talker.talk(r)
+	r, talker, l := talking(t)
 	r.nat.Tap()
 	secret := voicePacket(5, 0, false)
 	if !talker.c.Send(r.group, secret) {
@@ -337,10 +334,7 @@ func TestFallbackToMQTTAndBack(t *testing.T) {
 // 10 of the talker's packets (uplink) and 1 in 5 of the listener's
 // (downlink, forwarded from the listener's receiver reports).
 func TestReportsMeasureInjectedLoss(t *testing.T) {
-	r := newRig(t, "t", "l")
-	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	r.listening(talker, l)
-	talker.talk(r)
+	r, talker, l := talking(t)
 	r.nat.Set(talker.port(), mediatest.Rule{UpEvery: 10})
 	r.nat.Set(l.port(), mediatest.Rule{DownEvery: 5})
 	for i := uint32(0); len(talker.lastReports()) < 5; i++ {
@@ -376,10 +370,7 @@ func TestReportsMeasureInjectedLoss(t *testing.T) {
 // again, which would lower the talker's bitrate for one lossy second
 // again and again. The talker hears of no listener instead.
 func TestAListenerReportCountsOnce(t *testing.T) {
-	r := newRig(t, "t", "l")
-	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	r.listening(talker, l)
-	talker.talk(r)
+	r, talker, l := talking(t)
 	r.nat.Set(l.port(), mediatest.Rule{DownEvery: 5})
 	i := uint32(0)
 	send := func(until func() bool) {
@@ -473,10 +464,7 @@ func TestNoRelayKeepsVoiceOnMQTT(t *testing.T) {
 // queueing delay reaches the talker in the relay's link report. Packets of
 // 60 ms of voice sent 80 ms apart arrive ever later, by 20 ms a packet.
 func TestReportsCarryTheListenersQueue(t *testing.T) {
-	r := newRig(t, "t", "l")
-	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	r.listening(talker, l)
-	talker.talk(r)
+	r, talker, _ := talking(t)
 	for i := uint32(0); i < 40; i++ {
 		talker.c.Send(r.group, voicePacket(5, i, false))
 		time.Sleep(80 * time.Millisecond)
@@ -503,10 +491,7 @@ func TestReportsCarryTheListenersQueue(t *testing.T) {
 // the talker's next packet. Voice that does not queue keeps the reports
 // at one a second (each wakes the talker's radio).
 func TestQueueRiseReportsEarly(t *testing.T) {
-	r := newRig(t, "t", "l")
-	talker, l := r.handset("t", media.Options{}), r.handset("l", media.Options{})
-	r.listening(talker, l)
-	talker.talk(r)
+	r, talker, _ := talking(t)
 	// reportsDuring sends 40 packets of 60 ms of voice, gap apart, and
 	// counts the talker's reports in that time and the largest queue they
 	// told.

@@ -133,6 +133,17 @@ func (r *rig) listening(hs ...*handset) {
 	}
 }
 
+// talking is the rig most tests want: handset "t" holds the floor of
+// the group and "l" listens to it, both over UDP.
+func talking(t *testing.T) (r *rig, talker, l *handset) {
+	t.Helper()
+	r = newRig(t, "t", "l")
+	talker, l = r.handset("t", media.Options{}), r.handset("l", media.Options{})
+	r.listening(talker, l)
+	talker.talk(r)
+	return r, talker, l
+}
+
 // talk takes the floor of group.
 func (h *handset) talk(r *rig) {
 	h.t.Helper()
