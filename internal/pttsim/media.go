@@ -54,14 +54,19 @@ const (
 	// (its handset is gone, or its NAT binding with it).
 	mediaIdle = 90 * time.Second
 	// A talker gets a link report with its next packet once a listener of
-	// its group has reported since its last one (each listener report
-	// goes to it once, so one lossy second lowers its bitrate once), at
-	// most every reportSoonest; with no listener news (no UDP listeners),
+	// its group has reported since its last one, reportEvery apart at the
+	// least (each listener report goes to it once, so one lossy second
+	// lowers its bitrate once, and a big group's many reports make one a
+	// second); at once, reportSoonest apart at the least, when a
+	// listener's downlink queue grew by downRiseMs (it reports early
+	// then, uplink/media); with no listener news (no UDP listeners),
 	// every reportQuiet, about its uplink. A listener's report counts for
 	// downlinkAge.
 	reportSoonest = 250 * time.Millisecond
+	reportEvery   = time.Second
 	reportQuiet   = 2 * time.Second
 	downlinkAge   = 3 * time.Second
+	downRiseMs    = 50
 	// resendWindow: how much of the burst in progress a listener that
 	// moved (a NAT binding renewed at the burst's start, a handover) or
 	// joined mid-burst is sent again — enough for a keep-alive's round
@@ -79,9 +84,10 @@ type mediaRelay struct {
 	bySSRC map[uint32]*mediaSession
 	byAcct map[string]*mediaAccount
 	tails  map[int64]*voiceTail // per group: the burst in progress, its last resendWindow
-	// downAt: per group, when a listener last reported (reportDueLocked).
-	downAt map[int64]time.Time
-	stats  MediaStats
+	// downNews: per group, when a listener last reported, and last said
+	// its queue grew (reportDueLocked).
+	downNews map[int64]*downNews
+	stats    MediaStats
 }
 
 // voiceTail is what one speaker's burst relayed in the last resendWindow.
@@ -96,6 +102,8 @@ type tailPacket struct {
 }
 
 type mediaAccount struct{ cur, prev *mediaSession }
+
+type downNews struct{ at, rose time.Time }
 
 type mediaSession struct {
 	acct     string

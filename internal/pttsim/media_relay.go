@@ -183,12 +183,14 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 	moved := r.latchLocked(sess, from, newest, now)
 	r.stats.ControlIn++
 	var keepAlive *wire.MediaKeepAlive
+	reported, rose := false, false
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.ApplicationDefined:
 			if p.Name == wire.MediaAppName && p.SubType == wire.MediaAppLink {
 				// A listener's own downlink queue, beside its receiver report.
 				if d, err := wire.DecodeMediaLink(p.Data); err == nil {
+					rose = d.DownQueueMs >= sess.down.queueMs+downRiseMs
 					sess.down.queueMs = d.DownQueueMs
 				} else {
 					r.stats.Malformed++
@@ -208,10 +210,13 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 			for _, b := range p.Reports {
 				if b.SSRC == sess.ssrc {
 					sess.down.fraction, sess.down.jitter, sess.down.at = b.FractionLost, b.Jitter, now
-					r.noteDownLocked(sess.listen, now)
+					reported = true
 				}
 			}
 		}
+	}
+	if reported {
+		r.noteDownLocked(sess.listen, now, rose)
 	}
 	acct, tx, ssrc := sess.acct, sess.tx, sess.ssrc
 	if keepAlive == nil {
@@ -238,24 +243,38 @@ func (r *mediaRelay) controlLocked(sess *mediaSession, pkt []byte, from netip.Ad
 	resend()
 }
 
-// noteDownLocked remembers that a listener of group reported: news for
-// the group's talker (reportDueLocked).
-func (r *mediaRelay) noteDownLocked(group int64, now time.Time) {
+// noteDownLocked remembers that a listener of group reported (rose: its
+// downlink queue grew): news for the group's talker (reportDueLocked).
+func (r *mediaRelay) noteDownLocked(group int64, now time.Time, rose bool) {
 	if group == 0 {
 		return
 	}
-	if r.downAt == nil {
-		r.downAt = make(map[int64]time.Time)
+	if r.downNews == nil {
+		r.downNews = make(map[int64]*downNews)
 	}
-	r.downAt[group] = now
+	n := r.downNews[group]
+	if n == nil {
+		n = &downNews{}
+		r.downNews[group] = n
+	}
+	n.at = now
+	if rose {
+		n.rose = now
+	}
 }
 
 // reportDueLocked says whether talker's packet of group carries a link
-// report back: a listener reported since the last (reportSoonest apart
-// at the least), or reportQuiet passed without news.
+// report back: a listener's queue grew since the last (reportSoonest
+// apart at the least), a listener reported since (reportEvery apart),
+// or reportQuiet passed without news.
 func (r *mediaRelay) reportDueLocked(talker *mediaSession, group int64, now time.Time) bool {
 	since := now.Sub(talker.reported)
-	return since >= reportQuiet || since >= reportSoonest && r.downAt[group].After(talker.reported)
+	if since >= reportQuiet {
+		return true
+	}
+	n := r.downNews[group]
+	return n != nil && (since >= reportEvery && n.at.After(talker.reported) ||
+		since >= reportSoonest && n.rose.After(talker.reported))
 }
 
 // linkLocked is the report's addition for the talker: its uplink queueing

@@ -415,6 +415,36 @@ func TestAListenerReportCountsOnce(t *testing.T) {
 	}
 }
 
+// A group's many listeners each report about once a second, each at its
+// own moment (their links delay differently; here their intervals
+// differ); their talker still gets one report a second (the worst of
+// what came), not one per listener report.
+func TestManyListenersOneReportASecond(t *testing.T) {
+	r := newRig(t, "t", "a", "b", "c", "d")
+	talker := r.handset("t", media.Options{})
+	hs := []*handset{talker}
+	for i, n := range []string{"a", "b", "c", "d"} {
+		hs = append(hs, r.handset(n, media.Options{ReportInterval: time.Duration(700+100*i) * time.Millisecond}))
+	}
+	r.listening(hs...)
+	talker.talk(r)
+	before := len(talker.lastReports())
+	start := time.Now()
+	for i := uint32(0); time.Since(start) < 3*time.Second; i++ {
+		talker.c.Send(r.group, voicePacket(4, i, false))
+		time.Sleep(60 * time.Millisecond)
+	}
+	reps := talker.lastReports()[before:]
+	most := 0
+	for _, rep := range reps {
+		most = max(most, rep.Listeners)
+	}
+	// 3 s: one when the burst starts, then one a second: four at the most.
+	if len(reps) > 4 || most < 2 {
+		t.Errorf("%d reports in 3 s from 4 listeners, at most %d listeners in one; want at most 4, and listeners together: %+v", len(reps), most, reps)
+	}
+}
+
 // New keys at every MQTT connect: after the broker restarts, the handset
 // has a new session (another SSRC) and voice goes on over UDP, the old
 // keys covering the packets in between.
