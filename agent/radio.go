@@ -60,7 +60,7 @@ func (c radioClient) Fetch(ctx context.Context, prev *platform.Model) (*platform
 }
 
 // afterVoice waits, with the broker connection up, until no voice flows
-// (or voiceWait).
+// (or voiceMax).
 func (c radioClient) afterVoice(ctx context.Context) error {
 	done := c.radio.VoiceDone()
 	if done == nil || !c.linkUp() {

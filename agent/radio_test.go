@@ -62,22 +62,10 @@ func TestPollRidesOnAWakeUp(t *testing.T) {
 	c.Fetch(context.Background(), nil)
 	<-inner.at
 
-	// Up and idle, and nothing wakes the radio: at most maxWait.
-	up, c.maxWait = true, 200*time.Millisecond
-	began := time.Now()
-	c.Fetch(context.Background(), nil)
-	if waited := time.Since(began); waited < 200*time.Millisecond {
-		t.Errorf("waited %v, want maxWait", waited)
-	}
-	<-inner.at
-
-	// Stopping ends the wait.
-	ctx, cancel := context.WithCancel(context.Background())
-	c.maxWait = time.Hour
-	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	if _, err := c.Fetch(ctx, nil); err == nil {
-		t.Error("a cancelled wait fetched")
-	}
+	// Up and idle, and nothing wakes the radio: at most maxWait, and
+	// stopping ends the wait.
+	up = true
+	waitIsBounded(t, &c, inner, &c.maxWait, "maxWait")
 }
 
 // While voice flows, a fetch waits for it to stop — its kilobytes would
@@ -108,27 +96,33 @@ func TestFetchWaitsForTheVoice(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Voice that goes on: at most voiceMax.
+	// Voice that goes on: at most voiceMax, and stopping ends the wait.
 	rad.SetVoice(true)
 	rad.Used()
-	c.voiceMax = 200 * time.Millisecond
-	began := time.Now()
-	c.Fetch(context.Background(), nil)
-	if waited := time.Since(began); waited < 200*time.Millisecond {
-		t.Errorf("waited %v while voice flows, want voiceMax", waited)
-	}
-	<-inner.at
-
-	// Stopping ends the wait.
-	ctx, cancel := context.WithCancel(context.Background())
-	c.voiceMax = time.Hour
-	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	if _, err := c.Fetch(ctx, nil); err == nil {
-		t.Error("a cancelled wait fetched")
-	}
+	waitIsBounded(t, &c, inner, &c.voiceMax, "voiceMax")
 
 	// The broker down: the poll is the only news; at once.
 	up = false
 	c.Fetch(context.Background(), nil)
 	<-inner.at
+}
+
+// waitIsBounded checks a Fetch that has to wait: it goes after *bound,
+// and a cancel ends the wait without a fetch.
+func waitIsBounded(t *testing.T, c *radioClient, inner fetchClock, bound *time.Duration, name string) {
+	t.Helper()
+	*bound = 200 * time.Millisecond
+	began := time.Now()
+	c.Fetch(context.Background(), nil)
+	if waited := time.Since(began); waited < *bound {
+		t.Errorf("waited %v, want %s (%v)", waited, name, *bound)
+	}
+	<-inner.at
+
+	ctx, cancel := context.WithCancel(context.Background())
+	*bound = time.Hour
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	if _, err := c.Fetch(ctx, nil); err == nil {
+		t.Errorf("a cancelled wait (%s) fetched", name)
+	}
 }

@@ -119,5 +119,8 @@ func (p *PTT) voiceFlows() {
 	}
 	p.flowMu.Lock()
 	defer p.flowMu.Unlock()
-	p.parts.VoiceFlows(p.hearing.Load() || p.talking.Load())
+	p.parts.VoiceFlows(p.voiceNow())
 }
+
+// voiceNow says whether a burst is heard or sent now.
+func (p *PTT) voiceNow() bool { return p.hearing.Load() || p.talking.Load() }

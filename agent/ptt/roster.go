@@ -126,7 +126,7 @@ func (p *PTT) askRoster() {
 func (p *PTT) refreshRoster(gen uint64) {
 	switch {
 	case gen != p.ro.gen || p.ro.running:
-	case p.hearing.Load() || p.talking.Load():
+	case p.voiceNow():
 		p.ro.every = p.after(rosterAfterVoice, func() { p.refreshRoster(gen) })
 	default:
 		p.askRoster()
