@@ -156,6 +156,7 @@ func TestWebhookMakesTheHandsetFetch(t *testing.T) {
 	hs := startHandset(t, l, hsOptions{dialect: "wapi", events: true})
 	hs.synced(t)
 	hs.eventsLive(t, l)
+	hs.idle(t)
 	if _, err := l.sim.SetMemberState(l.dev.ID, pttsim.StateStunned); err != nil {
 		t.Fatal(err)
 	}

@@ -202,4 +202,21 @@ func (hs *handset) eventsLive(t *testing.T, l *lab) {
 	})
 }
 
+// idle waits until no fetch runs or is queued: the last attempt has its
+// answer and nothing moved for 400 ms (so not with a short poll). A probe
+// of eventsLive makes a wapi handset fetch (every wapi event does), and so
+// may the reconnect that follows the first sync; a test that changes the
+// platform and then expects nothing to happen without an event or a
+// webhook must not have that fetch still under way (on a loaded machine
+// it read the change).
+func (hs *handset) idle(t *testing.T) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the handset's fetches to end", func() bool {
+		before := hs.e.Stats()
+		time.Sleep(400 * time.Millisecond)
+		after := hs.e.Stats()
+		return before == after && !after.LastSync.Before(after.LastAttempt)
+	})
+}
+
 func md5hex(s string) string { return corp.HashPassword(s) }
