@@ -97,17 +97,8 @@ func TestFullRefreshRidesOnAFetchThatHappensAnyway(t *testing.T) {
 	hs := startHandset(t, l, hsOptions{events: true, poll: time.Hour, fullRefresh: 50 * time.Millisecond})
 	hs.synced(t)
 	hs.eventsLive(t, l)
-	// Let the MQTT connection's fetch finish.
-	settled := 0
-	waitFor(t, 10*time.Second, "no fetch for 300 ms", func() bool {
-		f := hs.e.Stats().Fetches
-		time.Sleep(300 * time.Millisecond)
-		if hs.e.Stats().Fetches == f {
-			settled = f
-			return true
-		}
-		return false
-	})
+	hs.idle(t) // the MQTT connection's fetch and the probes' have ended
+	settled := hs.e.Stats().Fetches
 	time.Sleep(500 * time.Millisecond) // ten full-refresh periods
 	if st := hs.e.Stats(); st.Fetches != settled {
 		t.Fatalf("%d fetches with nothing to fetch for: the full refresh woke the handset by itself", st.Fetches-settled)
