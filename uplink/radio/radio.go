@@ -58,10 +58,7 @@ func (r *Radio) VoiceDone() <-chan struct{} {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.voice == nil {
-		return nil
-	}
-	return r.voice
+	return r.voice // a nil channel when no voice flows
 }
 
 // Used records traffic now. It is cheap (an atomic store) unless a part
