@@ -255,6 +255,10 @@ func (s *Sim) Run(ctx context.Context, l net.Listener) error {
 		mq := mqtt.New(mqtt.Options{Brokers: []string{broker}, ClientID: "pttsim-" + newToken()[:8],
 			Username: s.o.BrokerUsername, Password: s.o.BrokerPassword, TLS: s.o.BrokerTLS,
 			KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second,
+			// A point the handset had acknowledged, on its way here when the
+			// connection dropped, comes again at the reconnect (a NATS node
+			// drops publishers while its cluster elects leaders).
+			KeepSession:  true,
 			ReconnectMin: 200 * time.Millisecond, ReconnectMax: 5 * time.Second, Logger: s.log.With("part", "mqtt"),
 			// What it reads, retained for every device, again at every
 			// connect (a broker restarted without persistence forgot it).

@@ -51,6 +51,14 @@ type Options struct {
 	// MaxIncoming bounds one message from the broker (0:
 	// DefaultMaxIncoming); larger ones are dropped unread and counted.
 	MaxIncoming int
+	// KeepSession asks each broker to keep the session across
+	// reconnects: a QoS 1 message on its way when the connection dropped
+	// comes again at the reconnect, where a clean session loses it. For a
+	// platform's ingest (pttsim's tracks: a point the handset had
+	// acknowledged must reach the platform), with a client id that stays
+	// the same. A handset keeps clean sessions: what it missed it fetches,
+	// and a broker holding messages for a parked handset costs the fleet.
+	KeepSession bool
 	// Radio, if set, hears of every read and write on the connection.
 	Radio  *radio.Radio
 	Logger *slog.Logger
@@ -135,7 +143,7 @@ func New(o Options) *Client {
 		po.SetClientID(o.ClientID)
 		po.SetUsername(o.Username)
 		po.SetPassword(o.Password)
-		po.SetCleanSession(true)
+		po.SetCleanSession(!o.KeepSession)
 		// 3.1.1 only: paho otherwise tries 3.1 after every refused or
 		// closed connect, doubling a connect storm's attempts (a NATS
 		// node closes connections while its cluster elects leaders).
